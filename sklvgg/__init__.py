@@ -1,0 +1,17 @@
+"""sklvgg: transfer learning with a frozen VGG16 as scikit-learn estimators."""
+
+from ._head import SoftmaxHeadClassifier
+from ._images import ImageReadError
+from ._transformer import VGG16FeatureTransformer
+from ._vgg16 import LAYER_NAMES, WeightsUnavailableError
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ImageReadError",
+    "LAYER_NAMES",
+    "SoftmaxHeadClassifier",
+    "VGG16FeatureTransformer",
+    "WeightsUnavailableError",
+    "__version__",
+]

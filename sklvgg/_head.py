@@ -1,0 +1,542 @@
+"""SoftmaxHeadClassifier: the trainable softmax layer on top of frozen features."""
+
+import time
+import warnings
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import train_test_split
+from sklearn.utils import check_random_state, compute_sample_weight
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.multiclass import check_classification_targets, unique_labels
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    check_is_fitted,
+    validate_data,
+)
+
+__all__ = ["SoftmaxHeadClassifier"]
+
+
+def _log_softmax(z):
+    z = z - z.max(axis=1, keepdims=True)
+    return z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+
+
+class _Optimizer:
+    """Adam, SGD with (Nesterov) momentum, or RMSprop on a list of arrays."""
+
+    def __init__(self, solver, params, lr, momentum=0.9, beta_1=0.9, beta_2=0.999, eps=1e-8):
+        self.solver, self.lr, self.momentum = solver, lr, momentum
+        self.beta_1, self.beta_2, self.eps, self.t = beta_1, beta_2, eps, 0
+        self.m = [np.zeros_like(p) for p in params]
+        self.v = [np.zeros_like(p) for p in params]
+
+    def step(self, params, grads):
+        self.t += 1
+        for p, g, m, v in zip(params, grads, self.m, self.v):
+            if self.solver == "adam":
+                m *= self.beta_1
+                m += (1 - self.beta_1) * g
+                v *= self.beta_2
+                v += (1 - self.beta_2) * g * g
+                lr = self.lr * np.sqrt(1 - self.beta_2**self.t) / (1 - self.beta_1**self.t)
+                p -= lr * m / (np.sqrt(v) + self.eps)
+            elif self.solver == "sgd":
+                m *= self.momentum
+                m -= self.lr * g
+                p += self.momentum * m - self.lr * g  # Nesterov
+            else:  # rmsprop
+                v *= 0.9
+                v += 0.1 * g * g
+                p -= self.lr * g / (np.sqrt(v) + 1e-7)
+
+
+class SoftmaxHeadClassifier(ClassifierMixin, BaseEstimator):
+    """Multinomial softmax regression trained by mini-batch gradient descent.
+
+    The new output layer of the transfer-learning experiment: one dense layer
+    and a softmax over the classes, trained with the cross-entropy loss on
+    frozen features, recording training and validation loss and accuracy after
+    every epoch. Its parameters follow :class:`~sklearn.neural_network.MLPClassifier`.
+
+    Read more in the :ref:`User Guide <head>`.
+
+    Parameters
+    ----------
+    alpha : float, default=1e-4
+        L2 penalty. The objective is
+        ``(sum_i w_i * CE_i + alpha / 2 * ||W||^2) / sum_i w_i`` with ``W`` the
+        weights on the internally standardised features (see Notes) and the
+        intercept not penalised: the same model as
+        ``make_pipeline(StandardScaler(), LogisticRegression(C=1 / alpha))``.
+    solver : {"adam", "sgd", "rmsprop"}, default="adam"
+        ``"sgd"`` uses Nesterov momentum 0.9.
+    learning_rate_init : float, default=1e-3
+        Step size.
+    batch_size : int or "auto", default="auto"
+        ``"auto"`` is ``min(200, n_samples)``, as in ``MLPClassifier``.
+    max_iter : int, default=200
+        Maximum number of epochs.
+    tol : float, default=1e-4
+        Training stops when the monitored loss (the validation loss with
+        ``early_stopping``, otherwise the training loss) has not improved by
+        ``tol`` for ``n_iter_no_change`` consecutive epochs.
+    n_iter_no_change : int, default=10
+    early_stopping : bool, default=False
+        Monitor the validation loss and keep the weights of its best epoch
+        (``best_epoch_``). The validation set is ``X_val, y_val`` when given to
+        ``fit``, otherwise a stratified ``validation_fraction`` of the data.
+    validation_fraction : float, default=0.1
+        Used only when ``early_stopping=True`` and no ``X_val`` is given.
+    shuffle : bool, default=True
+        Shuffle the samples every epoch.
+    class_weight : dict, "balanced" or None, default=None
+        Weights of the classes, multiplied into ``sample_weight``.
+    warm_start : bool, default=False
+        Start from the previous solution (and its standardisation).
+    random_state : int, RandomState instance or None, default=None
+        Seeds initialisation, shuffling and the validation split. Training is
+        deterministic for a given seed.
+    verbose : int, default=0
+        1 prints the losses and accuracies of every epoch.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        Class labels, of any type (strings included).
+    coef_ : ndarray of shape (n_classes, n_features)
+        Weights in the space of the input features (the standardisation is
+        folded in), so ``decision`` is ``X @ coef_.T + intercept_``.
+    intercept_ : ndarray of shape (n_classes,)
+    scaler_mean_, scaler_scale_ : ndarray of shape (n_features,)
+        The internal standardisation, fitted on the training data of the first
+        ``fit`` (or ``partial_fit``).
+    loss_curve_, accuracy_curve_ : list of float
+        Training loss (the objective, penalty included) and accuracy per epoch,
+        averaged over the epoch's mini-batches as Keras reports them.
+    validation_loss_curve_, validation_accuracy_curve_ : list of float
+        Cross-entropy and accuracy on the validation data after each epoch;
+        present only when validation data exist.
+    best_epoch_ : int
+        With ``early_stopping``: the 1-based epoch whose weights were kept.
+    n_iter_ : int
+        Number of epochs run.
+    n_features_in_ : int
+    feature_names_in_ : ndarray of str
+        When ``X`` has string column names.
+
+    See Also
+    --------
+    VGG16FeatureTransformer : The frozen feature extractor to put in front.
+    sklearn.neural_network.MLPClassifier : Its ``hidden_layer_sizes=()`` is the same model.
+
+    Notes
+    -----
+    **Raw VGG16 features need no scaler.** They are non-negative, sparse after
+    the ReLU and of large scale (``fc2`` activations up to about 100, conv maps
+    up to thousands). Before training, each feature is standardised with the
+    mean and standard deviation of the training set (features that are constant
+    there get scale 1). That standardisation is part of the fitted model and is
+    folded into ``coef_`` and ``intercept_``, which is why the defaults (Adam,
+    ``learning_rate_init=1e-3``) train well on any layer's features.
+
+    **Binary problems** are still a softmax over two classes (two rows of
+    ``coef_``); ``decision_function`` returns the difference of the two logits,
+    as scikit-learn's binary classifiers do.
+
+    **In a pipeline** the validation images must go through the feature
+    extractor too. With metadata routing enabled, ``Pipeline(...,
+    transform_input=["X_val"])`` transforms ``X_val`` with the steps before the
+    head::
+
+        import sklearn
+        sklearn.set_config(enable_metadata_routing=True)
+        head = SoftmaxHeadClassifier().set_fit_request(X_val=True, y_val=True)
+        pipe = Pipeline([("vgg", VGG16FeatureTransformer()), ("head", head)],
+                        transform_input=["X_val"])
+        pipe.fit(X_train, y_train, X_val=X_val, y_val=y_val)
+        pipe[-1].validation_accuracy_curve_
+
+    The implementation is NumPy in float32 (deterministic on the CPU for a
+    given ``random_state``, pickles without framework objects).
+
+    Examples
+    --------
+    >>> from sklearn.datasets import make_classification
+    >>> from sklvgg import SoftmaxHeadClassifier
+    >>> X, y = make_classification(n_samples=200, n_informative=5, n_classes=3,
+    ...                            random_state=0)
+    >>> head = SoftmaxHeadClassifier(random_state=0).fit(X, y)
+    >>> len(head.loss_curve_) == head.n_iter_
+    True
+    """
+
+    _parameter_constraints = {
+        "alpha": [Interval(Real, 0, None, closed="left")],
+        "solver": [StrOptions({"adam", "sgd", "rmsprop"})],
+        "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
+        "batch_size": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "shuffle": ["boolean"],
+        "class_weight": [dict, StrOptions({"balanced"}), None],
+        "warm_start": ["boolean"],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
+    def __init__(
+        self,
+        *,
+        alpha=1e-4,
+        solver="adam",
+        learning_rate_init=1e-3,
+        batch_size="auto",
+        max_iter=200,
+        tol=1e-4,
+        n_iter_no_change=10,
+        early_stopping=False,
+        validation_fraction=0.1,
+        shuffle=True,
+        class_weight=None,
+        warm_start=False,
+        random_state=None,
+        verbose=0,
+    ):
+        self.alpha = alpha
+        self.solver = solver
+        self.learning_rate_init = learning_rate_init
+        self.batch_size = batch_size
+        self.max_iter = max_iter
+        self.tol = tol
+        self.n_iter_no_change = n_iter_no_change
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.shuffle = shuffle
+        self.class_weight = class_weight
+        self.warm_start = warm_start
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # ------------------------------------------------------------------ helpers
+
+    def _validate_xy(self, X, y, reset):
+        X, y = validate_data(
+            self, X, y, reset=reset, dtype=[np.float32, np.float64], accept_sparse=False
+        )
+        check_classification_targets(y)
+        return np.asarray(X, dtype=np.float32), y
+
+    def _sample_weight(self, y_idx, sample_weight, X):
+        sw = _check_sample_weight(sample_weight, X, dtype=np.float32)
+        if self.class_weight is not None:
+            sw = sw * compute_sample_weight(self.class_weight, y_idx).astype(np.float32)
+        return sw
+
+    def _init_model(self, X, n_classes, rng):
+        mean = X.mean(axis=0, dtype=np.float64)
+        scale = X.std(axis=0, dtype=np.float64)
+        scale[scale < 1e-8 * max(1.0, float(np.abs(mean).max(initial=0)))] = 1.0
+        self.scaler_mean_ = mean.astype(np.float32)
+        self.scaler_scale_ = scale.astype(np.float32)
+        limit = np.sqrt(6.0 / (X.shape[1] + n_classes))
+        self._W = rng.uniform(-limit, limit, (X.shape[1], n_classes)).astype(np.float32)
+        self._b = np.zeros(n_classes, dtype=np.float32)
+        self._optimizer = _Optimizer(self.solver, [self._W, self._b], self.learning_rate_init)
+        self.loss_curve_, self.accuracy_curve_ = [], []
+        for stale in ("validation_loss_curve_", "validation_accuracy_curve_", "best_epoch_"):
+            self.__dict__.pop(stale, None)
+        self.n_iter_ = 0
+        self.t_ = 0
+
+    def _standardize(self, X):
+        return (X - self.scaler_mean_) / self.scaler_scale_
+
+    def _publish(self):
+        """Fold the standardisation into coef_ and intercept_."""
+        W = self._W / self.scaler_scale_[:, None]
+        self.coef_ = W.T.astype(np.float64)
+        self.intercept_ = (self._b - self.scaler_mean_ @ W).astype(np.float64)
+
+    def _raw_logits(self, Z):
+        return Z @ self._W + self._b
+
+    def _batch_size(self, n):
+        return min(200, n) if self.batch_size == "auto" else min(self.batch_size, n)
+
+    def _evaluate(self, Z, y_idx, sw):
+        logp = _log_softmax(self._raw_logits(Z).astype(np.float64))
+        loss = -np.sum(sw * logp[np.arange(len(y_idx)), y_idx]) / np.sum(sw)
+        accuracy = np.average(logp.argmax(axis=1) == y_idx, weights=sw)
+        return float(loss), float(accuracy)
+
+    def _epoch(self, Z, y_idx, sw, rng):
+        n = len(y_idx)
+        order = rng.permutation(n) if self.shuffle else np.arange(n)
+        batch = self._batch_size(n)
+        total_w = float(np.sum(sw))
+        loss_sum = acc_sum = 0.0
+        for start in range(0, n, batch):
+            idx = order[start : start + batch]
+            Zb, yb, wb = Z[idx], y_idx[idx], sw[idx]
+            logits = self._raw_logits(Zb)
+            logp = _log_softmax(logits)
+            wsum = float(wb.sum())
+            if wsum <= 0:
+                continue
+            rows = np.arange(len(idx))
+            loss_sum += float(-np.sum(wb * logp[rows, yb]))
+            acc_sum += float(np.sum(wb * (logits.argmax(axis=1) == yb)))
+            G = np.exp(logp)
+            G[rows, yb] -= 1.0
+            G *= (wb / wsum)[:, None]
+            # penalty alpha/2 ||W||^2 / total weight, spread over the epoch's batches
+            gW = Zb.T @ G + (self.alpha / total_w) * self._W
+            gb = G.sum(axis=0)
+            self._optimizer.step([self._W, self._b], [gW, gb])
+            self.t_ += len(idx)
+        penalty = 0.5 * self.alpha * float(np.sum(self._W.astype(np.float64) ** 2)) / total_w
+        return loss_sum / total_w + penalty, acc_sum / total_w
+
+    # ------------------------------------------------------------------ fitting
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None, X_val=None, y_val=None):
+        """Train the softmax layer.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Features, e.g. from :class:`VGG16FeatureTransformer`.
+        y : array-like of shape (n_samples,)
+            Class labels, of any type.
+        sample_weight : array-like of shape (n_samples,), default=None
+        X_val : array-like of shape (n_val, n_features), default=None
+            Validation features, evaluated after every epoch
+            (``validation_*_curve_``) and used for early stopping.
+        y_val : array-like of shape (n_val,), default=None
+            Required with ``X_val``.
+
+        Returns
+        -------
+        self : object
+            Fitted classifier.
+        """
+        if (X_val is None) != (y_val is None):
+            raise ValueError(
+                "X_val and y_val must be given together; got "
+                f"{'X_val without y_val' if y_val is None else 'y_val without X_val'}."
+            )
+        warm = self.warm_start and hasattr(self, "coef_")
+        X, y = self._validate_xy(X, y, reset=not warm)
+        if not warm:
+            self.classes_ = unique_labels(y)
+        if len(self.classes_) < 2:
+            raise ValueError(
+                f"SoftmaxHeadClassifier needs samples of at least 2 classes; got 1 class: "
+                f"{self.classes_[0]!r}."
+            )
+        y_idx = self._encode(y, "y")
+        sw = self._sample_weight(y_idx, sample_weight, X)
+        rng = check_random_state(self.random_state)
+        val = None
+        if X_val is not None:
+            X_val = validate_data(self, X_val, reset=False, dtype=[np.float32, np.float64])
+            yv = self._encode(np.asarray(y_val), "y_val")
+            if len(yv) != len(X_val):
+                raise ValueError(f"X_val and y_val have different lengths: {len(X_val)}, {len(yv)}.")
+            val = (np.asarray(X_val, np.float32), yv)
+        elif self.early_stopping:
+            n_val = int(np.ceil(self.validation_fraction * len(y_idx)))
+            stratify = (
+                y_idx
+                if np.bincount(y_idx).min() >= 2 and len(self.classes_) <= n_val <= len(y_idx) - len(self.classes_)
+                else None
+            )
+            tr, va = train_test_split(
+                np.arange(len(y_idx)), test_size=self.validation_fraction,
+                random_state=rng, stratify=stratify,
+            )  # fmt: skip
+            val = (X[va], y_idx[va])
+            X, y_idx, sw = X[tr], y_idx[tr], sw[tr]
+        if not warm:
+            self._init_model(X, len(self.classes_), rng)
+        self._train(X, y_idx, sw, val, rng, self.max_iter, stop_early=True)
+        return self
+
+    def _encode(self, y, name):
+        y = np.asarray(y)
+        unknown = np.setdiff1d(unique_labels(y), self.classes_) if len(y) else []
+        if len(unknown):
+            raise ValueError(
+                f"{name} has labels not seen in fit: {list(unknown)[:5]}; classes_ are "
+                f"{list(self.classes_)[:10]}."
+            )
+        return np.searchsorted(self.classes_, y).astype(np.intp)
+
+    def _train(self, X, y_idx, sw, val, rng, epochs, stop_early):
+        Z = self._standardize(X)
+        Zv = None if val is None else self._standardize(val[0])
+        swv = None if val is None else np.ones(len(val[1]), np.float32)
+        if val is not None and not hasattr(self, "validation_loss_curve_"):
+            self.validation_loss_curve_, self.validation_accuracy_curve_ = [], []
+        best, best_state, no_improve = np.inf, None, 0
+        monitor_val = self.early_stopping and val is not None
+        for _ in range(epochs):
+            start = time.perf_counter()
+            loss, acc = self._epoch(Z, y_idx, sw, rng)
+            self.n_iter_ += 1
+            self.loss_curve_.append(loss)
+            self.accuracy_curve_.append(acc)
+            message = f"Epoch {self.n_iter_}: loss {loss:.4f}, accuracy {acc:.4f}"
+            if val is not None:
+                vloss, vacc = self._evaluate(Zv, val[1], swv)
+                self.validation_loss_curve_.append(vloss)
+                self.validation_accuracy_curve_.append(vacc)
+                message += f", val_loss {vloss:.4f}, val_accuracy {vacc:.4f}"
+            if self.verbose:
+                print(f"{message} ({time.perf_counter() - start:.2f}s)")
+            if not stop_early:
+                continue
+            current = vloss if monitor_val else loss
+            if current < best - self.tol:
+                no_improve = 0
+            else:
+                no_improve += 1
+            if current < best:
+                best = current
+                if monitor_val:
+                    best_state = (self._W.copy(), self._b.copy(), self.n_iter_)
+            if no_improve >= self.n_iter_no_change:
+                if self.verbose:
+                    print(f"No improvement over tol={self.tol} for {no_improve} epochs; stopping.")
+                break
+        else:
+            if stop_early and epochs == self.max_iter:
+                warnings.warn(
+                    f"SoftmaxHeadClassifier: maximum iterations ({self.max_iter}) reached "
+                    "and the optimization hasn't converged yet.",
+                    ConvergenceWarning,
+                )
+        if best_state is not None:
+            self._W[...], self._b[...] = best_state[0], best_state[1]
+            self.best_epoch_ = best_state[2]
+        self._publish()
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
+        """Run one epoch over ``(X, y)``, starting from the current weights.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+        classes : array-like of shape (n_classes,), default=None
+            All the classes; required on the first call, ignored after.
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        self : object
+        """
+        first = not hasattr(self, "classes_")
+        if first and classes is None:
+            raise ValueError("classes must be passed on the first call to partial_fit.")
+        X, y = self._validate_xy(X, y, reset=first)
+        if first:
+            self.classes_ = unique_labels(np.asarray(classes))
+            if len(self.classes_) < 2:
+                raise ValueError(
+                    f"SoftmaxHeadClassifier needs at least 2 classes; got {list(self.classes_)}."
+                )
+        y_idx = self._encode(y, "y")
+        sw = self._sample_weight(y_idx, sample_weight, X)
+        rng = check_random_state(self.random_state)
+        if first:
+            self._init_model(X, len(self.classes_), rng)
+        self._train(X, y_idx, sw, None, rng, 1, stop_early=False)
+        return self
+
+    # ------------------------------------------------------------------ predicting
+
+    def _logits(self, X):
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+        return np.asarray(X, dtype=np.float64) @ self.coef_.T + self.intercept_
+
+    def decision_function(self, X):
+        """Logits of the softmax layer.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples, n_classes), or (n_samples,) for two classes
+            For two classes, the logit of ``classes_[1]`` minus that of ``classes_[0]``.
+        """
+        z = self._logits(X)
+        return z[:, 1] - z[:, 0] if z.shape[1] == 2 else z
+
+    def predict_log_proba(self, X):
+        """Log of the class probabilities.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        log_proba : ndarray of shape (n_samples, n_classes)
+        """
+        return _log_softmax(self._logits(X))
+
+    def predict_proba(self, X):
+        """Class probabilities (the softmax of the logits).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+        """
+        return np.exp(self.predict_log_proba(X))
+
+    def predict(self, X):
+        """Most probable class.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,)
+        """
+        logits = self._logits(X)
+        return self.classes_[np.argmax(logits, axis=1)]
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state.pop("_optimizer", None)  # optimiser moments: only needed to keep training
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        if "_W" in state:
+            self._optimizer = _Optimizer(self.solver, [self._W, self._b], self.learning_rate_init)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_class = True
+        tags.input_tags.allow_nan = False
+        return tags

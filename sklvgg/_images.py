@@ -1,0 +1,344 @@
+"""Reading images from arrays or files into fixed-size RGB batches.
+
+Both kinds of input go through the same resize (:func:`resize_rgb`), so an image
+gives the same features whether it is passed as an array or as a lossless file.
+"""
+
+import os
+import threading
+import queue
+
+import numpy as np
+
+__all__ = ["ImageReadError", "as_image_source", "iter_batches", "read_image", "resize_rgb"]
+
+
+class ImageReadError(ValueError):
+    """An image file could not be read; the message names the file and its row."""
+
+    def __init__(self, path, row, reason):
+        self.path = path
+        self.row = row
+        self.reason = reason
+        super().__init__(f"Cannot read the image at row {row}: {str(path)!r} ({reason}).")
+
+
+def _is_path(x):
+    return isinstance(x, (str, os.PathLike))
+
+
+def resize_rgb(image, size):
+    """Resize one ``(H, W, 3)`` image to ``(size, size, 3)`` float32.
+
+    Bilinear interpolation, antialiased when shrinking (Pillow's ``BILINEAR``
+    filter on each channel in float32, so uint8 and float inputs of the same
+    values give the same result). The aspect ratio is not kept, as in
+    ``keras.utils.load_img(target_size=...)``: the whole image is squeezed or
+    stretched to the square.
+    """
+    from PIL import Image
+
+    image = np.asarray(image)
+    if image.shape[:2] == (size, size):
+        return image.astype(np.float32, copy=False)
+    out = np.empty((size, size, 3), dtype=np.float32)
+    for c in range(3):
+        channel = Image.fromarray(np.ascontiguousarray(image[..., c], dtype=np.float32), "F")
+        out[..., c] = np.asarray(channel.resize((size, size), Image.Resampling.BILINEAR))
+    return out
+
+
+def read_image(path, row=None, size=None):
+    """Decode an image file to an RGB uint8 array.
+
+    EXIF orientation is applied; grayscale, RGBA (composited on black, its
+    alpha dropped), palette, CMYK and 16-bit images are converted to RGB.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+    row : int, optional
+        Position of the file in the input, for error messages.
+    size : int, optional
+        Target side; large JPEGs are decoded at a reduced scale no smaller
+        than it (``PIL.Image.draft``), which only speeds things up.
+
+    Returns
+    -------
+    image : ndarray of shape (H, W, 3), dtype uint8
+
+    Raises
+    ------
+    ImageReadError
+        If the file is missing, unreadable, not an image or truncated.
+    """
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as img:
+            if size is not None and img.format == "JPEG":
+                img.draft("RGB", (2 * size, 2 * size))
+            img = ImageOps.exif_transpose(img)
+            img.load()
+            return _to_rgb_array(img)
+    except FileNotFoundError:
+        raise ImageReadError(path, row, "no such file") from None
+    except IsADirectoryError:
+        raise ImageReadError(path, row, "it is a directory, not a file") from None
+    except PermissionError:
+        raise ImageReadError(path, row, "permission denied") from None
+    except UnidentifiedImageError:
+        raise ImageReadError(path, row, "not an image file Pillow can identify") from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise ImageReadError(path, row, f"corrupt or truncated image: {exc}") from None
+
+
+def _to_rgb_array(img):
+    if img.mode in ("I;16", "I;16B", "I;16L", "I"):
+        arr = np.asarray(img, dtype=np.float64)
+        top = 65535.0 if img.mode.startswith("I;16") or arr.max() > 255 else 255.0
+        gray = np.clip(np.rint(arr * (255.0 / top)), 0, 255).astype(np.uint8)
+        return np.repeat(gray[..., None], 3, axis=2)
+    if img.mode == "F":
+        gray = np.clip(np.rint(np.asarray(img)), 0, 255).astype(np.uint8)
+        return np.repeat(gray[..., None], 3, axis=2)
+    if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
+        img = img.convert("RGBA")
+    return np.asarray(img.convert("RGB"), dtype=np.uint8)
+
+
+class _ArraySource:
+    """Images held in one 4-D array ``(n, H, W, 3)``."""
+
+    kind = "array"
+
+    def __init__(self, X):
+        self.X = X
+
+    def __len__(self):
+        return len(self.X)
+
+    def batch(self, rows, size):
+        block = self.X[rows]
+        if block.shape[1:3] == (size, size):
+            return block.astype(np.float32, copy=False)
+        return np.stack([resize_rgb(img, size) for img in block])
+
+    def item(self, row):
+        return self.X[row]
+
+
+class _ListSource(_ArraySource):
+    """Images held in a list of arrays of possibly different sizes."""
+
+    kind = "list"
+
+    def batch(self, rows, size):
+        return np.stack([resize_rgb(self.X[r], size) for r in rows])
+
+
+class _PathSource:
+    """Images named by file paths, decoded on demand."""
+
+    kind = "path"
+
+    def __init__(self, paths):
+        self.paths = paths
+
+    def __len__(self):
+        return len(self.paths)
+
+    def batch(self, rows, size):
+        return np.stack(
+            [resize_rgb(read_image(self.paths[r], r, size), size) for r in rows]
+        )
+
+    def item(self, row):
+        return self.paths[row]
+
+
+def _check_image_array(img, where):
+    """Validate one image (or a stack) and bring it to ``(..., H, W, 3)``."""
+    if img.dtype == object or not (
+        np.issubdtype(img.dtype, np.number) or img.dtype == bool
+    ):
+        raise ValueError(
+            f"Images must be numeric arrays (uint8 0-255 or float 0-255); {where} has "
+            f"dtype {img.dtype}."
+        )
+    if np.issubdtype(img.dtype, np.complexfloating) or img.dtype == bool:
+        raise ValueError(f"Images must be real-valued; {where} has dtype {img.dtype}.")
+    if np.issubdtype(img.dtype, np.floating):
+        finite = np.isfinite(img)
+        if not finite.all():
+            bad = np.argwhere(~finite)[0]
+            raise ValueError(
+                f"Images must be finite; {where} has {img[tuple(bad)]} at index "
+                f"{tuple(int(i) for i in bad)}."
+            )
+    if img.size and (img.min() < 0 or img.max() > 255):
+        raise ValueError(
+            f"Pixel values must lie in [0, 255] (uint8 or float on the 0-255 scale, as "
+            f"keras.applications.vgg16.preprocess_input expects); {where} has values in "
+            f"[{img.min()}, {img.max()}]."
+        )
+    return img
+
+
+def _grayscale_to_rgb(img, spatial_ndim, where):
+    """``(.., H, W)``, ``(.., H, W, 1)`` or ``(.., H, W, 3)`` to ``(.., H, W, 3)``."""
+    if img.ndim == spatial_ndim:
+        return np.repeat(img[..., None], 3, axis=-1)
+    if img.ndim == spatial_ndim + 1:
+        channels = img.shape[-1]
+        if channels == 3:
+            return img
+        if channels == 1:
+            return np.repeat(img, 3, axis=-1)
+        raise ValueError(
+            f"Images must have 1 (grayscale) or 3 (RGB) channels; {where} has "
+            f"{channels} channels (shape {img.shape}). Drop the alpha channel of RGBA "
+            f"images, or pass file paths, which are converted to RGB."
+        )
+    raise ValueError(
+        f"Expected {where} of shape {'(n, ' if spatial_ndim == 3 else '('}H, W), "
+        f"{'(n, ' if spatial_ndim == 3 else '('}H, W, 1) or "
+        f"{'(n, ' if spatial_ndim == 3 else '('}H, W, 3); got shape {img.shape}."
+    )
+
+
+def as_image_source(X):
+    """Validate image input and wrap it for batched reading.
+
+    Parameters
+    ----------
+    X : array-like or sequence
+        A 4-D array ``(n, H, W, 3)``, a 3-D ``(n, H, W)`` or 4-D ``(n, H, W, 1)``
+        grayscale array, a sequence of such per-image arrays of any sizes, or a
+        1-D sequence of image file paths (str or os.PathLike; a pandas Series
+        or a 1-D string array works).
+
+    Returns
+    -------
+    source : object
+        With ``len()``, ``batch(rows, size)`` returning float32
+        ``(len(rows), size, size, 3)``, ``item(row)`` and ``kind`` in
+        ``{"array", "list", "path"}``.
+    """
+    if hasattr(X, "to_numpy") and getattr(X, "ndim", 0) <= 2:  # pandas
+        X = X.to_numpy()
+        if X.ndim == 2 and X.shape[1] == 1:
+            X = X[:, 0]
+    if isinstance(X, (str, os.PathLike)):
+        raise ValueError(
+            f"Expected a sequence of image paths or an array of images, got a single "
+            f"path {str(X)!r}; wrap it in a list."
+        )
+    if isinstance(X, np.ndarray) and X.dtype != object and X.dtype.kind not in "US":
+        if X.ndim not in (3, 4):
+            raise ValueError(
+                f"Expected images as a 4-D array (n, H, W, 3), a grayscale array "
+                f"(n, H, W) or (n, H, W, 1), or a 1-D sequence of file paths; got an "
+                f"array of shape {X.shape}."
+            )
+        if len(X) == 0:
+            raise ValueError(f"Expected at least one image; got an array of shape {X.shape}.")
+        X = _grayscale_to_rgb(_check_image_array(X, "the image array"), 3, "the image array")
+        if min(X.shape[1:3]) < 1:
+            raise ValueError(f"Images must be at least 1 x 1 pixels; got shape {X.shape}.")
+        return _ArraySource(X)
+    items = list(X) if not isinstance(X, np.ndarray) else list(X.ravel()) if X.ndim == 1 else None
+    if items is None:
+        raise ValueError(
+            f"A string or object array of image paths must be 1-D; got shape {X.shape}."
+        )
+    if not items:
+        raise ValueError("Expected at least one image; got an empty sequence.")
+    if all(_is_path(x) for x in items):
+        return _PathSource([os.fspath(x) for x in items])
+    images = []
+    for row, item in enumerate(items):
+        if _is_path(item):
+            raise ValueError(
+                f"Mixed input: row {row} is a path ({str(item)!r}) but other rows are "
+                f"arrays; pass either paths or arrays."
+            )
+        try:
+            img = np.asarray(item)
+        except ValueError as exc:
+            raise ValueError(f"Row {row} is not an image array: {exc}") from None
+        where = f"the image at row {row}"
+        if img.dtype == object or img.ndim not in (2, 3):
+            raise ValueError(
+                f"Expected each item to be an image file path or an image array (H, W) "
+                f"or (H, W, C); {where} is {type(item).__name__} with shape "
+                f"{getattr(img, 'shape', None)} and dtype {img.dtype}."
+            )
+        img = _grayscale_to_rgb(_check_image_array(img, where), 2, where)
+        if min(img.shape[:2]) < 1:
+            raise ValueError(f"Images must be at least 1 x 1 pixels; {where} has shape {img.shape}.")
+        images.append(img)
+    return _ListSource(images)
+
+
+def iter_batches(source, rows, batch_size, size, prefetch=2):
+    """Yield ``(rows_in_batch, float32 batch)`` with decoding done ahead.
+
+    A background thread reads and resizes the next ``prefetch`` batches while
+    the caller runs the network on the current one (Pillow and TensorFlow
+    release the GIL). Memory stays bounded by ``(prefetch + 1) * batch_size``
+    images whatever ``len(rows)`` is.
+
+    Parameters
+    ----------
+    source : object
+        From :func:`as_image_source`.
+    rows : sequence of int
+        Which images, in the order to yield them.
+    batch_size : int
+    size : int
+    prefetch : int, default=2
+
+    Yields
+    ------
+    rows_in_batch : ndarray of int
+    batch : ndarray of shape (len(rows_in_batch), size, size, 3), float32
+    """
+    rows = np.asarray(rows, dtype=np.intp)
+    chunks = [rows[i : i + batch_size] for i in range(0, len(rows), batch_size)]
+    if len(chunks) <= 1:
+        for chunk in chunks:
+            yield chunk, source.batch(chunk, size)
+        return
+    slots = queue.Queue(maxsize=prefetch)
+    stop = threading.Event()
+
+    def put(item):
+        while not stop.is_set():
+            try:
+                slots.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce():
+        try:
+            for chunk in chunks:
+                if not put((chunk, source.batch(chunk, size), None)):
+                    return
+        except BaseException as exc:  # handed to the consumer, raised there
+            put((None, None, exc))
+
+    worker = threading.Thread(target=produce, name="sklvgg-image-reader", daemon=True)
+    worker.start()
+    try:
+        for _ in chunks:
+            chunk, batch, exc = slots.get()
+            if exc is not None:
+                raise exc
+            yield chunk, batch
+    finally:
+        stop.set()
+        worker.join()
+

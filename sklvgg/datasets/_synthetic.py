@@ -1,0 +1,107 @@
+"""The embedded default: generated photos-like images with real class structure."""
+
+from pathlib import Path
+
+import numpy as np
+
+#: Class names of the generated set, one drawing rule each.
+SHAPE_CLASSES = (
+    "disc", "square", "triangle", "ring", "cross",
+    "hstripes", "vstripes", "checker", "dots", "diagonal",
+)  # fmt: skip
+
+
+def _draw(kind, rng, size):
+    from PIL import Image, ImageDraw, ImageFilter
+
+    bg = tuple(int(v) for v in rng.integers(0, 256, 3))
+    fg = tuple(int(v) for v in (np.array(bg) + rng.integers(90, 166, 3)) % 256)
+    img = Image.new("RGB", (size, size), bg)
+    draw = ImageDraw.Draw(img)
+    r = int(size * rng.uniform(0.2, 0.35))
+    cx, cy = (int(v) for v in rng.integers(r, size - r, 2))
+    box = (cx - r, cy - r, cx + r, cy + r)
+    period = int(rng.integers(max(4, size // 16), max(6, size // 6)))
+    if kind == "disc":
+        draw.ellipse(box, fill=fg)
+    elif kind == "square":
+        draw.rectangle(box, fill=fg)
+    elif kind == "triangle":
+        draw.polygon([(cx, cy - r), (cx - r, cy + r), (cx + r, cy + r)], fill=fg)
+    elif kind == "ring":
+        draw.ellipse(box, outline=fg, width=max(2, r // 4))
+    elif kind == "cross":
+        w = max(2, r // 3)
+        draw.rectangle((cx - r, cy - w, cx + r, cy + w), fill=fg)
+        draw.rectangle((cx - w, cy - r, cx + w, cy + r), fill=fg)
+    elif kind == "hstripes":
+        for y in range(int(rng.integers(0, period)), size, period):
+            draw.rectangle((0, y, size, y + period // 2 - 1), fill=fg)
+    elif kind == "vstripes":
+        for x in range(int(rng.integers(0, period)), size, period):
+            draw.rectangle((x, 0, x + period // 2 - 1, size), fill=fg)
+    elif kind == "checker":
+        for y in range(0, size, period):
+            for x in range((y // period) % 2 * period, size, 2 * period):
+                draw.rectangle((x, y, x + period - 1, y + period - 1), fill=fg)
+    elif kind == "dots":
+        for _ in range(int(rng.integers(8, 20))):
+            x, y = (int(v) for v in rng.integers(0, size, 2))
+            d = max(2, period // 3)
+            draw.ellipse((x - d, y - d, x + d, y + d), fill=fg)
+    elif kind == "diagonal":
+        w = max(2, period // 2)
+        for k in range(-size, size, period):
+            draw.line((k, 0, k + size, size), fill=fg, width=w)
+    img = img.filter(ImageFilter.GaussianBlur(rng.uniform(0, 1.2)))
+    noise = rng.normal(0, rng.uniform(4, 16), (size, size, 3))
+    return np.clip(np.asarray(img, dtype=np.float64) + noise, 0, 255).astype(np.uint8)
+
+
+def make_shapes_dataset(
+    root, *, n_classes=10, n_per_class=20, image_size=96, random_state=0, fmt="jpg"
+):
+    """Write a small labelled image set in Caltech-256's layout, for offline work.
+
+    Each class is a drawing rule (a disc, stripes, a checkerboard, ...) drawn
+    at a random place and scale, in random colours, blurred and with noise, so
+    that colour says nothing about the class and shape and texture say
+    everything. The images are written as
+    ``root/256_ObjectCategories/NNN.name/NNN_MMMM.jpg`` and load with
+    :func:`load_caltech256`. Writing is skipped for files already present.
+
+    Parameters
+    ----------
+    root : path-like
+        Folder to write into (created if needed).
+    n_classes : int, default=10
+        At most ``len(SHAPE_CLASSES)`` (10).
+    n_per_class : int, default=20
+    image_size : int, default=96
+    random_state : int, default=0
+    fmt : {"jpg", "png"}, default="jpg"
+
+    Returns
+    -------
+    root : pathlib.Path
+        The ``256_ObjectCategories`` folder.
+    """
+    from PIL import Image
+
+    if not 1 <= n_classes <= len(SHAPE_CLASSES):
+        raise ValueError(
+            f"n_classes must be between 1 and {len(SHAPE_CLASSES)}; got {n_classes}."
+        )
+    top = Path(root) / "256_ObjectCategories"
+    for c, kind in enumerate(SHAPE_CLASSES[:n_classes], start=1):
+        folder = top / f"{c:03d}.{kind}"
+        folder.mkdir(parents=True, exist_ok=True)
+        rng = np.random.default_rng([random_state, c])
+        for i in range(1, n_per_class + 1):
+            image = _draw(kind, rng, image_size)
+            path = folder / f"{c:03d}_{i:04d}.{fmt}"
+            if not path.exists():
+                tmp = path.with_name(path.name + ".tmp")
+                Image.fromarray(image).save(tmp, format="JPEG" if fmt == "jpg" else "PNG", quality=92)
+                tmp.replace(path)
+    return top

@@ -1,0 +1,5 @@
+"""Splitters for the per-class protocol of the transfer-learning study."""
+
+from ._split import PerClassSplit
+
+__all__ = ["PerClassSplit"]

@@ -1,0 +1,190 @@
+import pickle
+
+import numpy as np
+import pytest
+import sklearn
+from sklearn.base import clone
+from sklearn.datasets import make_classification
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import cross_val_score
+from sklearn.pipeline import Pipeline
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from sklvgg import SoftmaxHeadClassifier, VGG16FeatureTransformer
+
+# Mini-batch SGD visits repeated samples in different batches than weighted ones, so
+# integer weights equal repetition only in expectation (sklearn marks SGDClassifier the same).
+EXPECTED_FAILED_CHECKS = {
+    "check_sample_weight_equivalence_on_dense_data": (
+        "mini-batch training: weights match repetition only in expectation"
+    ),
+}
+
+
+@parametrize_with_checks(
+    [SoftmaxHeadClassifier(random_state=0)],
+    expected_failed_checks=lambda est: EXPECTED_FAILED_CHECKS,
+)
+def test_sklearn_compatible(estimator, check):
+    check(estimator)
+
+
+@pytest.fixture
+def blobs():
+    X, y = make_classification(
+        n_samples=400, n_features=30, n_informative=10, n_classes=4, class_sep=2.0, random_state=0
+    )
+    return X, y
+
+
+def test_curves_and_attributes(blobs):
+    X, y = blobs
+    head = SoftmaxHeadClassifier(max_iter=15, learning_rate_init=0.05, random_state=0)
+    with pytest.warns(sklearn.exceptions.ConvergenceWarning):
+        head.fit(X[:300], y[:300], X_val=X[300:], y_val=y[300:])
+    assert head.n_iter_ == 15
+    for curve in ("loss_curve_", "accuracy_curve_", "validation_loss_curve_", "validation_accuracy_curve_"):
+        assert len(getattr(head, curve)) == 15
+    assert head.loss_curve_[-1] < head.loss_curve_[0]
+    assert head.validation_accuracy_curve_[-1] > 0.8
+    assert head.coef_.shape == (4, 30) and head.intercept_.shape == (4,)
+    # validation accuracy of the last epoch is what score() says
+    assert head.validation_accuracy_curve_[-1] == pytest.approx(head.score(X[300:], y[300:]))
+    np.testing.assert_allclose(head.decision_function(X), X @ head.coef_.T + head.intercept_)
+
+
+def test_matches_logistic_regression_objective(blobs):
+    """Same objective as StandardScaler + LogisticRegression(C=1/alpha): same optimum."""
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = blobs
+    alpha = 1.0
+    head = SoftmaxHeadClassifier(
+        alpha=alpha, max_iter=2000, batch_size=400, learning_rate_init=0.05, tol=1e-9,
+        n_iter_no_change=100, random_state=0, shuffle=False,
+    ).fit(X, y)
+    lr = make_pipeline(StandardScaler(), LogisticRegression(C=1 / alpha, max_iter=5000, tol=1e-10))
+    lr.fit(X, y)
+    np.testing.assert_allclose(head.predict_proba(X), lr.predict_proba(X), atol=5e-4)
+
+
+def test_raw_large_scale_sparse_features_train_with_defaults(rng):
+    """VGG-like features: non-negative, sparse, scale ~ 100, no scaler in front."""
+    n_classes, n, d = 10, 600, 500
+    centers = rng.gamma(0.5, 40, (n_classes, d)) * (rng.random((n_classes, d)) < 0.3)
+    y = rng.integers(0, n_classes, n)
+    X = np.maximum(centers[y] + rng.normal(0, 30, (n, d)), 0) * 3
+    head = SoftmaxHeadClassifier(random_state=0)
+    acc = cross_val_score(head, X, y, cv=3).mean()
+    lr = cross_val_score(LogisticRegression(max_iter=3000), X, y, cv=3).mean()
+    assert acc > 0.9 and acc >= lr - 0.02
+
+
+def test_deterministic_and_pickles(blobs):
+    X, y = blobs
+    a = SoftmaxHeadClassifier(random_state=3, max_iter=20).fit(X, y)
+    b = SoftmaxHeadClassifier(random_state=3, max_iter=20).fit(X, y)
+    np.testing.assert_array_equal(a.coef_, b.coef_)
+    blob = pickle.dumps(a)
+    assert b"tensorflow" not in blob
+    np.testing.assert_array_equal(pickle.loads(blob).predict_proba(X), a.predict_proba(X))
+
+
+def test_string_labels_and_binary(blobs):
+    X, y = blobs
+    names = np.array(["cat", "dog", "emu", "fox"])[y]
+    head = SoftmaxHeadClassifier(random_state=0).fit(X, names)
+    assert set(head.predict(X)) <= set(names) and list(head.classes_) == ["cat", "dog", "emu", "fox"]
+    yb = np.where(y < 2, "no", "yes")
+    binary = SoftmaxHeadClassifier(random_state=0).fit(X, yb)
+    assert binary.coef_.shape == (2, 30)
+    d = binary.decision_function(X)
+    assert d.shape == (400,)
+    np.testing.assert_allclose(binary.predict_proba(X)[:, 1], 1 / (1 + np.exp(-d)))
+
+
+def test_early_stopping_keeps_best_epoch(blobs):
+    X, y = blobs
+    head = SoftmaxHeadClassifier(
+        early_stopping=True, n_iter_no_change=5, learning_rate_init=0.05, random_state=0
+    ).fit(X, y)
+    best = head.best_epoch_
+    assert head.validation_loss_curve_[best - 1] == min(head.validation_loss_curve_)
+    assert head.n_iter_ < 200 and head.n_iter_ >= best
+    assert len(head.validation_loss_curve_) == head.n_iter_
+    # the held-out 10% is stratified
+    assert len(head.accuracy_curve_) == head.n_iter_
+
+
+def test_partial_fit_and_warm_start(blobs):
+    X, y = blobs
+    head = SoftmaxHeadClassifier(learning_rate_init=0.05, random_state=0)
+    with pytest.raises(ValueError, match="classes must be passed"):
+        head.partial_fit(X, y)
+    for _ in range(20):
+        head.partial_fit(X[:200], y[:200], classes=np.unique(y))
+    assert head.n_iter_ == 20 and len(head.loss_curve_) == 20
+    assert head.score(X, y) > 0.8
+    warm = SoftmaxHeadClassifier(warm_start=True, max_iter=5, random_state=0)
+    with pytest.warns(sklearn.exceptions.ConvergenceWarning):
+        warm.fit(X, y)
+        coef = warm.coef_.copy()
+        warm.fit(X, y)
+    assert warm.n_iter_ == 10 and not np.allclose(coef, warm.coef_)
+
+
+def test_class_weight_balanced(rng):
+    X = rng.normal(size=(300, 5))
+    y = (X[:, 0] > 1.2).astype(int)  # ~12% positives
+    plain = SoftmaxHeadClassifier(random_state=0).fit(X, y)
+    balanced = SoftmaxHeadClassifier(class_weight="balanced", random_state=0).fit(X, y)
+    assert balanced.predict(X).sum() > plain.predict(X).sum()
+
+
+@pytest.mark.parametrize(
+    "fit_kwargs, match",
+    [
+        (dict(X_val=np.zeros((2, 30))), "X_val and y_val must be given together"),
+        (dict(y_val=np.zeros(2)), "X_val and y_val must be given together"),
+        (dict(X_val=np.zeros((2, 29)), y_val=np.zeros(2)), "29 features"),
+    ],
+)
+def test_bad_validation_input(blobs, fit_kwargs, match):
+    X, y = blobs
+    with pytest.raises(ValueError, match=match):
+        SoftmaxHeadClassifier(max_iter=2).fit(X, y, **fit_kwargs)
+
+
+def test_bad_input(blobs):
+    X, y = blobs
+    bad = X.copy()
+    bad[3, 4] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        SoftmaxHeadClassifier().fit(bad, y)
+    with pytest.raises(ValueError, match="at least 2 classes"):
+        SoftmaxHeadClassifier().fit(X, np.zeros(len(X)))
+    head = SoftmaxHeadClassifier(max_iter=3).fit(X, y)
+    with pytest.raises(ValueError, match="X has 5 features"):
+        head.predict(X[:, :5])
+
+
+def test_pipeline_routes_validation_images_through_vgg(rng):
+    X = rng.integers(0, 256, (24, 32, 32, 3), dtype=np.uint8)
+    y = np.repeat([0, 1, 2], 8)
+    for c in range(3):
+        X[y == c, :, c * 10 : c * 10 + 10] = 255
+    with sklearn.config_context(enable_metadata_routing=True):
+        head = SoftmaxHeadClassifier(max_iter=20, random_state=0).set_fit_request(X_val=True, y_val=True)
+        pipe = Pipeline(
+            [("vgg", VGG16FeatureTransformer(weights=None, layer="block3_pool", pooling="avg",
+                                             input_size=32, random_state=0)),
+             ("head", head)],
+            transform_input=["X_val"],
+        )  # fmt: skip
+        with pytest.warns(sklearn.exceptions.ConvergenceWarning):
+            pipe.fit(X[::2], y[::2], X_val=X[1::2], y_val=y[1::2])
+    fitted = pipe[-1]
+    assert len(fitted.validation_accuracy_curve_) == 20
+    assert fitted.validation_accuracy_curve_[-1] == pytest.approx(pipe.score(X[1::2], y[1::2]))
+    assert clone(pipe).get_params()["head__max_iter"] == 20

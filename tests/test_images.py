@@ -1,0 +1,165 @@
+import os
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from sklvgg import ImageReadError
+from sklvgg._images import as_image_source, iter_batches, read_image, resize_rgb
+
+
+def _save(tmp_path, name, img, **kw):
+    path = tmp_path / name
+    img.save(path, **kw)
+    return path
+
+
+def test_array_and_png_paths_give_identical_batches(tmp_path, rng):
+    arrays = rng.integers(0, 256, (3, 40, 50, 3), dtype=np.uint8)
+    paths = [_save(tmp_path, f"{i}.png", Image.fromarray(a)) for i, a in enumerate(arrays)]
+    rows = np.arange(3)
+    np.testing.assert_array_equal(
+        as_image_source(arrays).batch(rows, 32), as_image_source(paths).batch(rows, 32)
+    )
+    # strings, PathLike and a 1-D string array are all paths
+    assert as_image_source([str(p) for p in paths]).kind == "path"
+    assert as_image_source(np.array([str(p) for p in paths])).kind == "path"
+
+
+def test_uint8_and_float_arrays_agree(rng):
+    arrays = rng.integers(0, 256, (2, 40, 50, 3), dtype=np.uint8)
+    a = as_image_source(arrays).batch([0, 1], 32)
+    b = as_image_source(arrays.astype(np.float64)).batch([0, 1], 32)
+    np.testing.assert_allclose(a, b, atol=1e-4)
+
+
+@pytest.mark.parametrize("shape", [(2, 20, 20), (2, 20, 20, 1)])
+def test_grayscale_arrays_become_rgb(rng, shape):
+    gray = rng.integers(0, 256, shape, dtype=np.uint8)
+    batch = as_image_source(gray).batch([0, 1], 20)
+    assert batch.shape == (2, 20, 20, 3)
+    np.testing.assert_array_equal(batch[..., 0], gray.reshape(2, 20, 20))
+    np.testing.assert_array_equal(batch[..., 0], batch[..., 2])
+
+
+def test_list_of_arrays_of_different_sizes(rng):
+    items = [rng.integers(0, 256, s, dtype=np.uint8) for s in [(10, 20, 3), (30, 15), (8, 8, 1)]]
+    source = as_image_source(items)
+    assert source.kind == "list"
+    batch = source.batch([0, 1, 2], 16)
+    assert batch.shape == (3, 16, 16, 3)
+    np.testing.assert_allclose(batch[0], resize_rgb(items[0], 16))
+
+
+def test_resize_stretches_to_the_square(rng):
+    img = np.zeros((20, 40, 3), np.uint8)
+    img[:, 20:] = 255  # right half white
+    out = resize_rgb(img, 10)
+    assert out.shape == (10, 10, 3)
+    assert out[:, :4].max() < 1 and out[:, 6:].min() > 254  # aspect not kept: halves stay halves
+
+
+@pytest.mark.parametrize("mode", ["L", "RGBA", "P", "CMYK", "I;16", "LA", "1"])
+def test_modes_are_converted_to_rgb(tmp_path, rng, mode):
+    rgb = Image.fromarray(rng.integers(0, 256, (12, 16, 3), dtype=np.uint8))
+    if mode == "I;16":
+        img = Image.fromarray((rng.integers(0, 65536, (12, 16))).astype(np.uint16))
+        ext = "png"
+    else:
+        img = rgb.convert(mode)
+        ext = "jpg" if mode == "CMYK" else "png"
+    path = _save(tmp_path, f"img.{ext}", img)
+    out = read_image(path)
+    assert out.shape == (12, 16, 3) and out.dtype == np.uint8
+    if mode == "L":
+        np.testing.assert_array_equal(out[..., 0], np.asarray(img))
+    if mode == "I;16":
+        np.testing.assert_array_equal(out[..., 0], np.round(np.asarray(img) / 257).astype(np.uint8))
+    if mode == "RGBA":
+        np.testing.assert_array_equal(out, np.asarray(rgb))
+
+
+def test_exif_rotation_is_applied(tmp_path):
+    img = Image.new("RGB", (30, 10), (255, 0, 0))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise on display
+    path = _save(tmp_path, "rot.jpg", img, exif=exif.tobytes())
+    assert read_image(path).shape == (30, 10, 3)
+
+
+def test_bad_files_name_the_path_and_row(tmp_path, rng):
+    good = _save(tmp_path, "good.png", Image.fromarray(rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)))
+    text = tmp_path / "text.jpg"
+    text.write_text("hello")
+    truncated = tmp_path / "cut.jpg"
+    Image.fromarray(rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)).save(truncated)
+    truncated.write_bytes(truncated.read_bytes()[:200])
+    empty = tmp_path / "empty.png"
+    empty.write_bytes(b"")
+    cases = {
+        tmp_path / "missing.jpg": "no such file",
+        tmp_path: "directory",
+        text: "not an image",
+        truncated: "truncated",
+        empty: "not an image",
+    }
+    for bad, reason in cases.items():
+        source = as_image_source([good, good, bad])
+        with pytest.raises(ImageReadError, match=reason) as info:
+            source.batch([0, 1, 2], 16)
+        assert info.value.row == 2 and str(bad) in str(info.value)
+        assert isinstance(info.value, ValueError)
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files without permission")
+def test_unreadable_file(tmp_path):
+    path = tmp_path / "secret.png"
+    Image.new("RGB", (4, 4)).save(path)
+    path.chmod(0)
+    with pytest.raises(ImageReadError, match="permission"):
+        read_image(path, 0)
+
+
+@pytest.mark.parametrize(
+    "X, match",
+    [
+        (np.zeros((0, 8, 8, 3), np.uint8), "at least one image"),
+        ([], "at least one image"),
+        (np.zeros((8, 8), np.uint8), "4-D array"),
+        (np.zeros((1, 2, 8, 8, 3), np.uint8), "4-D array"),
+        (np.zeros((2, 8, 8, 2), np.uint8), "1 \\(grayscale\\) or 3 \\(RGB\\) channels"),
+        (np.zeros((2, 8, 8, 4), np.uint8), "4 channels"),
+        (np.full((2, 8, 8, 3), np.nan), "finite"),
+        (np.full((2, 8, 8, 3), np.inf), "finite"),
+        (np.full((2, 8, 8, 3), 300.0), "\\[0, 255\\]"),
+        (np.full((2, 8, 8, 3), -1.0), "\\[0, 255\\]"),
+        ("a.jpg", "single path"),
+        ([np.zeros((4, 4, 3)), "a.jpg"], "Mixed input"),
+        ([np.zeros((4, 4, 3)), np.zeros(4)], "row 1"),
+    ],
+)
+def test_bad_arrays_raise_value_error(X, match):
+    with pytest.raises(ValueError, match=match):
+        as_image_source(X)
+
+
+def test_iter_batches_keeps_order_and_propagates_errors(rng):
+    images = rng.integers(0, 256, (10, 8, 8, 3), dtype=np.uint8)
+    source = as_image_source(images)
+    order = [3, 1, 4, 1, 5, 9, 2, 6]
+    got = list(iter_batches(source, order, 3, 8))
+    assert [list(rows) for rows, _ in got] == [[3, 1, 4], [1, 5, 9], [2, 6]]
+    np.testing.assert_array_equal(np.concatenate([b for _, b in got]), images[order])
+
+    class Failing:
+        def batch(self, rows, size):
+            if rows[0] >= 4:
+                raise ImageReadError("x.jpg", int(rows[0]), "boom")
+            return np.zeros((len(rows), size, size, 3), np.float32)
+
+    with pytest.raises(ImageReadError, match="row 4"):
+        list(iter_batches(Failing(), range(8), 2, 4))
+    # an abandoned iterator stops its reader thread
+    it = iter_batches(source, range(10), 1, 8)
+    next(it)
+    it.close()

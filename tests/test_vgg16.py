@@ -1,0 +1,151 @@
+import numpy as np
+import pytest
+
+from sklvgg import LAYER_NAMES, VGG16FeatureTransformer, WeightsUnavailableError
+from sklvgg import _vgg16
+from sklvgg._vgg16 import imagenet_class_names, layer_output_shape, read_weight_arrays
+
+
+def test_layer_output_shapes_match_keras():
+    import keras
+
+    for size in (32, 64, 224):
+        model = keras.applications.VGG16(
+            weights=None, include_top=size == 224, input_shape=(size, size, 3)
+        )
+        for layer in model.layers[1:]:
+            assert layer_output_shape(layer.name, size) == tuple(layer.output.shape[1:]), (
+                layer.name,
+                size,
+            )
+    assert LAYER_NAMES[0] == "block1_conv1" and LAYER_NAMES[-1] == "predictions"
+
+
+def test_imagenet_class_names():
+    names = imagenet_class_names()
+    assert len(names) == 1000 == len(set(names))
+    assert names[:3] == ["tench", "goldfish", "great_white_shark"]
+    assert names[-1] == "toilet_tissue"
+
+
+def _keras_features(model, images, layer):
+    import keras
+    from keras.applications.vgg16 import preprocess_input
+
+    cut = keras.Model(model.inputs, model.get_layer(layer).output)
+    out = cut(preprocess_input(images.astype(np.float32)), training=False)
+    return np.asarray(out).reshape(len(images), -1)
+
+
+@pytest.mark.parametrize("fmt", ["keras3", "legacy"])
+@pytest.mark.parametrize("layer", ["block1_conv2", "block3_pool", "block5_pool"])
+def test_weights_path_reproduces_the_saved_model(notop_model, notop_weights_files, images, fmt, layer):
+    vgg = VGG16FeatureTransformer(weights=notop_weights_files[fmt], layer=layer, input_size=32)
+    ours = vgg.fit_transform(images)
+    expected = _keras_features(notop_model, images, layer)
+    np.testing.assert_allclose(ours, expected, rtol=1e-4, atol=1e-4 * np.abs(expected).max())
+    assert vgg.weights_id_.startswith("file:")
+
+
+@pytest.mark.slow
+def test_weights_path_with_top_reproduces_logits(tmp_path, rng):
+    """Full size: a legacy file with the fully connected top, as Keras publishes."""
+    import h5py
+    import keras
+    from keras.src.legacy.saving import legacy_h5_format
+
+    keras.utils.set_random_seed(2)
+    model = keras.applications.VGG16(weights=None, classifier_activation=None)
+    path = tmp_path / "vgg16_weights_tf_dim_ordering_tf_kernels.h5"
+    with h5py.File(path, "w") as f:
+        legacy_h5_format.save_weights_to_hdf5_group(f, model)
+    images = rng.integers(0, 256, (3, 224, 224, 3), dtype=np.uint8)
+    logits = _keras_features(model, images, "predictions")
+    for layer in ("fc2", "predictions"):
+        got = VGG16FeatureTransformer(weights=path, layer=layer).fit_transform(images)
+        expected = _keras_features(model, images, layer)
+        if layer == "predictions":
+            e = np.exp(logits - logits.max(1, keepdims=True))
+            expected = e / e.sum(1, keepdims=True)
+        np.testing.assert_allclose(got, expected, rtol=1e-3, atol=1e-5)
+    # The same file serves conv layers, without building the top.
+    conv = VGG16FeatureTransformer(weights=path, layer="block5_pool", pooling="avg")
+    np.testing.assert_allclose(
+        conv.fit_transform(images),
+        _keras_features(model, images, "block5_pool").reshape(3, 7, 7, 512).mean((1, 2)),
+        rtol=1e-3,
+        atol=1e-5,
+    )
+
+
+def test_conv_only_file_refuses_top_layers(notop_weights_files, rng):
+    images = rng.integers(0, 256, (1, 224, 224, 3), dtype=np.uint8)
+    vgg = VGG16FeatureTransformer(weights=notop_weights_files["keras3"], layer="fc2").fit(images)
+    with pytest.raises(ValueError, match="holds only VGG16's conv layers"):
+        vgg.transform(images)
+
+
+def test_hed_weights_load_and_differ_from_random(images):
+    kw = dict(layer="block5_pool", pooling="avg", input_size=32)
+    hed = VGG16FeatureTransformer(weights="hed-bsds500", **kw).fit(images)
+    rand = VGG16FeatureTransformer(weights=None, random_state=0, **kw).fit(images)
+    assert hed.weights_id_.startswith("hed-bsds500:")
+    a, b = hed.transform(images), rand.transform(images)
+    assert a.shape == b.shape == (6, 512)
+    assert not np.allclose(a, b)
+    # the kernels are the bundled ones, not an initialisation
+    arrays = read_weight_arrays(_vgg16.hed_weights_path())
+    assert len(arrays) == 13 and arrays["block1_conv1"][0].shape == (3, 3, 3, 64)
+    assert np.abs(arrays["block1_conv1"][0]).max() > 0.3  # Glorot limit here is ~0.27
+
+
+@pytest.mark.parametrize("layer", ["fc1", "fc2", "flatten", "predictions"])
+def test_hed_weights_refuse_top_layers(layer, rng):
+    images = rng.integers(0, 256, (1, 224, 224, 3), dtype=np.uint8)
+    with pytest.raises(ValueError, match="hed-bsds500.*13 conv layers"):
+        VGG16FeatureTransformer(weights="hed-bsds500", layer=layer).fit(images)
+
+
+def test_imagenet_without_network_gives_a_clear_error(monkeypatch, tmp_path, images):
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    unreachable = {
+        top: ("http://127.0.0.1:9/" + url.rsplit("/", 1)[1], md5)
+        for top, (url, md5) in _vgg16.IMAGENET_FILES.items()
+    }
+    monkeypatch.setattr(_vgg16, "IMAGENET_FILES", unreachable)
+    vgg = VGG16FeatureTransformer(weights="imagenet", layer="block5_pool", input_size=32)
+    with pytest.raises(WeightsUnavailableError) as info:
+        vgg.fit(images)
+    message = str(info.value)
+    expected = tmp_path / "models" / "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5"
+    assert str(expected) in message
+    assert "weights='/path/to/" in message
+    assert not list((tmp_path / "models").glob("*.part"))
+
+
+def test_weights_file_that_is_not_vgg16(tmp_path, images):
+    bad = tmp_path / "notes.h5"
+    bad.write_text("not hdf5")
+    with pytest.raises(ValueError, match="notes.h5.*not an HDF5"):
+        VGG16FeatureTransformer(weights=bad, layer="block1_conv1", input_size=32).fit_transform(images)
+    with pytest.raises(ValueError, match="no such file"):
+        VGG16FeatureTransformer(weights=tmp_path / "absent.h5").fit(images)
+
+
+def test_changed_weights_file_changes_its_id(notop_weights_files, tmp_path, images):
+    import shutil
+
+    path = tmp_path / "w.weights.h5"
+    shutil.copy(notop_weights_files["keras3"], path)
+    kw = dict(weights=path, layer="block1_conv1", pooling="avg", input_size=32)
+    first = VGG16FeatureTransformer(**kw).fit(images)
+    before = first.transform(images)
+    import h5py
+
+    with h5py.File(path, "r+") as f:
+        f["layers/conv2d/vars/1"][...] += 1.0  # block1_conv1 bias
+    second = VGG16FeatureTransformer(**kw).fit(images)
+    assert second.weights_id_ != first.weights_id_
+    assert not np.allclose(second.transform(images), before)
+    # a transformer fitted before the change follows the file too
+    np.testing.assert_array_equal(first.transform(images), second.transform(images))
