@@ -1,5 +1,6 @@
 """sklvgg: transfer learning with a frozen VGG16 as scikit-learn estimators."""
 
+from ._cache import CacheWarning
 from ._head import SoftmaxHeadClassifier
 from ._images import ImageReadError
 from ._transformer import VGG16FeatureTransformer
@@ -8,6 +9,7 @@ from ._vgg16 import LAYER_NAMES, WeightsUnavailableError
 __version__ = "0.1.0"
 
 __all__ = [
+    "CacheWarning",
     "ImageReadError",
     "LAYER_NAMES",
     "SoftmaxHeadClassifier",

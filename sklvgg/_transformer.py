@@ -9,6 +9,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
+from ._cache import FeatureCache, image_keys, model_key, resolve_location
 from ._images import as_image_source, iter_batches
 from ._vgg16 import (
     LAYER_NAMES,
@@ -104,8 +105,16 @@ class VGG16FeatureTransformer(TransformerMixin, BaseEstimator):
     verbose : int, default=0
         1 shows a progress bar with images/s during ``transform``.
 
-    memory : None, str or object with the joblib.Memory interface, default=None
-        Reserved for the per-image feature cache; only ``None`` is used now.
+    memory : None, str, os.PathLike or joblib.Memory, default=None
+        Folder of the per-image feature cache (a ``joblib.Memory`` is used
+        through its ``location``). Every image's activations are stored once,
+        keyed by the image and by everything that changes them (weights
+        fingerprint, ``layer``, ``pooling``, ``input_size``, ``precision``,
+        preprocessing and library versions), so clones, folds, parameter
+        candidates, worker processes and later sessions on the same folder
+        push each image through VGG16 once. ``temperature``, ``batch_size``
+        and ``verbose`` are not in the key (the cache holds the logits for
+        ``layer="predictions"``). See the Notes.
 
     Attributes
     ----------
@@ -118,6 +127,10 @@ class VGG16FeatureTransformer(TransformerMixin, BaseEstimator):
     weights_id_ : str
         What the weights resolved to: ``"imagenet"``, ``"random:SEED"``, or the
         kind and SHA-256 of the weights file.
+
+    cache_hits_, cache_misses_ : int
+        After each ``transform``: rows served from the cache and rows that
+        were not (with ``memory=None`` every row is a miss).
 
     See Also
     --------
@@ -140,6 +153,21 @@ class VGG16FeatureTransformer(TransformerMixin, BaseEstimator):
     once per process for a given weights, top, input size and precision, and is
     never stored on the estimator: ``clone`` and ``pickle`` are cheap and the
     estimator works in ``GridSearchCV(n_jobs=2)``.
+
+    **Cache.** With ``memory`` set, the key of an array image is a BLAKE2b
+    hash of its bytes, shape and dtype; the key of a file is a hash of its
+    resolved path, size and modification time (editing a file changes its
+    key; a copy elsewhere is a new image). Only images never seen go through
+    the network, batched together, and each batch is written as soon as it is
+    computed, so an unreadable file late in the input does not lose the
+    features computed before it. Entries are written atomically (temporary
+    file, then rename) and checked on read (length and CRC-32): a damaged
+    entry is recomputed and rewritten with a :class:`~sklvgg.CacheWarning`. A
+    folder that cannot be written degrades to computing without caching, with
+    a warning. The cache lives in ``<memory>/sklvgg-features/``; delete that
+    folder to clear it. Concurrent workers may both compute an image that
+    neither had found; to make a parallel search do each image once, run
+    ``transform`` on all images once before the search.
 
     Examples
     --------
@@ -247,8 +275,12 @@ class VGG16FeatureTransformer(TransformerMixin, BaseEstimator):
             self._weight_source.refreshed(), self.layer, self.input_size, self.precision, self.pooling
         )
 
-    def _compute(self, source, rows):
-        """Run the network on ``source[rows]``; returns float32 ``(len(rows), d)``."""
+    def _compute(self, source, rows, on_batch=None):
+        """Run the network on ``source[rows]``; returns float32 ``(len(rows), d)``.
+
+        ``on_batch(positions, features)`` is called after every batch, so that
+        what was computed is kept even if a later image fails to load.
+        """
         import tensorflow as tf
 
         function = self._feature_function()
@@ -257,11 +289,54 @@ class VGG16FeatureTransformer(TransformerMixin, BaseEstimator):
         position = 0
         try:
             for chunk, batch in iter_batches(source, rows, self.batch_size, self.input_size):
-                out[position : position + len(chunk)] = function(tf.constant(batch)).numpy()
+                done = slice(position, position + len(chunk))
+                out[done] = function(tf.constant(batch)).numpy()
+                if on_batch is not None:
+                    on_batch(done, out[done])
                 position += len(chunk)
                 progress.update(len(chunk))
         finally:
             progress.close()
+        return out
+
+    def _raw_features(self, source):
+        """Activations (logits for ``predictions``) of every image, via the cache."""
+        location = resolve_location(self.memory)
+        n = len(source)
+        if location is None:
+            self.cache_hits_, self.cache_misses_ = 0, n
+            return self._compute(source, np.arange(n))
+        weights_id = self._weight_source.refreshed().key
+        cache = FeatureCache(
+            location,
+            model_key(weights_id, self.layer, self.pooling, self.input_size, self.precision),
+            self.n_features_out_,
+        )
+        keys = image_keys(source)
+        found = cache.lookup(keys)
+        first_rows = {}
+        for row, key in enumerate(keys):
+            if key not in found:
+                first_rows.setdefault(key, row)
+        missing = list(first_rows)
+
+        def store(done, values):
+            for key, vector in zip(missing[done], values):
+                cache.write(key, vector)
+                found[key] = vector
+
+        if missing:
+            self._compute(source, np.fromiter(first_rows.values(), np.intp), on_batch=store)
+        self.cache_hits_ = sum(1 for key in keys if key not in first_rows)
+        self.cache_misses_ = n - self.cache_hits_
+        if self.verbose:
+            print(
+                f"[VGG16FeatureTransformer] cache {cache.folder}: {self.cache_hits_} hits, "
+                f"{self.cache_misses_} misses ({len(missing)} images computed)"
+            )
+        out = np.empty((n, self.n_features_out_), dtype=np.float32)
+        for row, key in enumerate(keys):
+            out[row] = found[key]
         return out
 
     def transform(self, X):
@@ -280,8 +355,7 @@ class VGG16FeatureTransformer(TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self)
         self._check_params()
-        source = as_image_source(X)
-        features = self._compute(source, np.arange(len(source)))
+        features = self._raw_features(as_image_source(X))
         if self.layer == "predictions":
             features = _softmax(features, self.temperature)
         return features

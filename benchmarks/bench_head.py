@@ -1,0 +1,159 @@
+"""SoftmaxHeadClassifier against scikit-learn's linear classifiers, on the same features.
+
+Targets: accuracy within 1 point of the best of LogisticRegression, MLPClassifier
+(hidden_layer_sizes=()) and SGDClassifier(log_loss); fit time <= 0.5 x
+LogisticRegression's and <= 1 x MLPClassifier's at equal epochs.
+
+Feature sets:
+
+- real: hed-bsds500 ``block5_pool`` average-pooled features of
+  ``../shared/data/caltech101-20`` (100 classes, 16 train + 4 validation each);
+  skipped when the folder is absent;
+- fc2-like: 5,120 x 4,096 (256 classes x 20 images), generated;
+- block4_pool-like: 512 x 100,352 (32 classes x 16 images), generated.
+
+Generated features imitate VGG activations: non-negative, sparse after a ReLU,
+of large scale, with class structure. Usage::
+
+    python benchmarks/bench_head.py [--input-size 224] [--skip-large]
+
+Writes ``benchmarks/results/head.md``.
+"""
+
+import argparse
+import os
+import sys
+import time
+import warnings
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import numpy as np
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegression, SGDClassifier
+from sklearn.neural_network import MLPClassifier
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+HERE = Path(__file__).resolve().parent
+SHARED = HERE.parent.parent / "shared" / "data" / "caltech101-20" / "101_ObjectCategories"
+
+
+def vgg_like(n_classes, n_per_class, n_features, n_train_per_class, seed=0):
+    """Non-negative sparse features with class structure; first images train."""
+    rng = np.random.default_rng(seed)
+    centers = rng.gamma(0.6, 6.0, (n_classes, n_features)).astype(np.float32)
+    centers *= rng.random((n_classes, n_features)) < 0.25
+    shared = rng.gamma(0.6, 6.0, n_features).astype(np.float32)
+    y = np.repeat(np.arange(n_classes), n_per_class)
+    X = np.empty((len(y), n_features), np.float32)
+    for i, c in enumerate(y):
+        noise = rng.normal(0, 9.0, n_features).astype(np.float32)
+        X[i] = np.maximum(0.35 * centers[c] + shared + noise - 4.0, 0)
+    position = np.tile(np.arange(n_per_class), n_classes)
+    train = position < n_train_per_class
+    return X[train], y[train], X[~train], y[~train]
+
+
+def real_features(input_size):
+    from sklvgg import VGG16FeatureTransformer
+    from sklvgg.datasets import load_image_folder
+    from sklvgg.model_selection import PerClassSplit
+
+    data = load_image_folder(SHARED)
+    train, val = next(PerClassSplit(16, 4).split(data.filenames, data.target))
+    vgg = VGG16FeatureTransformer(
+        weights="hed-bsds500", layer="block5_pool", pooling="avg", input_size=input_size,
+        batch_size=64, verbose=1,
+    )  # fmt: skip
+    F = vgg.fit_transform(data.filenames)
+    return F[train], data.target[train], F[val], data.target[val]
+
+
+def fit_score(model, Xtr, ytr, Xva, yva):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        start = time.perf_counter()
+        model.fit(Xtr, ytr)
+        seconds = time.perf_counter() - start
+    return model.score(Xva, yva), seconds
+
+
+def run(name, Xtr, ytr, Xva, yva, lines):
+    from sklvgg import SoftmaxHeadClassifier
+
+    print(f"\n{name}: train {Xtr.shape}, validation {Xva.shape}", flush=True)
+    head = SoftmaxHeadClassifier(random_state=0)
+    results = {"SoftmaxHeadClassifier (defaults, no scaler)": fit_score(head, Xtr, ytr, Xva, yva)}
+    epochs = head.n_iter_
+    alpha = head.alpha
+    others = {
+        "StandardScaler + LogisticRegression(lbfgs, C=1/alpha)": make_pipeline(
+            StandardScaler(), LogisticRegression(C=1 / alpha, max_iter=1000)
+        ),
+        f"StandardScaler + MLPClassifier((), max_iter={epochs}, equal epochs)": make_pipeline(
+            StandardScaler(),
+            MLPClassifier(hidden_layer_sizes=(), max_iter=epochs, n_iter_no_change=epochs + 1, random_state=0),
+        ),
+        "StandardScaler + SGDClassifier(log_loss)": make_pipeline(
+            StandardScaler(), SGDClassifier(loss="log_loss", random_state=0)
+        ),
+    }
+    for label, model in others.items():
+        results[label] = fit_score(model, Xtr, ytr, Xva, yva)
+        print(f"  {label}: {results[label][0]:.4f} in {results[label][1]:.1f}s", flush=True)
+    head_acc, head_time = results["SoftmaxHeadClassifier (defaults, no scaler)"]
+    best_other = max(acc for label, (acc, _) in results.items() if "Softmax" not in label)
+    t_lr = next(t for label, (_, t) in results.items() if "Logistic" in label)
+    t_mlp = next(t for label, (_, t) in results.items() if "MLP" in label)
+    lines += [
+        f"### {name}",
+        "",
+        f"Train {Xtr.shape[0]} x {Xtr.shape[1]}, validation {Xva.shape[0]}, "
+        f"{len(np.unique(ytr))} classes; the head ran {epochs} epochs.",
+        "",
+        "| model | validation accuracy | fit time (s) |",
+        "|---|---:|---:|",
+    ]
+    lines += [f"| {label} | {acc:.4f} | {t:.2f} |" for label, (acc, t) in results.items()]
+    lines += [
+        "",
+        f"Head minus best other: {100 * (head_acc - best_other):+.2f} points (target >= -1); "
+        f"fit time / LogisticRegression: {head_time / t_lr:.2f} (target <= 0.5); "
+        f"/ MLPClassifier at equal epochs: {head_time / t_mlp:.2f} (target <= 1).",
+        "",
+    ]
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--input-size", type=int, default=224)
+    parser.add_argument("--skip-large", action="store_true")
+    parser.add_argument("--out", default=str(HERE / "results" / "head.md"))
+    args = parser.parse_args(argv)
+    lines = [
+        "# Softmax head against scikit-learn's linear classifiers",
+        "",
+        f"Command: `python benchmarks/bench_head.py --input-size {args.input_size}"
+        f"{' --skip-large' if args.skip_large else ''}` on {os.cpu_count()} CPUs.",
+        "",
+    ]
+    if SHARED.is_dir():
+        run(f"Real: hed-bsds500 block5_pool avg, Caltech-101 photos at {args.input_size} px",
+            *real_features(args.input_size), lines)  # fmt: skip
+    else:
+        lines += ["Real features skipped: ../shared/data/caltech101-20 not present.", ""]
+    if not args.skip_large:
+        run("fc2-like: 5,120 x 4,096, 256 classes (generated)", *vgg_like(256, 20, 4096, 16), lines)
+        run("block4_pool-like: 512 x 100,352, 32 classes (generated)",
+            *vgg_like(32, 16, 100352, 12), lines)  # fmt: skip
+    text = "\n".join(lines)
+    print(text)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
