@@ -360,6 +360,60 @@ class VGG16FeatureTransformer(TransformerMixin, BaseEstimator):
             features = _softmax(features, self.temperature)
         return features
 
+    def get_layer_weights(self, layer):
+        """Kernel and bias of one conv or dense layer of the fitted backbone.
+
+        Parameters
+        ----------
+        layer : str
+            A layer with weights (``block1_conv1`` ... ``block5_conv3``,
+            ``fc1``, ``fc2``, ``predictions``).
+
+        Returns
+        -------
+        weights : list of ndarray
+            ``[kernel, bias]``; conv kernels are ``(3, 3, in, out)`` and act on
+            BGR, mean-subtracted input (Keras' "caffe" preprocessing).
+        """
+        check_is_fitted(self)
+        arrays = self._weight_source.refreshed().arrays(layer in TOP_LAYERS)
+        if layer not in arrays:
+            raise ValueError(
+                f"Layer {layer!r} has no weights; choose one of {sorted(arrays)}."
+            )
+        return [np.array(a) for a in arrays[layer]]
+
+    def activation_maps(self, X, *, layer="block1_conv1"):
+        """Spatial activations of a conv or pool layer, unpooled.
+
+        Parameters
+        ----------
+        X : array-like or sequence of path-like
+            Images, as for ``transform`` (keep it to a few: a ``block1_conv1``
+            map is 224 x 224 x 64 floats per image).
+        layer : str, default="block1_conv1"
+            A conv or pool layer.
+
+        Returns
+        -------
+        maps : ndarray of shape (n_images, H, W, C), dtype float32
+        """
+        check_is_fitted(self)
+        if layer not in SPATIAL_LAYERS:
+            raise ValueError(f"layer must be a conv or pool layer, one of {SPATIAL_LAYERS}; got {layer!r}.")
+        import tensorflow as tf
+
+        source = as_image_source(X)
+        function = get_feature_function(
+            self._weight_source.refreshed(), layer, self.input_size, self.precision, None
+        )
+        shape = layer_output_shape(layer, self.input_size)
+        out = [
+            function(tf.constant(batch)).numpy().reshape((-1,) + shape)
+            for _, batch in iter_batches(source, np.arange(len(source)), self.batch_size, self.input_size)
+        ]
+        return np.concatenate(out)
+
     def get_feature_names_out(self, input_features=None):
         """Names of the output features.
 
