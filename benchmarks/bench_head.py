@@ -56,7 +56,7 @@ def vgg_like(n_classes, n_per_class, n_features, n_train_per_class, seed=0):
     return X[train], y[train], X[~train], y[~train]
 
 
-def real_features(input_size):
+def real_features(input_size, memory):
     from sklvgg import VGG16FeatureTransformer
     from sklvgg.datasets import load_image_folder
     from sklvgg.model_selection import PerClassSplit
@@ -65,7 +65,7 @@ def real_features(input_size):
     train, val = next(PerClassSplit(16, 4).split(data.filenames, data.target))
     vgg = VGG16FeatureTransformer(
         weights="hed-bsds500", layer="block5_pool", pooling="avg", input_size=input_size,
-        batch_size=64, verbose=1,
+        batch_size=64, verbose=1, memory=memory,
     )  # fmt: skip
     F = vgg.fit_transform(data.filenames)
     return F[train], data.target[train], F[val], data.target[val]
@@ -130,6 +130,10 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--input-size", type=int, default=224)
     parser.add_argument("--skip-large", action="store_true")
+    parser.add_argument(
+        "--memory", default=str(HERE / ".cache"),
+        help="per-image feature cache, so reruns skip VGG16 (default: %(default)s)",
+    )  # fmt: skip
     parser.add_argument("--out", default=str(HERE / "results" / "head.md"))
     args = parser.parse_args(argv)
     lines = [
@@ -141,7 +145,7 @@ def main(argv=None):
     ]
     if SHARED.is_dir():
         run(f"Real: hed-bsds500 block5_pool avg, Caltech-101 photos at {args.input_size} px",
-            *real_features(args.input_size), lines)  # fmt: skip
+            *real_features(args.input_size, args.memory), lines)  # fmt: skip
     else:
         lines += ["Real features skipped: ../shared/data/caltech101-20 not present.", ""]
     if not args.skip_large:

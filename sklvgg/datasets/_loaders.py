@@ -27,7 +27,7 @@ def _bunch(paths, labels, target_names, root, layout):
         target=np.asarray(labels, dtype=np.intp),
         target_names=np.asarray(target_names, dtype=object),
         root=str(root),
-        DESCR=f"{layout} at {root}: {len(paths)} images, {len(target_names)} classes.",
+        DESCR=f"{layout} at {root}: {len(paths)} images, {len(set(labels))} classes.",
     )
 
 

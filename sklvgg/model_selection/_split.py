@@ -110,7 +110,7 @@ class PerClassSplit(BaseCrossValidator):
         if len(short):
             raise ValueError(
                 f"PerClassSplit needs n_train_per_class + n_test_per_class = {need} samples "
-                f"per class; class {classes[short[0]]!r} has {counts[short[0]]}"
+                f"per class; class {classes[short[0]].item()!r} has {counts[short[0]]}"
                 f"{f' (and {len(short) - 1} other classes are short)' if len(short) > 1 else ''}."
             )
         rng = check_random_state(self.random_state)

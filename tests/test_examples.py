@@ -1,0 +1,95 @@
+"""Every gallery example and command runs at its smallest settings; outputs checked."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = sorted((ROOT / "examples").glob("plot_*.py"))
+SMALL = ["--input-size", "32", "--n-classes", "3"]
+
+
+def run(args, cwd):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", MPLBACKEND="Agg")
+    proc = subprocess.run(
+        [sys.executable, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc.stdout
+
+
+def test_every_example_is_listed():
+    names = {p.stem for p in EXAMPLES}
+    assert names == {
+        "plot_caltech256", "plot_layer_cut", "plot_temperature_sweep",
+        "plot_urban_tribes", "plot_filters_activations", "plot_caltech101_hed",
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.stem)
+def test_example_runs(example, tmp_path):
+    out = tmp_path / "out"
+    stdout = run([str(example), "--out", str(out), *SMALL], tmp_path)
+    pngs = list(out.glob("*.png"))
+    if example.stem == "plot_caltech101_hed" and "Skipped" in stdout:
+        pytest.skip("../shared/data not present")
+    assert pngs, stdout
+    for js in out.glob("*.json"):
+        json.loads(js.read_text())
+    if example.stem in ("plot_caltech256", "plot_urban_tribes"):
+        res = json.loads(next(out.glob("*.json")).read_text())
+        assert len(res["loss_curve"]) == res["epochs"] == len(res["validation_accuracy_curve"])
+        assert res["per_class"] == [1, 2, 4, 8, 16]
+        assert all(0 <= a <= 1 for a in res["per_class_accuracy"])
+        assert res["per_class_accuracy"][-1] > 1 / 3 + 0.15  # above chance
+    if example.stem == "plot_temperature_sweep":
+        assert "mean nothing" in stdout
+    if example.stem == "plot_caltech101_hed":
+        res = json.loads((out / "caltech101_hed.json").read_text())
+        assert res["hed-bsds500"]["per_class_accuracy"][-1] > 0.05  # 100 classes, 32 px
+
+
+def test_demo_command(tmp_path):
+    stdout = run(["-m", "sklvgg", "demo", "--out", "o", "--n-classes", "3", "--input-size", "32"], tmp_path)
+    summary = json.loads((tmp_path / "o" / "summary.json").read_text())
+    assert summary["test_accuracy"] > summary["chance"] + 0.15
+    assert set(summary["accuracy_by_images_per_class"]) == {"1", "2", "4", "8", "16"}
+    assert (tmp_path / "o" / "demo_training_curves.png").stat().st_size > 1000
+    assert "| 16 |" in stdout
+
+
+@pytest.mark.parametrize("experiment", ["caltech256", "urban-tribes", "layers", "temperature"])
+def test_reproduce_command(experiment, tmp_path):
+    stdout = run(
+        ["-m", "sklvgg", "reproduce", experiment, "--out", "o", "--input-size", "32",
+         "--n-train", "8", "--n-test", "4"],
+        tmp_path,
+    )  # fmt: skip
+    out = tmp_path / "o"
+    res = json.loads((out / f"{experiment}.json").read_text())
+    assert list(out.glob("*.png"))
+    if experiment in ("caltech256", "urban-tribes"):
+        assert res["per_class"] == [1, 2, 4, 8]
+        assert len(res["accuracy_curve"]) == res["epochs"]
+        chance = 1 / res["n_classes"]
+        assert res["per_class_accuracy"][-1] > chance + 0.1
+    elif experiment == "layers":
+        assert (out / "layers.csv").exists()
+        assert {(r["layer"], r["pooling"]) for r in res["rows"]} >= {("block4_pool", "avg"), ("block4_pool", "flatten")}
+    else:
+        assert "mean nothing" in stdout and res["note"]
+        assert all(0 <= a <= 1 for sweep in res["sweeps"].values() for a in sweep["final"])
+
+
+def test_reproduce_help_and_bad_data(tmp_path):
+    assert "Experiments:" in run(["-m", "sklvgg", "reproduce", "--help"], tmp_path)
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    proc = subprocess.run(
+        [sys.executable, "-m", "sklvgg", "reproduce", "layers", "--data", str(tmp_path)],
+        cwd=tmp_path, env=env, capture_output=True, text=True,
+    )
+    assert proc.returncode != 0 and "Could not read --data" in proc.stderr
