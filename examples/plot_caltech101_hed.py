@@ -1,7 +1,7 @@
 """
-=========================================================
+===============================================================
 Real photos, offline: Caltech-101 with the hed-bsds500 backbone
-=========================================================
+===============================================================
 
 The study's protocol on real photographs: 100 Caltech-101 classes, the first 16
 images of each class train and the next 4 test, VGG16's conv layers from the
@@ -21,8 +21,9 @@ from sklvgg import experiments
 from sklvgg.datasets import load_image_folder
 from sklvgg.plotting import plot_learning_curve_per_class
 
-args = experiments.example_arguments(__doc__.splitlines()[2], input_size=160)
-shared = Path(__file__).resolve().parents[2] / "shared/data/caltech101-20/101_ObjectCategories"
+args = experiments.example_arguments("Real photos, offline: Caltech-101 with the hed-bsds500 backbone", input_size=160)
+here = Path(globals().get("__file__", "plot_caltech101_hed.py")).resolve()  # sphinx-gallery: no __file__
+shared = here.parents[2] / "shared/data/caltech101-20/101_ObjectCategories"
 root = Path(args.data) if args.data else shared
 if not root.is_dir():
     print(f"Skipped: the Caltech-101 photos are not present at {root}; "

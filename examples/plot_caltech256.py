@@ -1,7 +1,7 @@
 """
-=========================================================
+=================================================
 Caltech-256: training curves and images per class
-=========================================================
+=================================================
 
 The study's main experiment: VGG16 frozen and cut at ``fc2``, a new softmax layer
 trained on the first 16 images of each class and tested on the next 4, then the
@@ -22,7 +22,7 @@ and textures in Caltech-256's layout) with the ``hed-bsds500`` conv weights cut 
 # refits the head 5 times but pushes each image through VGG16 once.
 from sklvgg import experiments
 
-args = experiments.example_arguments(__doc__.splitlines()[2])
+args = experiments.example_arguments("Caltech-256: training curves and images per class")
 data = experiments.example_data(args, layout="caltech256")
 print(data.DESCR)
 

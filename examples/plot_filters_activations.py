@@ -1,7 +1,7 @@
 """
-=========================================================
+=============================================================
 Filters and activation maps of the first and last conv layers
-=========================================================
+=============================================================
 
 The 64 filters of ``block1_conv1`` (3 x 3 x RGB, drawn as colour tiles) and what
 the first and last conv layers make of one image: 64 maps of 224 x 224 for
@@ -13,7 +13,7 @@ import numpy as np
 
 from sklvgg import VGG16FeatureTransformer, experiments
 
-args = experiments.example_arguments(__doc__.splitlines()[2])
+args = experiments.example_arguments("Filters and activation maps of the first and last conv layers")
 data = experiments.example_data(args)
 image = data.filenames[0]
 vgg = VGG16FeatureTransformer(weights=args.weights, layer="block5_conv3",

@@ -1,7 +1,7 @@
 """
-=========================================================
+====================================================
 Where to cut VGG16: flattened vs. pooled conv layers
-=========================================================
+====================================================
 
 The study cut VGG16 at ``block3_pool``, ``block4_pool`` and ``block5_pool``,
 flattened the maps (200,704 / 100,352 / 25,088 values at 224 x 224) and
@@ -17,7 +17,7 @@ gives the study's setting.
 # %%
 from sklvgg import experiments
 
-args = experiments.example_arguments(__doc__.splitlines()[2], input_size=112)
+args = experiments.example_arguments("Where to cut VGG16: flattened vs. pooled conv layers", input_size=112)
 data = experiments.example_data(args)
 pipe = experiments.make_pipeline(
     weights=args.weights, input_size=args.input_size, memory=f"{args.out}/cache"

@@ -1,7 +1,7 @@
 """
-=========================================================
+==============================================
 Temperature sweep on the 1000 ImageNet outputs
-=========================================================
+==============================================
 
 Cut VGG16 at its last layer, soften the 1000 ImageNet probabilities with a
 temperature, ``softmax(logits / T)``, and train the new softmax on them. A
@@ -17,7 +17,7 @@ until ``--weights imagenet`` (and ``--data`` with 64 or 256 classes) is given.
 # %%
 from sklvgg import experiments
 
-args = experiments.example_arguments(__doc__.splitlines()[2], weights="none")
+args = experiments.example_arguments("Temperature sweep on the 1000 ImageNet outputs", weights="none")
 data = experiments.example_data(args)
 meaningless = args.weights in (None, "hed-bsds500")
 note = "random 1000-way layer:\nthese numbers mean nothing\nuntil --weights imagenet" if meaningless else None

@@ -1,7 +1,7 @@
 """
-=========================================================
+==============================
 Urban Tribes: 11 social groups
-=========================================================
+==============================
 
 The same protocol on the Urban Tribes set: 11 classes of group photos (bikers,
 clubbers, goths, hipsters, ...) in one flat folder,
@@ -15,7 +15,7 @@ Offline it runs on the embedded default written in the Urban Tribes layout.
 # %%
 from sklvgg import experiments
 
-args = experiments.example_arguments(__doc__.splitlines()[2])
+args = experiments.example_arguments("Urban Tribes: 11 social groups")
 data = experiments.example_data(args, layout="urban-tribes", n_classes=11)
 print(data.DESCR)
 pipe = experiments.make_pipeline(

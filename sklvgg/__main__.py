@@ -49,6 +49,13 @@ def _embedded(out, layout, n_classes):
     return root
 
 
+def _close(results):
+    import matplotlib.pyplot as plt
+
+    for fig in results.get("figures", {}).values():
+        plt.close(fig)
+
+
 def _demo(args):
     from sklvgg import experiments
 
@@ -63,6 +70,7 @@ def _demo(args):
     )  # fmt: skip
     results = experiments.training_and_learning_curves(data, pipe)
     written = experiments.save_results(results, out, "demo")
+    _close(results)
     summary = {
         "dataset": data.DESCR,
         "weights": str(weights),
@@ -148,6 +156,7 @@ def _reproduce(args):
                   + ", ".join(f"T={t:g}: {m:.3f}/{f:.3f}" for t, m, f in zip(sweep["temperatures"], sweep["max"], sweep["final"])))  # fmt: skip
     results["seconds"] = round(time.perf_counter() - start, 1)
     written = experiments.save_results(results, out, args.experiment)
+    _close(results)
     print("Wrote " + ", ".join(str(p) for p in written))
     return 0
 
@@ -213,6 +222,7 @@ def build_parser():
 def main(argv=None):
     """Entry point of ``python -m sklvgg``."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("MPLBACKEND", "Agg")
     args = build_parser().parse_args(argv)
     return args.func(args)
 

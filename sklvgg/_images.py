@@ -5,8 +5,9 @@ gives the same features whether it is passed as an array or as a lossless file.
 """
 
 import os
-import threading
 import queue
+import threading
+import warnings
 
 import numpy as np
 
@@ -75,7 +76,12 @@ def read_image(path, row=None, size=None):
     from PIL import Image, ImageOps, UnidentifiedImageError
 
     try:
-        with Image.open(path) as img:
+        with warnings.catch_warnings():
+            # Large photos (up to Pillow's hard limit of ~179 megapixels) are
+            # legitimate input here; beyond it Pillow raises and we report it.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            img = Image.open(path)
+        with img:
             if size is not None and img.format == "JPEG":
                 img.draft("RGB", (2 * size, 2 * size))
             img = ImageOps.exif_transpose(img)
@@ -89,6 +95,8 @@ def read_image(path, row=None, size=None):
         raise ImageReadError(path, row, "permission denied") from None
     except UnidentifiedImageError:
         raise ImageReadError(path, row, "not an image file Pillow can identify") from None
+    except Image.DecompressionBombError as exc:
+        raise ImageReadError(path, row, f"too large: {exc}") from None
     except (OSError, SyntaxError, ValueError) as exc:
         raise ImageReadError(path, row, f"corrupt or truncated image: {exc}") from None
 

@@ -349,7 +349,7 @@ class VGG16FeatureTransformer(TransformerMixin, BaseEstimator):
 
         Returns
         -------
-        X_new : ndarray of shape (n_images, n_features_out_), dtype float32
+        X_new : ndarray of shape (n_images, n_features), dtype float32
             The activations at ``layer`` (pooled or flattened); for
             ``layer="predictions"``, ``softmax(logits / temperature)``.
         """

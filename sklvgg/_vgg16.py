@@ -524,7 +524,8 @@ def resolve_weights(weights, layer, seed):
     path = Path(os.fspath(weights)).expanduser()
     if not path.is_file():
         raise ValueError(
-            f"The 'weights' parameter must be 'imagenet', 'hed-bsds500', None or the "
+            f"The 'weights' parameter of VGG16FeatureTransformer must be 'imagenet', "
+            f"'hed-bsds500', None or the "
             f"path of an existing VGG16 weights file. Got {weights!r}: no such file."
         )
     return WeightSource("file", path=path)

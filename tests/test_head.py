@@ -182,9 +182,8 @@ def test_pipeline_routes_validation_images_through_vgg(rng):
              ("head", head)],
             transform_input=["X_val"],
         )  # fmt: skip
-        with pytest.warns(sklearn.exceptions.ConvergenceWarning):
-            pipe.fit(X[::2], y[::2], X_val=X[1::2], y_val=y[1::2])
+        pipe.fit(X[::2], y[::2], X_val=X[1::2], y_val=y[1::2])
     fitted = pipe[-1]
-    assert len(fitted.validation_accuracy_curve_) == 20
+    assert len(fitted.validation_accuracy_curve_) == fitted.n_iter_ <= 20
     assert fitted.validation_accuracy_curve_[-1] == pytest.approx(pipe.score(X[1::2], y[1::2]))
     assert clone(pipe).get_params()["head__max_iter"] == 20

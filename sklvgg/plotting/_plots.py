@@ -5,10 +5,11 @@ from sklearn.utils._optional_dependencies import check_matplotlib_support
 
 
 def _figure(**kwargs):
+    """A new pyplot figure (so notebooks and sphinx-gallery show it); never shown here."""
     check_matplotlib_support("sklvgg.plotting")
-    from matplotlib.figure import Figure
+    import matplotlib.pyplot as plt
 
-    return Figure(**kwargs)
+    return plt.figure(**kwargs)
 
 
 def _head_of(estimator):

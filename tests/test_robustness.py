@@ -1,0 +1,393 @@
+"""What real data and real machines do: bad images, bad parameters, cache faults.
+
+Counts reported in the closing note of issue 8 come from this file: run it with
+``pytest tests/test_robustness.py -q``.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+import uuid
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+from PIL import Image
+
+from sklvgg import CacheWarning, ImageReadError, SoftmaxHeadClassifier, VGG16FeatureTransformer
+from sklvgg._cache import image_keys
+from sklvgg._images import as_image_source
+from sklvgg.model_selection import PerClassSplit
+
+
+def small(**kw):
+    params = dict(weights=None, layer="block3_pool", pooling="avg", input_size=32, random_state=0)
+    params.update(kw)
+    return VGG16FeatureTransformer(**params)
+
+
+def rgb(rng, h=24, w=32):
+    return rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+
+
+# ----------------------------------------------------------------------------- images
+
+
+def test_images_that_work_give_the_right_features(tmp_path, rng):
+    base = rgb(rng)
+    vgg = small().fit(base[None])
+    expected = vgg.transform(base[None])[0]
+    cases = {}
+    p = tmp_path / "really_png.jpg"  # a PNG with a .jpg name
+    Image.fromarray(base).save(p, format="PNG")
+    cases[p] = base
+    p = tmp_path / "rgba.png"  # fully opaque RGBA: same pixels
+    Image.fromarray(np.dstack([base, np.full(base.shape[:2], 255, np.uint8)])).save(p)
+    cases[p] = base
+    p = tmp_path / "palette.png"
+    pal = Image.fromarray(base).convert("P", palette=Image.Palette.ADAPTIVE, colors=256)
+    pal.save(p)
+    cases[p] = np.asarray(pal.convert("RGB"))
+    p = tmp_path / "gray16.png"
+    gray16 = (rng.integers(0, 256, base.shape[:2]).astype(np.uint16) * 257)
+    Image.fromarray(gray16).save(p)
+    cases[p] = np.repeat((gray16 // 257).astype(np.uint8)[..., None], 3, axis=2)
+    p = tmp_path / "gray.png"
+    Image.fromarray(base[..., 0]).save(p)
+    cases[p] = np.repeat(base[..., :1], 3, axis=2)
+    p = tmp_path / "ñandú_日本.png"  # non-ASCII name
+    Image.fromarray(base).save(p)
+    cases[p] = base
+    p = tmp_path / "rotated.png"  # EXIF orientation 3: stored upside down
+    exif = Image.Exif()
+    exif[0x0112] = 3
+    Image.fromarray(base[::-1, ::-1]).save(p, exif=exif.tobytes())
+    cases[p] = base
+    p = tmp_path / "one.png"
+    Image.new("RGB", (1, 1), (200, 10, 30)).save(p)
+    cases[p] = np.full((1, 1, 3), (200, 10, 30), np.uint8)
+    paths = list(cases)
+    got = vgg.transform(paths)
+    want = vgg.transform([cases[p] for p in paths])
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(got[0], expected, rtol=1e-6)
+    # CMYK JPEG: lossy, so compare with the decoded pixels
+    p = tmp_path / "cmyk.jpg"
+    Image.fromarray(base).convert("CMYK").save(p, quality=95)
+    assert np.abs(vgg.transform([p])[0] - expected).max() < 0.2 * np.abs(expected).max()
+
+
+@pytest.mark.slow
+def test_huge_image(tmp_path):
+    p = tmp_path / "huge.png"
+    Image.new("RGB", (10_000, 10_000), (12, 200, 99)).save(p)
+    vgg = small().fit([p])
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no DecompressionBombWarning either
+        got = vgg.transform([p])
+    np.testing.assert_allclose(got, vgg.transform(np.full((1, 8, 8, 3), (12, 200, 99), np.uint8)), rtol=1e-5)
+
+
+def test_bad_files_raise_naming_file_and_row(tmp_path, rng):
+    good = tmp_path / "good.png"
+    Image.fromarray(rgb(rng)).save(good)
+    empty = tmp_path / "empty.jpg"
+    empty.write_bytes(b"")
+    text = tmp_path / "notes.jpg"
+    text.write_text("this is text")
+    cut = tmp_path / "cut.jpg"
+    Image.fromarray(rgb(rng, 200, 200)).save(cut)
+    cut.write_bytes(cut.read_bytes()[:300])
+    folder = tmp_path / "folder.jpg"
+    folder.mkdir()
+    bad = [empty, text, cut, folder, tmp_path / "missing.jpg"]
+    vgg = small().fit([good])
+    for b in bad:
+        with pytest.raises(ImageReadError) as info:
+            vgg.transform([good, good, b])
+        assert info.value.row == 2 and str(b) in str(info.value)
+
+
+def test_one_bad_file_in_5000_keeps_the_others_in_the_cache(tmp_path, rng):
+    images = tmp_path / "images"
+    images.mkdir()
+    paths = []
+    for i in range(5000):
+        p = images / f"{i:05d}.png"
+        Image.new("RGB", (8, 8), tuple(int(v) for v in rng.integers(0, 256, 3))).save(p)
+        paths.append(p)
+    paths[4321].write_text("broken")
+    vgg = small(memory=tmp_path / "cache", batch_size=64, layer="block1_pool").fit(paths)
+    with pytest.raises(ImageReadError, match="row 4321"):
+        vgg.transform(paths)
+    cached = len(list((tmp_path / "cache").rglob("*.f32")))
+    assert cached >= 4321 - 4321 % 64  # every batch before the bad one
+    Image.new("RGB", (8, 8)).save(paths[4321], format="PNG")
+    vgg.transform(paths)
+    assert vgg.cache_hits_ == cached and vgg.cache_misses_ == 5000 - cached
+
+
+# ----------------------------------------------------------------------------- arrays
+
+
+@pytest.mark.parametrize(
+    "X, match",
+    [
+        (np.zeros((3, 8, 8, 3, 1), np.uint8), "4-D array"),
+        (np.zeros(5, np.uint8), "4-D array"),
+        (np.zeros((3, 8, 8, 2), np.uint8), "2 channels"),
+        (np.zeros((3, 8, 8, 4), np.uint8), "4 channels"),
+        (np.full((3, 8, 8, 3), np.nan, np.float32), "finite"),
+        (np.full((3, 8, 8, 3), -np.inf), "finite"),
+        (np.full((3, 8, 8, 3), -3.0), r"\[0, 255\]"),
+        (np.full((3, 8, 8, 3), 256.0), r"\[0, 255\]"),
+        (np.zeros((0, 8, 8, 3), np.uint8), "at least one image"),
+        (np.array([object(), object()], dtype=object), "row 0"),
+        (np.zeros((2, 8, 8, 3), complex), "real-valued"),
+        ([np.zeros((8, 8, 3)), np.zeros((4, 4, 4))], "row 1.*4 channels"),
+        ([np.zeros((8, 8, 3)), np.zeros((0, 4, 3))], "at least 1 x 1.*row 1"),
+    ],
+)
+def test_bad_arrays(X, match):
+    with pytest.raises(ValueError, match=match):
+        small().fit(X)
+
+
+def test_lists_of_arrays_of_different_sizes(rng):
+    items = [rgb(rng, 20, 30), rgb(rng, 50, 10)[..., 0], rgb(rng, 32, 32)]
+    vgg = small().fit(items)
+    out = vgg.transform(items)
+    np.testing.assert_allclose(out[2], vgg.transform(items[2][None])[0], rtol=1e-6)
+    assert out.shape == (3, 256)
+
+
+# ----------------------------------------------------------------------------- parameters
+
+TRANSFORMER_BAD = {
+    "weights": [3, "imagenett", ["x"]],
+    "layer": ["block6_pool", None, 3],
+    "pooling": ["mean", 1],
+    "temperature": [0, -1.0, "hot"],
+    "input_size": [31, 0, 32.5, "224"],
+    "batch_size": [0, -5, 2.5],
+    "precision": ["float16", None],
+    "random_state": ["seed", 1.5],
+    "verbose": ["loud", -1.5],
+    "memory": [3, ["dir"]],
+}
+HEAD_BAD = {
+    "alpha": [-1, "x"],
+    "solver": ["lbfgs", None],
+    "learning_rate": ["invscaling"],
+    "learning_rate_init": [0, -0.1],
+    "batch_size": [0, "big"],
+    "max_iter": [0, 1.5],
+    "tol": [-1e-3],
+    "n_iter_no_change": [0],
+    "early_stopping": ["yes", 1],
+    "validation_fraction": [0, 1, 1.5],
+    "shuffle": ["no"],
+    "class_weight": ["auto", 3],
+    "warm_start": ["no"],
+    "random_state": ["seed"],
+    "verbose": ["loud"],
+}
+N_PARAMETER_CASES = sum(map(len, TRANSFORMER_BAD.values())) + sum(map(len, HEAD_BAD.values()))
+
+
+@pytest.mark.parametrize(
+    "name, value", [(k, v) for k, vs in TRANSFORMER_BAD.items() for v in vs], ids=str
+)
+def test_every_bad_transformer_parameter(name, value, rng):
+    with pytest.raises((ValueError, TypeError), match=f"'{name}' parameter of VGG16FeatureTransformer must be"):
+        small(**{name: value}).fit(rgb(rng)[None])
+
+
+@pytest.mark.parametrize("name, value", [(k, v) for k, vs in HEAD_BAD.items() for v in vs], ids=str)
+def test_every_bad_head_parameter(name, value, rng):
+    X = rng.normal(size=(20, 3))
+    with pytest.raises((ValueError, TypeError), match=f"'{name}' parameter of SoftmaxHeadClassifier must be"):
+        SoftmaxHeadClassifier(**{name: value}).fit(X, np.arange(20) % 2)
+
+
+@pytest.mark.parametrize(
+    "kw", [dict(n_train_per_class=0), dict(n_test_per_class=-1), dict(order="x"), dict(n_splits=0)]
+)
+def test_bad_split_parameters(kw):
+    with pytest.raises((ValueError, TypeError), match="parameter of PerClassSplit must be"):
+        next(PerClassSplit(**kw).split(np.zeros(40), np.arange(40) % 2))
+
+
+# ----------------------------------------------------------------------------- cache faults
+
+KILLED_WRITER = textwrap.dedent(
+    """
+    import os, sys, time
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    import numpy as np
+    import sklvgg._cache as cache
+    from sklvgg import VGG16FeatureTransformer
+    real_write = cache.FeatureCache.write
+    def slow_write(self, key, values):
+        ok = real_write(self, key, values)
+        print("wrote", flush=True)
+        time.sleep(0.05)
+        return ok
+    cache.FeatureCache.write = slow_write
+    X = np.load(sys.argv[1])
+    vgg = VGG16FeatureTransformer(weights=None, layer="block3_pool", pooling="avg",
+                                  input_size=32, random_state=0, batch_size=4, memory=sys.argv[2])
+    vgg.fit(X).transform(X)
+    print("finished", flush=True)
+    """
+)
+
+
+def test_sigkill_while_writing_then_rerun(tmp_path, rng):
+    X = rng.integers(0, 256, (40, 32, 32, 3), dtype=np.uint8)
+    np.save(tmp_path / "X.npy", X)
+    script = tmp_path / "writer.py"
+    script.write_text(KILLED_WRITER)
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    proc = subprocess.Popen(
+        [sys.executable, str(script), str(tmp_path / "X.npy"), str(tmp_path / "cache")],
+        stdout=subprocess.PIPE, text=True, env=env,
+    )  # fmt: skip
+    written = 0
+    for line in proc.stdout:
+        written += line.startswith("wrote")
+        if written == 10:
+            proc.send_signal(signal.SIGKILL)
+            break
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    plain = small().fit(X).transform(X)
+    vgg = small(memory=tmp_path / "cache").fit(X)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CacheWarning)  # no entry may be damaged
+        np.testing.assert_array_equal(vgg.transform(X), plain)
+    assert 10 <= vgg.cache_hits_ < 40
+    np.testing.assert_array_equal(vgg.transform(X), plain)
+    assert vgg.cache_hits_ == 40
+
+
+def test_two_processes_transforming_the_same_images(tmp_path, rng):
+    X = rng.integers(0, 256, (24, 32, 32, 3), dtype=np.uint8)
+    np.save(tmp_path / "X.npy", X)
+    script = tmp_path / "writer.py"
+    script.write_text(KILLED_WRITER.replace("time.sleep(0.05)", "pass"))
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    procs = [
+        subprocess.Popen([sys.executable, str(script), str(tmp_path / "X.npy"), str(tmp_path / "cache")],
+                         stdout=subprocess.PIPE, text=True, env=env)
+        for _ in range(2)
+    ]  # fmt: skip
+    outs = [p.communicate(timeout=300)[0] for p in procs]
+    assert all("finished" in o for o in outs)
+    vgg = small(memory=tmp_path / "cache").fit(X)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CacheWarning)
+        np.testing.assert_array_equal(vgg.transform(X), small().fit(X).transform(X))
+    assert vgg.cache_hits_ == 24
+
+
+@pytest.fixture
+def tiny_mount(tmp_path):
+    """A 64 KiB tmpfs (needs root and mount rights; skipped otherwise)."""
+    point = tmp_path / f"mnt-{uuid.uuid4().hex[:6]}"
+    point.mkdir()
+    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(point)],
+                          capture_output=True, text=True)  # fmt: skip
+    if proc.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {proc.stderr.strip()}")
+    yield point
+    subprocess.run(["umount", "-l", str(point)], check=False)
+
+
+def test_full_disk(tiny_mount, rng):
+    X = rng.integers(0, 256, (30, 32, 32, 3), dtype=np.uint8)
+    plain = small(layer="block2_pool").fit(X).transform(X)  # 128 floats: ~512 B per entry
+    vgg = small(layer="block2_pool", memory=tiny_mount).fit(X)
+    (tiny_mount / "filler").write_bytes(b"\0" * (64 * 1024 - 12 * 4096))  # leave ~12 pages
+    with pytest.warns(CacheWarning, match="cannot be written"):
+        np.testing.assert_array_equal(vgg.transform(X), plain)
+    assert not list(tiny_mount.rglob("*.tmp"))
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CacheWarning)
+        np.testing.assert_array_equal(vgg.transform(X), plain)
+
+
+def test_read_only_mount(tiny_mount, rng):
+    X = rng.integers(0, 256, (6, 32, 32, 3), dtype=np.uint8)
+    plain = small().fit(X).transform(X)
+    small(memory=tiny_mount).fit(X).transform(X[:3])  # some entries exist
+    subprocess.run(["mount", "-o", "remount,ro", str(tiny_mount)], check=True)
+    vgg = small(memory=tiny_mount).fit(X)
+    with pytest.warns(CacheWarning, match="cannot be written"):
+        np.testing.assert_array_equal(vgg.transform(X), plain)
+    assert vgg.cache_hits_ == 3
+
+
+# ----------------------------------------------------------------------------- properties
+
+image_arrays = st.one_of(
+    hnp.arrays(np.uint8, st.tuples(st.integers(1, 40), st.integers(1, 40), st.just(3))),
+    hnp.arrays(np.uint8, st.tuples(st.integers(1, 40), st.integers(1, 40))),
+    hnp.arrays(np.uint8, st.tuples(st.integers(1, 40), st.integers(1, 40), st.just(1))),
+)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(img=image_arrays, as_float=st.booleans())
+def test_array_path_equals_png_path(tmp_path, img, as_float):
+    path = tmp_path / f"{uuid.uuid4().hex}.png"
+    Image.fromarray(img[..., 0] if img.ndim == 3 and img.shape[2] == 1 else img).save(path)
+    array = img.astype(np.float64) if as_float else img
+    a = as_image_source([array]).batch([0], 32)
+    b = as_image_source([path]).batch([0], 32)
+    np.testing.assert_allclose(a, b, atol=1e-4)
+
+
+_VGG = small(layer="block1_pool")
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(img=hnp.arrays(np.uint8, st.tuples(st.integers(1, 40), st.integers(1, 40), st.just(3))))
+def test_features_array_vs_png(tmp_path, img):
+    path = tmp_path / f"{uuid.uuid4().hex}.png"
+    Image.fromarray(img).save(path)
+    vgg = _VGG.fit(img[None])
+    np.testing.assert_allclose(vgg.transform([img]), vgg.transform([path]), rtol=1e-5, atol=1e-4)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    a=hnp.arrays(st.sampled_from([np.uint8, np.float32, np.float64]), hnp.array_shapes(min_dims=2, max_dims=3, max_side=6),
+                 elements=st.integers(0, 255)),
+    b=hnp.arrays(st.sampled_from([np.uint8, np.float32, np.float64]), hnp.array_shapes(min_dims=2, max_dims=3, max_side=6),
+                 elements=st.integers(0, 255)),
+)  # fmt: skip
+def test_distinct_images_never_share_a_key(a, b):
+    a = a[..., :3] if a.ndim == 3 and a.shape[2] not in (1, 3) else a
+    b = b[..., :3] if b.ndim == 3 and b.shape[2] not in (1, 3) else b
+    if a.ndim == 3 and a.shape[2] == 2 or b.ndim == 3 and b.shape[2] == 2:
+        return
+    source = as_image_source([a, b])
+    ka, kb = image_keys(source)
+    a3, b3 = source.item(0), source.item(1)  # grayscale is keyed as the RGB it becomes
+    same = a3.shape == b3.shape and a3.dtype == b3.dtype and np.array_equal(a3, b3)
+    assert (ka == kb) == same
