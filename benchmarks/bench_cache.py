@@ -36,7 +36,7 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from bench_featurize import photo_paths  # noqa: E402
+from _common import photo_paths, write_report  # noqa: E402
 
 TEMPERATURES = [0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0]
 
@@ -152,10 +152,7 @@ def main(argv=None):
         f"{t_read:.3f} s, {n / t_read:,.0f} images/s (target >= 20,000).",
         "",
     ]
-    text = "\n".join(lines)
-    print(text)
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(text)
+    write_report(lines, args.out)
     return 0
 
 

@@ -18,7 +18,6 @@ Writes ``benchmarks/results/featurize.md``.
 
 import argparse
 import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -28,45 +27,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
-SHARED = HERE.parent.parent / "shared" / "data" / "caltech101-20" / "101_ObjectCategories"
-
-
-def machine_description():
-    cpu = platform.processor() or platform.machine()
-    flags = ""
-    try:
-        info = Path("/proc/cpuinfo").read_text()
-        cpu = next(l.split(":", 1)[1].strip() for l in info.splitlines() if l.startswith("model name"))
-        flags = "avx512_bf16" if "avx512_bf16" in info else "no avx512_bf16"
-    except (OSError, StopIteration):
-        pass
-    try:
-        import tensorflow as tf
-
-        gpus = [d.name for d in tf.config.list_physical_devices("GPU")]
-    except Exception:  # noqa: BLE001
-        gpus = []
-    return f"{cpu}, {os.cpu_count()} logical CPUs ({flags}), GPUs: {gpus or 'none'}"
-
-
-def photo_paths(n):
-    if SHARED.is_dir():
-        paths = sorted(SHARED.glob("*/*.jpg"))
-        step = max(1, len(paths) // n)
-        return [str(p) for p in paths[::step][:n]], "shared Caltech-101 photos"
-    import tempfile
-
-    from PIL import Image
-
-    folder = Path(tempfile.mkdtemp(prefix="sklvgg-bench-"))
-    rng = np.random.default_rng(0)
-    out = []
-    for i in range(n):
-        img = rng.integers(0, 256, (200, 300, 3), dtype=np.uint8)
-        p = folder / f"img_{i:04d}.jpg"
-        Image.fromarray(img).save(p, quality=90)
-        out.append(str(p))
-    return out, "generated JPEGs (../shared absent)"
+sys.path.insert(0, str(HERE))
+from _common import machine_description, photo_paths, write_report  # noqa: E402
 
 
 def timed(fn, repeat):
@@ -171,10 +133,7 @@ def main(argv=None):
         f"similarity min {cos.min():.5f}, mean {cos.mean():.5f} (target >= 0.99).",
         "",
     ]
-    text = "\n".join(lines)
-    print(text)
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(text)
+    write_report(lines, args.out)
     return 0
 
 

@@ -37,7 +37,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 HERE = Path(__file__).resolve().parent
-SHARED = HERE.parent.parent / "shared" / "data" / "caltech101-20" / "101_ObjectCategories"
+sys.path.insert(0, str(HERE))
+from _common import SHARED, write_report  # noqa: E402
 
 
 def vgg_like(n_classes, n_per_class, n_features, n_train_per_class, seed=0):
@@ -152,10 +153,7 @@ def main(argv=None):
         run("fc2-like: 5,120 x 4,096, 256 classes (generated)", *vgg_like(256, 20, 4096, 16), lines)
         run("block4_pool-like: 512 x 100,352, 32 classes (generated)",
             *vgg_like(32, 16, 100352, 12), lines)  # fmt: skip
-    text = "\n".join(lines)
-    print(text)
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(text)
+    write_report(lines, args.out)
     return 0
 
 

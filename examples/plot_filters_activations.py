@@ -9,8 +9,6 @@ the first and last conv layers make of one image: 64 maps of 224 x 224 for
 """
 
 # %%
-import numpy as np
-
 from sklvgg import VGG16FeatureTransformer, experiments
 
 args = experiments.example_arguments("Filters and activation maps of the first and last conv layers")

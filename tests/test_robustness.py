@@ -9,9 +9,7 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 import uuid
-from pathlib import Path
 
 import numpy as np
 import pytest
