@@ -98,9 +98,10 @@ def image_keys(source):
     """One key per image of an image source (see :func:`sklvgg._images.as_image_source`).
 
     - arrays: BLAKE2b of the image's bytes with its shape and dtype;
-    - files: BLAKE2b of the resolved path, size and modification time (ns).
+    - files: BLAKE2b of the absolute path, size and modification time (ns).
       A file rewritten in place gets a new mtime and so a new key; a file
-      copied elsewhere is a new image for the cache.
+      copied elsewhere, or reached through another path (a symlink), is a new
+      image for the cache (a miss, never a wrong hit).
 
     Returns
     -------
@@ -118,7 +119,7 @@ def image_keys(source):
     if source.kind == "path":
         for row, path in enumerate(source.paths):
             try:
-                resolved = os.path.realpath(path)
+                resolved = os.path.abspath(path)
                 st = os.stat(resolved)
             except FileNotFoundError:
                 raise ImageReadError(path, row, "no such file") from None
@@ -156,24 +157,36 @@ class FeatureCache:
 
     def __init__(self, location, key, n_features):
         self.folder = Path(location) / "sklvgg-features" / key
+        self._prefix = os.fspath(self.folder) + os.sep
         self.n_features = int(n_features)
         self.writable = True
         self.corrupt = 0
 
     def _path(self, key):
-        return self.folder / key[:2] / f"{key}.f32"
+        return f"{self._prefix}{key[:2]}{os.sep}{key}.f32"
 
     def read(self, key):
         """The features stored for ``key``, or None (absent or corrupt)."""
         path = self._path(key)
+        size = _HEADER.size + self.n_features * 4
         try:
-            with open(path, "rb") as f:
-                blob = f.read()
+            fd = os.open(path, os.O_RDONLY)
+            try:
+                chunks, remaining = [], size + 1  # one byte more reveals a too-long entry
+                while remaining > 0:
+                    chunk = os.read(fd, remaining)
+                    if not chunk:
+                        break
+                    chunks.append(chunk)
+                    remaining -= len(chunk)
+            finally:
+                os.close(fd)
         except (FileNotFoundError, NotADirectoryError):
             return None
         except OSError as exc:
             warnings.warn(f"Cannot read cache entry {path} ({exc}); recomputing it.", CacheWarning)
             return None
+        blob = chunks[0] if len(chunks) == 1 else b"".join(chunks)
         expected = self.n_features * 4
         if len(blob) == _HEADER.size + expected:
             magic, crc, length = _HEADER.unpack_from(blob)
@@ -196,10 +209,11 @@ class FeatureCache:
         payload = values.tobytes()
         header = _HEADER.pack(_MAGIC, zlib.crc32(payload), len(payload))
         path = self._path(key)
+        folder = os.path.dirname(path)
         tmp = None
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=f".{key}.", suffix=".tmp", dir=path.parent)
+            os.makedirs(folder, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f".{key}.", suffix=".tmp", dir=folder)
             with os.fdopen(fd, "wb") as f:
                 f.write(header)
                 f.write(payload)
