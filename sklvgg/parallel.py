@@ -103,9 +103,10 @@ def transform_paths(
 
             return da.from_array(features, chunks=(partition_size, -1))
         return features
-    remote = client.scatter(transformer, broadcast=True)
+    # The transformer travels inside each task (its pickle is a few kB, never the
+    # model): nothing scattered can be lost with a worker that dies.
     futures = [
-        client.submit(_transform_partition, remote, part, retries=retries, pure=False)
+        client.submit(_transform_partition, transformer, part, retries=retries, pure=False)
         for part in partitions
     ]
     if return_dask_array:
