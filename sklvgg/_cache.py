@@ -23,6 +23,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ._images import ImageReadError
+from ._vgg16 import SPATIAL_LAYERS
+
 __all__ = ["CacheWarning", "FeatureCache", "image_keys", "model_key", "resolve_location"]
 
 _MAGIC = b"SKVG"
@@ -76,7 +79,7 @@ def model_key(weights_id, layer, pooling, input_size, precision):
         "format": FORMAT_VERSION,
         "weights": weights_id,
         "layer": layer,
-        "pooling": pooling if layer in _spatial_layers() else None,
+        "pooling": pooling if layer in SPATIAL_LAYERS else None,
         "input_size": int(input_size),
         "precision": precision,
         "preprocessing": _PREPROCESSING,
@@ -86,12 +89,6 @@ def model_key(weights_id, layer, pooling, input_size, precision):
     }
     blob = json.dumps(spec, sort_keys=True).encode()
     return hashlib.sha256(blob).hexdigest()[:32]
-
-
-def _spatial_layers():
-    from ._vgg16 import SPATIAL_LAYERS
-
-    return SPATIAL_LAYERS
 
 
 def image_keys(source):
@@ -113,8 +110,6 @@ def image_keys(source):
     ImageReadError
         For a path that does not exist (naming it and its row).
     """
-    from ._images import ImageReadError
-
     keys = []
     if source.kind == "path":
         for row, path in enumerate(source.paths):
@@ -160,7 +155,6 @@ class FeatureCache:
         self._prefix = os.fspath(self.folder) + os.sep
         self.n_features = int(n_features)
         self.writable = True
-        self.corrupt = 0
 
     def _path(self, key):
         return f"{self._prefix}{key[:2]}{os.sep}{key}.f32"
@@ -187,13 +181,11 @@ class FeatureCache:
             warnings.warn(f"Cannot read cache entry {path} ({exc}); recomputing it.", CacheWarning)
             return None
         blob = chunks[0] if len(chunks) == 1 else b"".join(chunks)
-        expected = self.n_features * 4
-        if len(blob) == _HEADER.size + expected:
+        if len(blob) == size:
             magic, crc, length = _HEADER.unpack_from(blob)
             payload = memoryview(blob)[_HEADER.size :]
-            if magic == _MAGIC and length == expected and zlib.crc32(payload) == crc:
+            if magic == _MAGIC and length == size - _HEADER.size and zlib.crc32(payload) == crc:
                 return np.frombuffer(payload, dtype="<f4")
-        self.corrupt += 1
         warnings.warn(
             f"Cache entry {path} is truncated or fails its checksum; it is ignored, "
             f"recomputed and rewritten.",

@@ -421,7 +421,7 @@ class SoftmaxHeadClassifier(ClassifierMixin, BaseEstimator):
         swv = None if val is None else np.ones(len(val[1]), np.float32)
         if val is not None and not hasattr(self, "validation_loss_curve_"):
             self.validation_loss_curve_, self.validation_accuracy_curve_ = [], []
-        best, best_state, no_improve, plateau = np.inf, None, 0, 0
+        best, best_state, no_improve = np.inf, None, 0
         monitor_val = self.early_stopping and val is not None
         for _ in range(epochs):
             start = time.perf_counter()
@@ -440,14 +440,10 @@ class SoftmaxHeadClassifier(ClassifierMixin, BaseEstimator):
             if not stop_early:
                 continue
             current = vloss if monitor_val else loss
-            if current < best - self.tol:
-                no_improve = plateau = 0
-            else:
-                no_improve += 1
-                plateau += 1
-            if self.learning_rate == "adaptive" and plateau >= 2:
+            no_improve = 0 if current < best - self.tol else no_improve + 1
+            # adaptive: every second epoch in a row without improvement divides the step by 5
+            if self.learning_rate == "adaptive" and no_improve and no_improve % 2 == 0:
                 self._optimizer.lr /= 5.0
-                plateau = 0
                 if self._optimizer.lr < 1e-4 * self.learning_rate_init:
                     if self.verbose:
                         print("Step size fell below 1e-4 x learning_rate_init; stopping.")

@@ -275,17 +275,25 @@ class VGG16FeatureTransformer(TransformerMixin, BaseEstimator):
             self._weight_source.refreshed(), self.layer, self.input_size, self.precision, self.pooling
         )
 
-    def _compute(self, source, rows, on_batch=None):
+    def _compute(self, source, rows, on_batch=None, layer=None):
         """Run the network on ``source[rows]``; returns float32 ``(len(rows), d)``.
 
         ``on_batch(positions, features)`` is called after every batch, so that
-        what was computed is kept even if a later image fails to load.
+        what was computed is kept even if a later image fails to load. With
+        ``layer`` given, the unpooled, flattened activations of that layer are
+        computed instead of the transformer's own output.
         """
         import tensorflow as tf
 
-        function = self._feature_function()
-        out = np.empty((len(rows), self.n_features_out_), dtype=np.float32)
-        progress = _progress(len(rows), self.verbose, f"VGG16 {self.layer}")
+        if layer is None:
+            function, width, layer = self._feature_function(), self.n_features_out_, self.layer
+        else:
+            function = get_feature_function(
+                self._weight_source.refreshed(), layer, self.input_size, self.precision, None
+            )
+            width = int(np.prod(layer_output_shape(layer, self.input_size)))
+        out = np.empty((len(rows), width), dtype=np.float32)
+        progress = _progress(len(rows), self.verbose, f"VGG16 {layer}")
         position = 0
         try:
             for chunk, batch in iter_batches(source, rows, self.batch_size, self.input_size):
@@ -401,18 +409,9 @@ class VGG16FeatureTransformer(TransformerMixin, BaseEstimator):
         check_is_fitted(self)
         if layer not in SPATIAL_LAYERS:
             raise ValueError(f"layer must be a conv or pool layer, one of {SPATIAL_LAYERS}; got {layer!r}.")
-        import tensorflow as tf
-
         source = as_image_source(X)
-        function = get_feature_function(
-            self._weight_source.refreshed(), layer, self.input_size, self.precision, None
-        )
-        shape = layer_output_shape(layer, self.input_size)
-        out = [
-            function(tf.constant(batch)).numpy().reshape((-1,) + shape)
-            for _, batch in iter_batches(source, np.arange(len(source)), self.batch_size, self.input_size)
-        ]
-        return np.concatenate(out)
+        maps = self._compute(source, np.arange(len(source)), layer=layer)
+        return maps.reshape((len(source),) + layer_output_shape(layer, self.input_size))
 
     def get_feature_names_out(self, input_features=None):
         """Names of the output features.
