@@ -5,6 +5,7 @@ import warnings
 from numbers import Integral, Real
 
 import numpy as np
+from scipy import sparse
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
@@ -19,10 +20,78 @@ from sklearn.utils.validation import (
 
 __all__ = ["SoftmaxHeadClassifier"]
 
+# the row-space solver eigendecomposes an n_samples x n_samples Gram matrix
+_MAX_ROW_SPACE_SAMPLES = 4096
+
 
 def _log_softmax(z):
     z = z - z.max(axis=1, keepdims=True)
     return z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+
+
+def _line_search_start(A, y_idx, sw, penalty):
+    """Minimise ``f(c) = mean_w CE(c * A) + penalty * c**2 / 2`` over ``c >= 0``.
+
+    ``A`` holds the logits of a unit step along a descent direction; ``f`` is
+    convex in ``c``, so a safeguarded Newton iteration on ``f'`` brackets and
+    finds the minimum in a handful of evaluations.
+    """
+    A = A.astype(np.float64)
+    w = sw.astype(np.float64) / sw.sum()
+    rows = np.arange(len(y_idx))
+
+    def derivatives(c):
+        p = np.exp(_log_softmax(c * A))
+        mean = np.sum(p * A, axis=1)
+        grad = np.dot(w, mean - A[rows, y_idx]) + penalty * c
+        hess = np.dot(w, np.sum(p * A * A, axis=1) - mean**2) + penalty
+        return grad, hess
+
+    # logits beyond +-50 saturate the softmax: a larger step only grows the weights
+    c_max = 50.0 / max(float(np.abs(A).max(initial=0.0)), 1e-12)
+    lo, hi, c = 0.0, np.inf, 0.0
+    for _ in range(60):
+        grad, hess = derivatives(c)
+        if grad < 0:
+            lo = c
+        else:
+            hi = c
+        if abs(grad) <= 1e-6 * max(1.0, c * hess) or (np.isfinite(hi) and hi - lo <= 1e-6 * hi):
+            break
+        step = c - grad / hess if hess > 0 else np.inf
+        if not lo < step < hi:  # Newton left the bracket: double, or bisect
+            step = 2 * max(lo, 1e-3) if np.isinf(hi) else (lo + hi) / 2
+        if step >= c_max and grad < 0 and np.isinf(hi):
+            c = c_max if lo < c_max else lo
+            break
+        c = step
+    logp = _log_softmax(c * A)
+    return c, float(-np.dot(w, logp[rows, y_idx]) + 0.5 * penalty * c * c)
+
+
+class _RowSpace:
+    """Coordinates in the span of the training rows, for ``n_features >> n_samples``.
+
+    With an L2 penalty the optimal weights lie in the row space of the
+    (standardised) training matrix ``Z``, so training on ``R = Z @ V`` (``V``
+    an orthonormal basis of that space, from the eigendecomposition of ``Z
+    @ Z.T``) solves exactly the same problem with ``n_samples`` instead of
+    ``n_features`` columns: logits and penalty are unchanged.
+    """
+
+    def __init__(self, Z):
+        K = (Z @ Z.T).astype(np.float64)
+        s, U = np.linalg.eigh(K)
+        keep = s > s[-1] * len(Z) * np.finfo(np.float32).eps
+        self.Z = Z
+        self.U_scaled = U[:, keep] / np.sqrt(s[keep])  # U S^-1/2: V = Z.T @ U_scaled
+        self.coordinates = (U[:, keep] * np.sqrt(s[keep])).astype(np.float32)
+
+    def project(self, Z_other):
+        return ((Z_other @ self.Z.T) @ self.U_scaled).astype(np.float32)
+
+    def lift(self, W):
+        return self.Z.T @ (self.U_scaled @ W).astype(np.float32)
 
 
 class _Optimizer:
@@ -275,19 +344,49 @@ class SoftmaxHeadClassifier(ClassifierMixin, BaseEstimator):
 
     def _init_model(self, X, n_classes, rng):
         mean = X.mean(axis=0, dtype=np.float64)
-        scale = X.std(axis=0, dtype=np.float64)
+        mean32 = mean.astype(np.float32)
+        var = np.zeros(X.shape[1])
+        for start in range(0, len(X), 1024):  # float32 blocks: X.std(dtype=float64) copies X
+            centred = X[start : start + 1024] - mean32
+            var += np.einsum("ij,ij->j", centred, centred)
+        scale = np.sqrt(var / len(X))
         scale[scale < 1e-8 * max(1.0, float(np.abs(mean).max(initial=0)))] = 1.0
         self.scaler_mean_ = mean.astype(np.float32)
         self.scaler_scale_ = scale.astype(np.float32)
-        limit = np.sqrt(6.0 / (X.shape[1] + n_classes))
-        self._W = rng.uniform(-limit, limit, (X.shape[1], n_classes)).astype(np.float32)
-        self._b = np.zeros(n_classes, dtype=np.float32)
-        self._optimizer = _Optimizer(self.solver, [self._W, self._b], self.learning_rate_init)
+        self._set_weights(
+            np.zeros((X.shape[1], n_classes), np.float32), np.zeros(n_classes, np.float32)
+        )
         self.loss_curve_, self.accuracy_curve_ = [], []
         for stale in ("validation_loss_curve_", "validation_accuracy_curve_", "best_epoch_"):
             self.__dict__.pop(stale, None)
         self.n_iter_ = 0
         self.t_ = 0
+
+    def _set_weights(self, W, b):
+        self._W, self._b = W, b
+        self._optimizer = _Optimizer(self.solver, [self._W, self._b], self.learning_rate_init)
+
+    def _line_search_start(self, Z, y_idx, sw):
+        """Start at the minimum of the objective along the steepest descent from zero.
+
+        At zero weights the negative gradient is the matrix of weighted class
+        means of the standardised features (minus their average), i.e. a
+        nearest-class-mean classifier; one exact line search along it (convex
+        in the step length) lands where mini-batch training would otherwise
+        spend its first epochs getting to.
+        """
+        n_classes = self._W.shape[1]
+        total = float(sw.sum())
+        onehot = sparse.csr_matrix((sw, (y_idx, np.arange(len(y_idx)))), shape=(n_classes, len(y_idx)))
+        direction_W = np.asarray(onehot @ Z).T / total
+        direction_W -= (sw @ Z / total)[:, None] / n_classes
+        direction_b = np.asarray(onehot.sum(axis=1)).ravel() / total - 1.0 / n_classes
+        A = Z @ direction_W + direction_b
+        penalty = self.alpha * float(np.sum(direction_W.astype(np.float64) ** 2)) / total
+        c, objective = _line_search_start(A, y_idx, sw, penalty)
+        self._W[...] = c * direction_W
+        self._b[...] = c * direction_b
+        return objective
 
     def _standardize(self, X):
         return (X - self.scaler_mean_) / self.scaler_scale_
@@ -309,6 +408,10 @@ class SoftmaxHeadClassifier(ClassifierMixin, BaseEstimator):
         loss = -np.sum(sw * logp[np.arange(len(y_idx)), y_idx]) / np.sum(sw)
         accuracy = np.average(logp.argmax(axis=1) == y_idx, weights=sw)
         return float(loss), float(accuracy)
+
+    def _objective(self, Z, y_idx, sw):
+        loss = self._evaluate(Z, y_idx, sw)[0]
+        return loss + 0.5 * self.alpha * float(np.sum(self._W.astype(np.float64) ** 2)) / float(np.sum(sw))
 
     def _epoch(self, Z, y_idx, sw, rng):
         n = len(y_idx)
@@ -402,7 +505,7 @@ class SoftmaxHeadClassifier(ClassifierMixin, BaseEstimator):
             X, y_idx, sw = X[tr], y_idx[tr], sw[tr]
         if not warm:
             self._init_model(X, len(self.classes_), rng)
-        self._train(X, y_idx, sw, val, rng, self.max_iter, stop_early=True)
+        self._train(X, y_idx, sw, val, rng, self.max_iter, stop_early=True, fresh=not warm)
         return self
 
     def _encode(self, y, name):
@@ -415,9 +518,21 @@ class SoftmaxHeadClassifier(ClassifierMixin, BaseEstimator):
             )
         return np.searchsorted(self.classes_, y).astype(np.intp)
 
-    def _train(self, X, y_idx, sw, val, rng, epochs, stop_early):
+    def _train(self, X, y_idx, sw, val, rng, epochs, stop_early, fresh=False):
         Z = self._standardize(X)
         Zv = None if val is None else self._standardize(val[0])
+        row_space = None
+        if fresh:
+            if Z.shape[1] >= 2 * Z.shape[0] and Z.shape[0] <= _MAX_ROW_SPACE_SAMPLES:
+                row_space = _RowSpace(Z)
+                Z = row_space.coordinates
+                Zv = None if Zv is None else row_space.project(Zv)
+                self._set_weights(np.zeros((Z.shape[1], len(self._b)), np.float32), self._b)
+            reference = self._line_search_start(Z, y_idx, sw)
+        else:
+            reference = self._objective(Z, y_idx, sw)
+        anchor = (self._W.copy(), self._b.copy())
+        learning_rate = self._optimizer.lr
         swv = None if val is None else np.ones(len(val[1]), np.float32)
         if val is not None and not hasattr(self, "validation_loss_curve_"):
             self.validation_loss_curve_, self.validation_accuracy_curve_ = [], []
@@ -439,16 +554,31 @@ class SoftmaxHeadClassifier(ClassifierMixin, BaseEstimator):
                 print(f"{message} ({time.perf_counter() - start:.2f}s)")
             if not stop_early:
                 continue
-            current = vloss if monitor_val else loss
-            no_improve = 0 if current < best - self.tol else no_improve + 1
-            # adaptive: every second epoch in a row without improvement divides the step by 5
-            if self.learning_rate == "adaptive" and no_improve and no_improve % 2 == 0:
-                self._optimizer.lr /= 5.0
-                if self._optimizer.lr < 1e-4 * self.learning_rate_init:
+            undone = False
+            if self.learning_rate == "adaptive":
+                objective = self._objective(Z, y_idx, sw)
+                if objective > reference:  # the epoch made the objective worse: undo it
+                    undone = True
+                    self._set_weights(*anchor)
+                    anchor = (self._W.copy(), self._b.copy())
+                    self._optimizer.lr = learning_rate / 5.0
                     if self.verbose:
-                        print("Step size fell below 1e-4 x learning_rate_init; stopping.")
-                    break
-            if current < best:
+                        print(f"Objective {objective:.4g} > {reference:.4g}: epoch undone.")
+                else:
+                    reference = loss = objective
+                    anchor[0][...], anchor[1][...] = self._W, self._b
+            current = vloss if monitor_val else loss
+            no_improve = 0 if not undone and current < best - self.tol else no_improve + 1
+            # adaptive: an undone epoch, or every second epoch in a row without
+            # improvement, divides the step size by 5
+            if self.learning_rate == "adaptive" and not undone and no_improve and no_improve % 2 == 0:
+                self._optimizer.lr /= 5.0
+            learning_rate = self._optimizer.lr
+            if learning_rate < 1e-4 * self.learning_rate_init:
+                if self.verbose:
+                    print("Step size fell below 1e-4 x learning_rate_init; stopping.")
+                break
+            if not undone and current < best:
                 best = current
                 if monitor_val:
                     best_state = (self._W.copy(), self._b.copy(), self.n_iter_)
@@ -466,6 +596,8 @@ class SoftmaxHeadClassifier(ClassifierMixin, BaseEstimator):
         if best_state is not None:
             self._W[...], self._b[...] = best_state[0], best_state[1]
             self.best_epoch_ = best_state[2]
+        if row_space is not None:  # back to feature space, for predict and warm starts
+            self._set_weights(row_space.lift(self._W), self._b)
         self._publish()
 
     @_fit_context(prefer_skip_nested_validation=True)

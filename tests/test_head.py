@@ -69,6 +69,83 @@ def test_matches_logistic_regression_objective(blobs):
     np.testing.assert_allclose(head.predict_proba(X), lr.predict_proba(X), atol=5e-4)
 
 
+def test_line_search_start_is_the_minimum_along_the_direction(rng):
+    from scipy.optimize import minimize_scalar
+
+    from sklvgg._head import _line_search_start
+
+    y = rng.integers(0, 5, 60)
+    A = np.eye(5)[y] + rng.normal(0, 0.7, (60, 5))  # a descent direction, noisy
+    sw = rng.uniform(0.5, 2, 60)
+    c, objective = _line_search_start(A, y, sw, penalty=0.3)
+
+    def f(t):
+        z = t * A - (t * A).max(axis=1, keepdims=True)
+        logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+        return -np.average(logp[np.arange(60), y], weights=sw) + 0.15 * t * t
+
+    best = minimize_scalar(f, bounds=(0, 100), method="bounded", options={"xatol": 1e-10})
+    assert c == pytest.approx(best.x, rel=1e-5) and objective == pytest.approx(f(c))
+
+
+def test_start_is_a_nearest_class_mean_classifier(rng):
+    """Before any epoch, the weights are the line-search step along the class means."""
+    centers = rng.normal(0, 1, (3, 20))
+    y = np.repeat(np.arange(3), 30)
+    X = centers[y] + rng.normal(0, 2, (90, 20))
+    head = SoftmaxHeadClassifier(learning_rate="constant", learning_rate_init=1e-12, max_iter=1)
+    with pytest.warns(sklearn.exceptions.ConvergenceWarning):
+        head.fit(X, y)
+    Z = (X - X.mean(axis=0)) / X.std(axis=0)
+    means = np.stack([Z[y == k].mean(axis=0) for k in range(3)])
+    W = head.coef_ * X.std(axis=0)  # back to the standardised space
+    cosine = np.sum(W * means) / np.linalg.norm(W) / np.linalg.norm(means)
+    assert cosine > 0.9999
+
+
+@pytest.mark.parametrize("n_samples", [40, 300])
+def test_row_space_solver_matches_logistic_regression(rng, n_samples):
+    """n_features >= 2 n_samples trains in the span of the rows: same optimum as lbfgs."""
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    d = 2000
+    y = np.arange(n_samples) % 4
+    X = np.maximum(rng.normal(0, 1, (4, d))[y] + rng.normal(0, 3, (n_samples, d)), 0)
+    head = SoftmaxHeadClassifier(
+        max_iter=3000, tol=1e-10, n_iter_no_change=50, batch_size=n_samples, random_state=0
+    ).fit(X, y)
+    lr = make_pipeline(StandardScaler(), LogisticRegression(max_iter=5000, tol=1e-10)).fit(X, y)
+    Xtest = np.maximum(rng.normal(0, 1, (4, d))[y] + rng.normal(0, 3, (n_samples, d)), 0)
+    np.testing.assert_allclose(head.predict_proba(Xtest), lr.predict_proba(Xtest), atol=2e-3)
+    # the weights (in the standardised space) lie in the span of the standardised rows
+    Z = (X - X.mean(axis=0)) / X.std(axis=0)
+    W = head.coef_.T * X.std(axis=0)[:, None]
+    residual = W - Z.T @ np.linalg.lstsq(Z.T, W, rcond=None)[0]
+    assert np.linalg.norm(residual) < 1e-3 * np.linalg.norm(W)
+
+
+def test_adaptive_schedule_undoes_harmful_epochs(blobs):
+    """A far too large step cannot leave the model worse than its starting point."""
+    X, y = blobs
+
+    def objective(head):
+        p = np.clip(head.predict_proba(X)[np.arange(len(y)), y], 1e-300, None)
+        W = head.coef_ * head.scaler_scale_
+        return -np.mean(np.log(p)) + 0.5 * head.alpha * np.sum(W**2) / len(y)
+
+    start = SoftmaxHeadClassifier(learning_rate="constant", learning_rate_init=1e-12, max_iter=1)
+    with pytest.warns(sklearn.exceptions.ConvergenceWarning):
+        start.fit(X, y)
+    wild = dict(learning_rate_init=50.0, max_iter=30, random_state=0)
+    adaptive = SoftmaxHeadClassifier(**wild).fit(X, y)
+    with pytest.warns(sklearn.exceptions.ConvergenceWarning):
+        constant = SoftmaxHeadClassifier(learning_rate="constant", **wild).fit(X, y)
+    assert objective(adaptive) <= objective(start) + 1e-6
+    assert objective(constant) > objective(start)  # what the undo prevents
+    assert adaptive.score(X, y) >= start.score(X, y) - 0.01
+
+
 def test_raw_large_scale_sparse_features_train_with_defaults(rng):
     """VGG-like features: non-negative, sparse, scale ~ 100, no scaler in front."""
     n_classes, n, d = 10, 600, 500
