@@ -30,6 +30,7 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np
+from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression, SGDClassifier
 from sklearn.neural_network import MLPClassifier
@@ -72,23 +73,30 @@ def real_features(input_size, memory):
     return F[train], data.target[train], F[val], data.target[val]
 
 
-def fit_score(model, Xtr, ytr, Xva, yva):
+def fit_score(model, Xtr, ytr, Xva, yva, repeat=3, repeat_below=10.0):
+    """Validation accuracy and fit time: the best of ``repeat`` fits when one takes
+    under ``repeat_below`` seconds (the same rule for every model; fits are
+    deterministic, so only the time varies)."""
+    times = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        start = time.perf_counter()
-        model.fit(Xtr, ytr)
-        seconds = time.perf_counter() - start
-    return model.score(Xva, yva), seconds
+        while len(times) < (repeat if not times or times[0] < repeat_below else 1):
+            model = clone(model)
+            start = time.perf_counter()
+            model.fit(Xtr, ytr)
+            times.append(time.perf_counter() - start)
+    return model.score(Xva, yva), min(times), model
 
 
 def run(name, Xtr, ytr, Xva, yva, lines):
     from sklvgg import SoftmaxHeadClassifier
 
     print(f"\n{name}: train {Xtr.shape}, validation {Xva.shape}", flush=True)
-    head = SoftmaxHeadClassifier(random_state=0)
-    results = {"SoftmaxHeadClassifier (defaults, no scaler)": fit_score(head, Xtr, ytr, Xva, yva)}
+    *score, head = fit_score(SoftmaxHeadClassifier(random_state=0), Xtr, ytr, Xva, yva)
+    results = {"SoftmaxHeadClassifier (defaults, no scaler)": tuple(score)}
     epochs = head.n_iter_
     alpha = head.alpha
+    print(f"  SoftmaxHeadClassifier: {score[0]:.4f} in {score[1]:.2f}s, {epochs} epochs", flush=True)
     others = {
         "StandardScaler + LogisticRegression(lbfgs, C=1/alpha)": make_pipeline(
             StandardScaler(), LogisticRegression(C=1 / alpha, max_iter=1000)
@@ -102,8 +110,11 @@ def run(name, Xtr, ytr, Xva, yva, lines):
         ),
     }
     for label, model in others.items():
-        results[label] = fit_score(model, Xtr, ytr, Xva, yva)
-        print(f"  {label}: {results[label][0]:.4f} in {results[label][1]:.1f}s", flush=True)
+        *score, model = fit_score(model, Xtr, ytr, Xva, yva)
+        results[label] = tuple(score)
+        if "Logistic" in label:
+            lbfgs_iterations = int(model[-1].n_iter_.max())
+        print(f"  {label}: {results[label][0]:.4f} in {results[label][1]:.2f}s", flush=True)
     head_acc, head_time = results["SoftmaxHeadClassifier (defaults, no scaler)"]
     best_other = max(acc for label, (acc, _) in results.items() if "Softmax" not in label)
     t_lr = next(t for label, (_, t) in results.items() if "Logistic" in label)
@@ -112,7 +123,9 @@ def run(name, Xtr, ytr, Xva, yva, lines):
         f"### {name}",
         "",
         f"Train {Xtr.shape[0]} x {Xtr.shape[1]}, validation {Xva.shape[0]}, "
-        f"{len(np.unique(ytr))} classes; the head ran {epochs} epochs.",
+        f"{len(np.unique(ytr))} classes; the head ran {epochs} epochs, "
+        f"LogisticRegression {lbfgs_iterations} lbfgs iterations. Fit times: the best of 3 fits "
+        "for fits under 10 s, else one.",
         "",
         "| model | validation accuracy | fit time (s) |",
         "|---|---:|---:|",

@@ -58,13 +58,12 @@ def _line_search_start(A, y_idx, sw, penalty):
             hi = c
         if abs(grad) <= 1e-6 * max(1.0, c * hess) or (np.isfinite(hi) and hi - lo <= 1e-6 * hi):
             break
+        if grad < 0 and c >= c_max:
+            break
         step = c - grad / hess if hess > 0 else np.inf
         if not lo < step < hi:  # Newton left the bracket: double, or bisect
             step = 2 * max(lo, 1e-3) if np.isinf(hi) else (lo + hi) / 2
-        if step >= c_max and grad < 0 and np.isinf(hi):
-            c = c_max if lo < c_max else lo
-            break
-        c = step
+        c = min(step, c_max)
     logp = _log_softmax(c * A)
     return c, float(-np.dot(w, logp[rows, y_idx]) + 0.5 * penalty * c * c)
 
@@ -92,6 +91,74 @@ class _RowSpace:
 
     def lift(self, W):
         return self.Z.T @ (self.U_scaled @ W).astype(np.float32)
+
+
+class _Snapshot:
+    """Weights with their training objective, accuracy and largest gradient entry.
+
+    Each quantity is computed on first use (the objective costs a pass over
+    the training set, the gradient a matrix product more), and the logits may
+    be handed in when known. The gradient is that of the objective in the
+    standardised feature space (lifted out of the row space when training
+    there), the quantity ``LogisticRegression``'s lbfgs compares with its ``tol``.
+    """
+
+    def __init__(self, head, Z, y_idx, sw, row_space, logits=None):
+        self.W, self.b = head._W.copy(), head._b.copy()
+        self._head, self._data, self._row_space = head, (Z, y_idx, sw), row_space
+        self._objective = self._gradient = None
+        if logits is not None:
+            self._evaluate(logits.astype(np.float32))
+
+    @property
+    def evaluated(self):
+        return self._objective is not None
+
+    def _evaluate(self, logits=None):
+        Z, y_idx, sw = self._data
+        total = float(np.sum(sw))
+        logp = _log_softmax(Z @ self.W + self.b if logits is None else logits)
+        rows = np.arange(len(y_idx))
+        penalty = 0.5 * self._head.alpha * float(np.dot(self.W.ravel(), self.W.ravel())) / total
+        self._objective = float(-np.dot(sw.astype(np.float64), logp[rows, y_idx])) / total + penalty
+        self._accuracy = float(np.dot(sw, logp.argmax(axis=1) == y_idx)) / total
+        self._G = G = np.exp(logp, out=logp)
+        G[rows, y_idx] -= 1.0
+        G *= (sw / total)[:, None]
+
+    @property
+    def objective(self):
+        if self._objective is None:
+            self._evaluate()
+        return self._objective
+
+    @property
+    def accuracy(self):
+        if self._objective is None:
+            self._evaluate()
+        return self._accuracy
+
+    @property
+    def gradient(self):
+        if self._gradient is None:
+            if self._objective is None:
+                self._evaluate()
+            Z, _, sw = self._data
+            gW = Z.T @ self._G + (self._head.alpha / float(np.sum(sw))) * self.W
+            gradient = float(np.abs(self._G.sum(axis=0)).max())
+            tol = self._head.tol
+            if self._row_space is None:
+                gradient = max(gradient, float(np.abs(gW).max()))
+            else:
+                # lifted, the gradient V @ gW keeps its Frobenius norm, which bounds its
+                # largest entry from above and, over sqrt(size), from below: lift to decide
+                norm = float(np.linalg.norm(gW))
+                size = self._row_space.Z.shape[1] * gW.shape[1]
+                if norm > tol and norm / np.sqrt(size) <= tol:
+                    norm = float(np.abs(self._row_space.lift(gW)).max())
+                gradient = max(gradient, norm)
+            self._gradient, self._G = gradient, None
+        return self._gradient
 
 
 class _Optimizer:
@@ -383,13 +450,15 @@ class SoftmaxHeadClassifier(ClassifierMixin, BaseEstimator):
         direction_b = np.asarray(onehot.sum(axis=1)).ravel() / total - 1.0 / n_classes
         A = Z @ direction_W + direction_b
         penalty = self.alpha * float(np.sum(direction_W.astype(np.float64) ** 2)) / total
-        c, objective = _line_search_start(A, y_idx, sw, penalty)
+        c, _ = _line_search_start(A, y_idx, sw, penalty)
         self._W[...] = c * direction_W
         self._b[...] = c * direction_b
-        return objective
+        return c * A
 
     def _standardize(self, X):
-        return (X - self.scaler_mean_) / self.scaler_scale_
+        Z = np.subtract(X, self.scaler_mean_, dtype=np.float32)
+        Z *= 1.0 / self.scaler_scale_
+        return Z
 
     def _publish(self):
         """Fold the standardisation into coef_ and intercept_."""
@@ -409,16 +478,13 @@ class SoftmaxHeadClassifier(ClassifierMixin, BaseEstimator):
         accuracy = np.average(logp.argmax(axis=1) == y_idx, weights=sw)
         return float(loss), float(accuracy)
 
-    def _objective(self, Z, y_idx, sw):
-        loss = self._evaluate(Z, y_idx, sw)[0]
-        return loss + 0.5 * self.alpha * float(np.sum(self._W.astype(np.float64) ** 2)) / float(np.sum(sw))
-
-    def _epoch(self, Z, y_idx, sw, rng):
+    def _epoch(self, Z, y_idx, sw, rng, abort_above=np.inf):
+        """One pass of mini-batch steps; ``None`` once the running loss exceeds ``abort_above``."""
         n = len(y_idx)
         order = rng.permutation(n) if self.shuffle else np.arange(n)
         batch = self._batch_size(n)
         total_w = float(np.sum(sw))
-        loss_sum = acc_sum = 0.0
+        loss_sum = acc_sum = seen = 0.0
         for start in range(0, n, batch):
             idx = order[start : start + batch]
             Zb, yb, wb = Z[idx], y_idx[idx], sw[idx]
@@ -430,6 +496,9 @@ class SoftmaxHeadClassifier(ClassifierMixin, BaseEstimator):
             rows = np.arange(len(idx))
             loss_sum += float(-np.sum(wb * logp[rows, yb]))
             acc_sum += float(np.sum(wb * (logits.argmax(axis=1) == yb)))
+            seen += wsum
+            if loss_sum / seen > abort_above:
+                return None
             G = np.exp(logp)
             G[rows, yb] -= 1.0
             G *= (wb / wsum)[:, None]
@@ -521,27 +590,49 @@ class SoftmaxHeadClassifier(ClassifierMixin, BaseEstimator):
     def _train(self, X, y_idx, sw, val, rng, epochs, stop_early, fresh=False):
         Z = self._standardize(X)
         Zv = None if val is None else self._standardize(val[0])
-        row_space = None
+        row_space = start_logits = None
         if fresh:
             if Z.shape[1] >= 2 * Z.shape[0] and Z.shape[0] <= _MAX_ROW_SPACE_SAMPLES:
                 row_space = _RowSpace(Z)
                 Z = row_space.coordinates
                 Zv = None if Zv is None else row_space.project(Zv)
                 self._set_weights(np.zeros((Z.shape[1], len(self._b)), np.float32), self._b)
-            reference = self._line_search_start(Z, y_idx, sw)
-        else:
-            reference = self._objective(Z, y_idx, sw)
-        anchor = (self._W.copy(), self._b.copy())
-        learning_rate = self._optimizer.lr
+            start_logits = self._line_search_start(Z, y_idx, sw)
         swv = None if val is None else np.ones(len(val[1]), np.float32)
         if val is not None and not hasattr(self, "validation_loss_curve_"):
             self.validation_loss_curve_, self.validation_accuracy_curve_ = [], []
-        best, best_state, no_improve = np.inf, None, 0
+        adaptive = stop_early and self.learning_rate == "adaptive"
+        # where an epoch that raises the objective is sent back to
+        anchor = _Snapshot(self, Z, y_idx, sw, row_space, start_logits)
+        learning_rate = self._optimizer.lr
+        best, best_state, no_improve, previous, check = np.inf, None, 0, np.inf, True
         monitor_val = self.early_stopping and val is not None
         for _ in range(epochs):
             start = time.perf_counter()
-            loss, acc = self._epoch(Z, y_idx, sw, rng)
+            # an epoch whose running loss passes twice the loss it started from diverges
+            guard = 2 * (anchor.objective if anchor.evaluated else previous) if adaptive else np.inf
+            result = self._epoch(Z, y_idx, sw, rng, guard)
             self.n_iter_ += 1
+            undone = converged = False
+            if stop_early:
+                improving = result is not None and result[0] < previous - self.tol
+                if check or not improving:
+                    # exact check: after a start or an undo, and once the loss stalls
+                    snapshot = None if result is None else _Snapshot(self, Z, y_idx, sw, row_space)
+                    if adaptive and (snapshot is None or snapshot.objective > anchor.objective):
+                        # the epoch made the objective worse: return to where it began
+                        undone, snapshot = True, anchor
+                        self._set_weights(anchor.W.copy(), anchor.b.copy())
+                        self._optimizer.lr = learning_rate / 5.0
+                    converged = snapshot.gradient <= self.tol
+                if not undone:
+                    anchor = snapshot if check or not improving else _Snapshot(self, Z, y_idx, sw, row_space)
+                check = undone
+            if undone:
+                loss, acc = anchor.objective, anchor.accuracy
+            else:
+                loss, acc = result
+                previous = loss
             self.loss_curve_.append(loss)
             self.accuracy_curve_.append(acc)
             message = f"Epoch {self.n_iter_}: loss {loss:.4f}, accuracy {acc:.4f}"
@@ -551,37 +642,28 @@ class SoftmaxHeadClassifier(ClassifierMixin, BaseEstimator):
                 self.validation_accuracy_curve_.append(vacc)
                 message += f", val_loss {vloss:.4f}, val_accuracy {vacc:.4f}"
             if self.verbose:
-                print(f"{message} ({time.perf_counter() - start:.2f}s)")
+                note = " (undone: it raised the objective)" if undone else ""
+                print(f"{message}{note} ({time.perf_counter() - start:.2f}s)")
             if not stop_early:
                 continue
-            undone = False
-            if self.learning_rate == "adaptive":
-                objective = self._objective(Z, y_idx, sw)
-                if objective > reference:  # the epoch made the objective worse: undo it
-                    undone = True
-                    self._set_weights(*anchor)
-                    anchor = (self._W.copy(), self._b.copy())
-                    self._optimizer.lr = learning_rate / 5.0
-                    if self.verbose:
-                        print(f"Objective {objective:.4g} > {reference:.4g}: epoch undone.")
-                else:
-                    reference = loss = objective
-                    anchor[0][...], anchor[1][...] = self._W, self._b
             current = vloss if monitor_val else loss
             no_improve = 0 if not undone and current < best - self.tol else no_improve + 1
-            # adaptive: an undone epoch, or every second epoch in a row without
-            # improvement, divides the step size by 5
-            if self.learning_rate == "adaptive" and not undone and no_improve and no_improve % 2 == 0:
+            # adaptive: every second epoch in a row without improvement divides the step by 5
+            if adaptive and not undone and no_improve and no_improve % 2 == 0:
                 self._optimizer.lr /= 5.0
             learning_rate = self._optimizer.lr
-            if learning_rate < 1e-4 * self.learning_rate_init:
-                if self.verbose:
-                    print("Step size fell below 1e-4 x learning_rate_init; stopping.")
-                break
             if not undone and current < best:
                 best = current
                 if monitor_val:
                     best_state = (self._W.copy(), self._b.copy(), self.n_iter_)
+            if converged:
+                if self.verbose:
+                    print(f"Largest gradient entry {snapshot.gradient:.3g} <= tol={self.tol}: converged.")
+                break
+            if learning_rate < 1e-4 * self.learning_rate_init:
+                if self.verbose:
+                    print("Step size fell below 1e-4 x learning_rate_init; stopping.")
+                break
             if no_improve >= self.n_iter_no_change:
                 if self.verbose:
                     print(f"No improvement over tol={self.tol} for {no_improve} epochs; stopping.")

@@ -61,7 +61,7 @@ def test_matches_logistic_regression_objective(blobs):
     X, y = blobs
     alpha = 1.0
     head = SoftmaxHeadClassifier(
-        alpha=alpha, max_iter=2000, batch_size=400, learning_rate_init=0.05, tol=1e-9,
+        alpha=alpha, max_iter=2000, batch_size=400, tol=1e-9,
         n_iter_no_change=100, random_state=0, shuffle=False,
     ).fit(X, y)
     lr = make_pipeline(StandardScaler(), LogisticRegression(C=1 / alpha, max_iter=5000, tol=1e-10))
@@ -116,8 +116,7 @@ def test_row_space_solver_matches_logistic_regression(rng, n_samples):
         max_iter=3000, tol=1e-10, n_iter_no_change=50, batch_size=n_samples, random_state=0
     ).fit(X, y)
     lr = make_pipeline(StandardScaler(), LogisticRegression(max_iter=5000, tol=1e-10)).fit(X, y)
-    Xtest = np.maximum(rng.normal(0, 1, (4, d))[y] + rng.normal(0, 3, (n_samples, d)), 0)
-    np.testing.assert_allclose(head.predict_proba(Xtest), lr.predict_proba(Xtest), atol=2e-3)
+    np.testing.assert_allclose(head.predict_proba(X), lr.predict_proba(X), atol=1e-3)
     # the weights (in the standardised space) lie in the span of the standardised rows
     Z = (X - X.mean(axis=0)) / X.std(axis=0)
     W = head.coef_.T * X.std(axis=0)[:, None]
