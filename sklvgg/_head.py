@@ -79,8 +79,7 @@ class _RowSpace:
     """
 
     def __init__(self, Z):
-        K = (Z @ Z.T).astype(np.float64)
-        s, U = np.linalg.eigh(K)
+        s, U = np.linalg.eigh((Z @ Z.T).astype(np.float64))
         keep = s > s[-1] * len(Z) * np.finfo(np.float32).eps
         self.Z = Z
         self.U_scaled = U[:, keep] / np.sqrt(s[keep])  # U S^-1/2: V = Z.T @ U_scaled
@@ -88,6 +87,10 @@ class _RowSpace:
 
     def project(self, Z_other):
         return ((Z_other @ self.Z.T) @ self.U_scaled).astype(np.float32)
+
+    def coordinates_of(self, W):
+        """Row-space coordinates of the projection of ``W`` (same logits, no larger norm)."""
+        return (self.U_scaled.T @ (self.Z @ W)).astype(np.float32)
 
     def lift(self, W):
         return self.Z.T @ (self.U_scaled @ W).astype(np.float32)
@@ -106,7 +109,7 @@ class _Snapshot:
     def __init__(self, head, Z, y_idx, sw, row_space, logits=None):
         self.W, self.b = head._W.copy(), head._b.copy()
         self._head, self._data, self._row_space = head, (Z, y_idx, sw), row_space
-        self._objective = self._gradient = None
+        self._objective = self._gradient = self.lifted_W = None
         if logits is not None:
             self._evaluate(logits.astype(np.float32))
 
@@ -155,7 +158,11 @@ class _Snapshot:
                 norm = float(np.linalg.norm(gW))
                 size = self._row_space.Z.shape[1] * gW.shape[1]
                 if norm > tol and norm / np.sqrt(size) <= tol:
-                    norm = float(np.abs(self._row_space.lift(gW)).max())
+                    # the weights ride along: lifting them too is nearly free, and
+                    # needed if training stops here
+                    both = self._row_space.lift(np.hstack([gW, self.W]))
+                    norm = float(np.abs(both[:, : gW.shape[1]]).max())
+                    self.lifted_W = both[:, gW.shape[1] :]
                 gradient = max(gradient, norm)
             self._gradient, self._G = gradient, None
         return self._gradient
@@ -236,7 +243,14 @@ class SoftmaxHeadClassifier(ClassifierMixin, BaseEstimator):
         ``"adaptive"`` divides the step size by 5 each time the monitored loss
         fails to improve by ``tol`` for two consecutive epochs, and stops once
         it falls below ``1e-4 * learning_rate_init`` (as ``MLPClassifier``'s
-        ``"adaptive"`` schedule, here for every solver). ``"constant"`` keeps it.
+        ``"adaptive"`` schedule, here for every solver). It also undoes any
+        epoch that leaves the training objective higher than where the epoch
+        began (checked exactly after the start, after an undo and once the
+        loss stalls; an epoch whose running loss passes twice its starting
+        loss is cut short), returning to those weights with a step size 5
+        times smaller: a too large ``learning_rate_init`` cannot make the
+        model worse than its start. ``"constant"`` keeps the step size and
+        every epoch.
     learning_rate_init : float, default=1e-2
         Initial step size.
     batch_size : int or "auto", default="auto"
@@ -246,7 +260,10 @@ class SoftmaxHeadClassifier(ClassifierMixin, BaseEstimator):
     tol : float, default=1e-4
         Training stops when the monitored loss (the validation loss with
         ``early_stopping``, otherwise the training loss) has not improved by
-        ``tol`` for ``n_iter_no_change`` consecutive epochs.
+        ``tol`` for ``n_iter_no_change`` consecutive epochs, or when the
+        largest absolute entry of the gradient of the training objective is at
+        most ``tol`` (``LogisticRegression``'s lbfgs test, checked on epochs
+        that did not lower the training loss by ``tol``).
     n_iter_no_change : int, default=10
     early_stopping : bool, default=False
         Monitor the validation loss and keep the weights of its best epoch
@@ -279,7 +296,9 @@ class SoftmaxHeadClassifier(ClassifierMixin, BaseEstimator):
         ``fit`` (or ``partial_fit``).
     loss_curve_, accuracy_curve_ : list of float
         Training loss (the objective, penalty included) and accuracy per epoch,
-        averaged over the epoch's mini-batches as Keras reports them.
+        averaged over the epoch's mini-batches as Keras reports them; an epoch
+        undone by the adaptive schedule records the exact values of the
+        weights it returned to.
     validation_loss_curve_, validation_accuracy_curve_ : list of float
         Cross-entropy and accuracy on the validation data after each epoch;
         present only when validation data exist.
@@ -305,10 +324,23 @@ class SoftmaxHeadClassifier(ClassifierMixin, BaseEstimator):
     there get scale 1). That standardisation is part of the fitted model and is
     folded into ``coef_`` and ``intercept_``, which is why the defaults (Adam,
     ``learning_rate_init=1e-2`` with the adaptive schedule, ``alpha=1``)
-    train well on any layer's features: on hed-bsds500 ``block5_pool``
-    features of 100 Caltech-101 classes they reach the accuracy of
-    ``StandardScaler + LogisticRegression()`` within a point, in a third of
-    its time (``benchmarks/results/head.md``).
+    train well on any layer's features (``benchmarks/results/head.md``).
+
+    **Training starts where the first epochs would go.** At zero weights the
+    negative gradient of the objective is the matrix of class means of the
+    standardised features: ``fit`` starts at the minimum of the objective
+    along it (an exact line search, the objective being convex in the step),
+    a class-mean (prototype) classifier, then refines it by mini-batch steps.
+    On features of many dimensions and few images per class that start is
+    often already within ``tol`` of convergence.
+
+    **Many features, few images** (``n_features >= 2 * n_samples``, e.g.
+    flattened conv maps): with an L2 penalty the optimal weights lie in the
+    span of the standardised training rows, so ``fit`` trains in coordinates
+    of that span (from the eigendecomposition of the ``n_samples x
+    n_samples`` Gram matrix, up to 4,096 samples) and maps the weights back:
+    the same optimum with ``n_samples`` instead of ``n_features`` columns.
+    ``partial_fit`` and warm starts train in the feature space.
 
     **Binary problems** are still a softmax over two classes (two rows of
     ``coef_``); ``decision_function`` returns the difference of the two logits,
@@ -410,16 +442,22 @@ class SoftmaxHeadClassifier(ClassifierMixin, BaseEstimator):
         return sw
 
     def _init_model(self, X, n_classes, rng):
-        mean = X.mean(axis=0, dtype=np.float64)
-        mean32 = mean.astype(np.float32)
+        """Fit the internal scaler, zero the weights; return the standardised ``X``."""
+        n, block = len(X), 1024
+        # float32 sums over row blocks, accumulated in float64 (X.std(dtype=float64) copies X)
+        mean = np.zeros(X.shape[1])
+        for start in range(0, n, block):
+            mean += X[start : start + block].sum(axis=0)
+        mean /= n
+        Z = np.subtract(X, mean.astype(np.float32), dtype=np.float32)
         var = np.zeros(X.shape[1])
-        for start in range(0, len(X), 1024):  # float32 blocks: X.std(dtype=float64) copies X
-            centred = X[start : start + 1024] - mean32
-            var += np.einsum("ij,ij->j", centred, centred)
-        scale = np.sqrt(var / len(X))
+        for start in range(0, n, block):
+            var += np.einsum("ij,ij->j", Z[start : start + block], Z[start : start + block])
+        scale = np.sqrt(var / n)
         scale[scale < 1e-8 * max(1.0, float(np.abs(mean).max(initial=0)))] = 1.0
         self.scaler_mean_ = mean.astype(np.float32)
         self.scaler_scale_ = scale.astype(np.float32)
+        Z *= 1.0 / self.scaler_scale_
         self._set_weights(
             np.zeros((X.shape[1], n_classes), np.float32), np.zeros(n_classes, np.float32)
         )
@@ -428,6 +466,7 @@ class SoftmaxHeadClassifier(ClassifierMixin, BaseEstimator):
             self.__dict__.pop(stale, None)
         self.n_iter_ = 0
         self.t_ = 0
+        return Z
 
     def _set_weights(self, W, b):
         self._W, self._b = W, b
@@ -438,7 +477,7 @@ class SoftmaxHeadClassifier(ClassifierMixin, BaseEstimator):
 
         At zero weights the negative gradient is the matrix of weighted class
         means of the standardised features (minus their average), i.e. a
-        nearest-class-mean classifier; one exact line search along it (convex
+        class-mean (prototype) classifier; one exact line search along it (convex
         in the step length) lands where mini-batch training would otherwise
         spend its first epochs getting to.
         """
@@ -484,31 +523,39 @@ class SoftmaxHeadClassifier(ClassifierMixin, BaseEstimator):
         order = rng.permutation(n) if self.shuffle else np.arange(n)
         batch = self._batch_size(n)
         total_w = float(np.sum(sw))
+        decay = np.float32(self.alpha / total_w)  # alpha/2 ||W||^2 / total, spread over batches
+        unit = bool(np.all(sw == 1))
+        gW = np.empty_like(self._W)
         loss_sum = acc_sum = seen = 0.0
         for start in range(0, n, batch):
             idx = order[start : start + batch]
-            Zb, yb, wb = Z[idx], y_idx[idx], sw[idx]
-            logits = self._raw_logits(Zb)
-            logp = _log_softmax(logits)
-            wsum = float(wb.sum())
+            Zb, yb, rows = Z[idx], y_idx[idx], np.arange(len(idx))
+            wb = None if unit else sw[idx]
+            wsum = float(len(idx)) if unit else float(wb.sum())
             if wsum <= 0:
                 continue
-            rows = np.arange(len(idx))
-            loss_sum += float(-np.sum(wb * logp[rows, yb]))
-            acc_sum += float(np.sum(wb * (logits.argmax(axis=1) == yb)))
+            z = Zb @ self._W
+            z += self._b
+            correct = z.argmax(axis=1) == yb
+            z -= z.max(axis=1, keepdims=True)
+            z_true = z[rows, yb]
+            p = np.exp(z, out=z)
+            norm = p.sum(axis=1)
+            cross_entropy = np.log(norm) - z_true
+            loss_sum += float(cross_entropy.sum() if unit else cross_entropy @ wb)
+            acc_sum += float(correct.sum() if unit else correct @ wb)
             seen += wsum
             if loss_sum / seen > abort_above:
                 return None
-            G = np.exp(logp)
-            G[rows, yb] -= 1.0
-            G *= (wb / wsum)[:, None]
-            # penalty alpha/2 ||W||^2 / total weight, spread over the epoch's batches
-            gW = Zb.T @ G
-            gW += (self.alpha / total_w) * self._W
-            gb = G.sum(axis=0)
-            self._optimizer.step([self._W, self._b], [gW, gb])
+            # gradient of the batch's mean loss w.r.t. the logits: softmax - one-hot
+            share = np.float32(1.0 / wsum) if unit else (wb / wsum).astype(np.float32)
+            p *= (share / norm)[:, None]
+            p[rows, yb] -= share
+            np.matmul(Zb.T, p, out=gW)
+            gW += decay * self._W
+            self._optimizer.step([self._W, self._b], [gW, p.sum(axis=0)])
             self.t_ += len(idx)
-        penalty = 0.5 * self.alpha * float(np.sum(self._W.astype(np.float64) ** 2)) / total_w
+        penalty = 0.5 * self.alpha * float(np.dot(self._W.ravel(), self._W.ravel())) / total_w
         return loss_sum / total_w + penalty, acc_sum / total_w
 
     # ------------------------------------------------------------------ fitting
@@ -573,8 +620,10 @@ class SoftmaxHeadClassifier(ClassifierMixin, BaseEstimator):
             val = (X[va], y_idx[va])
             X, y_idx, sw = X[tr], y_idx[tr], sw[tr]
         if not warm:
-            self._init_model(X, len(self.classes_), rng)
-        self._train(X, y_idx, sw, val, rng, self.max_iter, stop_early=True, fresh=not warm)
+            Z = self._init_model(X, len(self.classes_), rng)
+        else:
+            Z = self._standardize(X)
+        self._train(Z, y_idx, sw, val, rng, self.max_iter, stop_early=True, fresh=not warm)
         return self
 
     def _encode(self, y, name):
@@ -587,16 +636,14 @@ class SoftmaxHeadClassifier(ClassifierMixin, BaseEstimator):
             )
         return np.searchsorted(self.classes_, y).astype(np.intp)
 
-    def _train(self, X, y_idx, sw, val, rng, epochs, stop_early, fresh=False):
-        Z = self._standardize(X)
+    def _train(self, Z, y_idx, sw, val, rng, epochs, stop_early, fresh=False):
+        """Train on the standardised ``Z``; ``fresh``: from the line-search start."""
         Zv = None if val is None else self._standardize(val[0])
         row_space = start_logits = None
+        # many features, few samples: after a first epoch, train in the rows' span
+        # (not before: a problem solved by its start need not pay for the basis)
+        to_row_space = fresh and Z.shape[1] >= 2 * Z.shape[0] and Z.shape[0] <= _MAX_ROW_SPACE_SAMPLES
         if fresh:
-            if Z.shape[1] >= 2 * Z.shape[0] and Z.shape[0] <= _MAX_ROW_SPACE_SAMPLES:
-                row_space = _RowSpace(Z)
-                Z = row_space.coordinates
-                Zv = None if Zv is None else row_space.project(Zv)
-                self._set_weights(np.zeros((Z.shape[1], len(self._b)), np.float32), self._b)
             start_logits = self._line_search_start(Z, y_idx, sw)
         swv = None if val is None else np.ones(len(val[1]), np.float32)
         if val is not None and not hasattr(self, "validation_loss_curve_"):
@@ -606,6 +653,7 @@ class SoftmaxHeadClassifier(ClassifierMixin, BaseEstimator):
         anchor = _Snapshot(self, Z, y_idx, sw, row_space, start_logits)
         learning_rate = self._optimizer.lr
         best, best_state, no_improve, previous, check = np.inf, None, 0, np.inf, True
+        converged, snapshot = False, None
         monitor_val = self.early_stopping and val is not None
         for _ in range(epochs):
             start = time.perf_counter()
@@ -655,7 +703,7 @@ class SoftmaxHeadClassifier(ClassifierMixin, BaseEstimator):
             if not undone and current < best:
                 best = current
                 if monitor_val:
-                    best_state = (self._W.copy(), self._b.copy(), self.n_iter_)
+                    best_state = (self._W.copy(), self._b.copy(), self.n_iter_, row_space)
             if converged:
                 if self.verbose:
                     print(f"Largest gradient entry {snapshot.gradient:.3g} <= tol={self.tol}: converged.")
@@ -668,6 +716,15 @@ class SoftmaxHeadClassifier(ClassifierMixin, BaseEstimator):
                 if self.verbose:
                     print(f"No improvement over tol={self.tol} for {no_improve} epochs; stopping.")
                 break
+            if to_row_space and row_space is None:
+                # projecting onto the span keeps the training logits and shrinks the norm
+                row_space = _RowSpace(Z)
+                W = row_space.coordinates_of(self._W)
+                self._set_weights(W, self._b)
+                self._optimizer.lr = learning_rate
+                Z = row_space.coordinates
+                Zv = None if Zv is None else row_space.project(Zv)
+                anchor = _Snapshot(self, Z, y_idx, sw, row_space)
         else:
             if stop_early and epochs == self.max_iter:
                 warnings.warn(
@@ -676,10 +733,18 @@ class SoftmaxHeadClassifier(ClassifierMixin, BaseEstimator):
                     ConvergenceWarning,
                 )
         if best_state is not None:
-            self._W[...], self._b[...] = best_state[0], best_state[1]
-            self.best_epoch_ = best_state[2]
-        if row_space is not None:  # back to feature space, for predict and warm starts
-            self._set_weights(row_space.lift(self._W), self._b)
+            W, b, self.best_epoch_, basis = best_state
+            W = W if basis is None else basis.lift(W)
+            if W.shape == self._W.shape:  # in place: the optimiser goes on from here
+                self._W[...], self._b[...] = W, b
+            else:
+                self._set_weights(np.ascontiguousarray(W), b)
+        elif row_space is not None:  # back to feature space, for predict and warm starts
+            if converged and snapshot.lifted_W is not None:
+                W = snapshot.lifted_W  # the weights training stopped at, lifted already
+            else:
+                W = row_space.lift(self._W)
+            self._set_weights(np.ascontiguousarray(W), self._b)
         self._publish()
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -712,8 +777,10 @@ class SoftmaxHeadClassifier(ClassifierMixin, BaseEstimator):
         sw = self._sample_weight(y_idx, sample_weight, X)
         rng = check_random_state(self.random_state)
         if first:
-            self._init_model(X, len(self.classes_), rng)
-        self._train(X, y_idx, sw, None, rng, 1, stop_early=False)
+            Z = self._init_model(X, len(self.classes_), rng)
+        else:
+            Z = self._standardize(X)
+        self._train(Z, y_idx, sw, None, rng, 1, stop_early=False)
         return self
 
     # ------------------------------------------------------------------ predicting
