@@ -10,7 +10,10 @@ Feature sets:
   ``../shared/data/caltech101-20`` (100 classes, 16 train + 4 validation each);
   skipped when the folder is absent;
 - fc2-like: 5,120 x 4,096 (256 classes x 20 images), generated;
-- block4_pool-like: 512 x 100,352 (32 classes x 16 images), generated.
+- block4_pool: 512 x 100,352, real flattened hed-bsds500 ``block4_pool`` maps of
+  the first 32 classes of ``../shared/data/caltech101-20`` (12 train + 4
+  validation each) at 224 px; generated (32 classes x 16 images) when the
+  folder is absent or another input size is asked for.
 
 Generated features imitate VGG activations: non-negative, sparse after a ReLU,
 of large scale, with class structure. Usage::
@@ -71,6 +74,24 @@ def real_features(input_size, memory):
     )  # fmt: skip
     F = vgg.fit_transform(data.filenames)
     return F[train], data.target[train], F[val], data.target[val]
+
+
+def real_block4_features(input_size, memory, n_classes=32, n_train=12, n_val=4):
+    """Flattened hed-bsds500 ``block4_pool`` maps (14 x 14 x 512 = 100,352 at 224 px)."""
+    from sklvgg import VGG16FeatureTransformer
+    from sklvgg.datasets import load_image_folder
+    from sklvgg.model_selection import PerClassSplit
+
+    data = load_image_folder(SHARED)
+    keep = np.isin(data.target, np.unique(data.target)[:n_classes])
+    filenames, target = np.asarray(data.filenames)[keep], data.target[keep]
+    train, val = next(PerClassSplit(n_train, n_val).split(filenames, target))
+    vgg = VGG16FeatureTransformer(
+        weights="hed-bsds500", layer="block4_pool", input_size=input_size,
+        batch_size=32, verbose=1, memory=memory,
+    )  # fmt: skip
+    F = vgg.fit_transform(filenames[np.concatenate([train, val])])
+    return F[: len(train)], target[train], F[len(train) :], target[val]
 
 
 def fit_score(model, Xtr, ytr, Xva, yva, repeat=3, repeat_below=10.0):
@@ -164,8 +185,12 @@ def main(argv=None):
         lines += ["Real features skipped: ../shared/data/caltech101-20 not present.", ""]
     if not args.skip_large:
         run("fc2-like: 5,120 x 4,096, 256 classes (generated)", *vgg_like(256, 20, 4096, 16), lines)
-        run("block4_pool-like: 512 x 100,352, 32 classes (generated)",
-            *vgg_like(32, 16, 100352, 12), lines)  # fmt: skip
+        if SHARED.is_dir() and args.input_size == 224:
+            run("Real block4_pool: hed-bsds500, flattened, 32 Caltech-101 classes at 224 px",
+                *real_block4_features(args.input_size, args.memory), lines)  # fmt: skip
+        else:
+            run("block4_pool-like: 512 x 100,352, 32 classes (generated)",
+                *vgg_like(32, 16, 100352, 12), lines)  # fmt: skip
     write_report(lines, args.out)
     return 0
 

@@ -336,11 +336,13 @@ class SoftmaxHeadClassifier(ClassifierMixin, BaseEstimator):
 
     **Many features, few images** (``n_features >= 2 * n_samples``, e.g.
     flattened conv maps): with an L2 penalty the optimal weights lie in the
-    span of the standardised training rows, so ``fit`` trains in coordinates
-    of that span (from the eigendecomposition of the ``n_samples x
-    n_samples`` Gram matrix, up to 4,096 samples) and maps the weights back:
-    the same optimum with ``n_samples`` instead of ``n_features`` columns.
-    ``partial_fit`` and warm starts train in the feature space.
+    span of the standardised training rows, so after a first epoch that does
+    not converge ``fit`` projects the weights onto that span (the training
+    logits stay, the norm shrinks) and trains in its coordinates (from the
+    eigendecomposition of the ``n_samples x n_samples`` Gram matrix, up to
+    4,096 samples), mapping the weights back at the end: the same optimum
+    with ``n_samples`` instead of ``n_features`` columns. ``partial_fit`` and
+    warm starts train in the feature space.
 
     **Binary problems** are still a softmax over two classes (two rows of
     ``coef_``); ``decision_function`` returns the difference of the two logits,
