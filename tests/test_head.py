@@ -124,6 +124,42 @@ def test_row_space_solver_matches_logistic_regression(rng, n_samples):
     assert np.linalg.norm(residual) < 1e-3 * np.linalg.norm(W)
 
 
+def test_stops_on_logistic_regression_gradient_test(blobs):
+    """tol also bounds the largest gradient entry, as lbfgs's: a loose tol stops at once."""
+    X, y = blobs
+    loose = SoftmaxHeadClassifier(tol=1.0, n_iter_no_change=50, random_state=0).fit(X, y)
+    tight = SoftmaxHeadClassifier(tol=1e-6, n_iter_no_change=50, random_state=0).fit(X, y)
+    assert loose.n_iter_ == 1 < tight.n_iter_
+    # the criterion is the real gradient: at the loose solution it is below 1, not below 1e-6
+    Z = (X - X.mean(axis=0)) / X.std(axis=0)
+    P = loose.predict_proba(X)
+    P[np.arange(len(y)), y] -= 1
+    W = loose.coef_.T * X.std(axis=0)[:, None]
+    gradient = np.abs(Z.T @ P / len(y) + loose.alpha * W / len(y)).max()
+    assert 1e-6 < gradient <= 1.0
+
+
+def test_row_space_basis_only_when_training_goes_on(rng, monkeypatch):
+    from sklvgg import _head
+
+    built = []
+    original = _head._RowSpace.__init__
+
+    def counting(self, Z):
+        built.append(Z.shape)
+        original(self, Z)
+
+    monkeypatch.setattr(_head._RowSpace, "__init__", counting)
+    y = np.arange(60) % 3
+    X = np.maximum(rng.normal(0, 1, (3, 500))[y] + rng.normal(0, 2, (60, 500)), 0)
+    SoftmaxHeadClassifier(tol=10.0, random_state=0).fit(X, y)  # converged at the start
+    assert built == []
+    head = SoftmaxHeadClassifier(tol=1e-6, random_state=0).fit(X, y)
+    assert built == [(60, 500)] and head.n_iter_ > 1 and head.coef_.shape == (3, 500)
+    SoftmaxHeadClassifier(tol=1e-6, random_state=0).fit(X[:, :100], y)  # 100 < 2 * 60
+    assert len(built) == 1
+
+
 def test_adaptive_schedule_undoes_harmful_epochs(blobs):
     """A far too large step cannot leave the model worse than its starting point."""
     X, y = blobs
