@@ -1,4 +1,5 @@
 import pickle
+import warnings
 
 import numpy as np
 import pytest
@@ -227,6 +228,29 @@ def test_early_stopping_keeps_best_epoch(blobs):
     assert len(head.validation_loss_curve_) == head.n_iter_
     # the held-out 10% is stratified
     assert len(head.accuracy_curve_) == head.n_iter_
+
+
+@pytest.mark.parametrize("learning_rate_init, before_switch", [(0.01, True), (0.05, False)])
+def test_early_stopping_in_the_row_space_keeps_best_weights(rng, learning_rate_init, before_switch):
+    """Best weights found before or after the switch to the rows' span come back lifted."""
+    y = np.arange(120) % 4
+    centers = rng.normal(0, 1, (4, 600))
+    X = np.maximum(centers[y] + rng.normal(0, 3, (120, 600)), 0)
+    yv = np.arange(80) % 4
+    Xv = np.maximum(centers[yv] + rng.normal(0, 3, (80, 600)), 0)
+    head = SoftmaxHeadClassifier(
+        early_stopping=True, n_iter_no_change=4, tol=1e-6, learning_rate_init=learning_rate_init,
+        random_state=0,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", sklearn.exceptions.ConvergenceWarning)
+        head.fit(X, y, X_val=Xv, y_val=yv)
+    best = head.best_epoch_
+    assert (best == 1) == before_switch  # epoch 1 runs in feature space, the rest in the span
+    assert head.validation_loss_curve_[best - 1] == min(head.validation_loss_curve_)
+    proba = head.predict_proba(Xv)[np.arange(80), yv]
+    assert -np.mean(np.log(proba)) == pytest.approx(head.validation_loss_curve_[best - 1], rel=1e-4)
+    assert head.coef_.shape == (4, 600)
 
 
 def test_partial_fit_and_warm_start(blobs):
