@@ -29,7 +29,7 @@ def _log_softmax(z):
     return z - np.log(np.exp(z).sum(axis=1, keepdims=True))
 
 
-def _line_search_start(A, y_idx, sw, penalty):
+def _exact_line_search(A, y_idx, sw, penalty):
     """Minimise ``f(c) = mean_w CE(c * A) + penalty * c**2 / 2`` over ``c >= 0``.
 
     ``A`` holds the logits of a unit step along a descent direction; ``f`` is
@@ -491,7 +491,7 @@ class SoftmaxHeadClassifier(ClassifierMixin, BaseEstimator):
         direction_b = np.asarray(onehot.sum(axis=1)).ravel() / total - 1.0 / n_classes
         A = Z @ direction_W + direction_b
         penalty = self.alpha * float(np.sum(direction_W.astype(np.float64) ** 2)) / total
-        c, _ = _line_search_start(A, y_idx, sw, penalty)
+        c, _ = _exact_line_search(A, y_idx, sw, penalty)
         self._W[...] = c * direction_W
         self._b[...] = c * direction_b
         return c * A

@@ -73,12 +73,12 @@ def test_matches_logistic_regression_objective(blobs):
 def test_line_search_start_is_the_minimum_along_the_direction(rng):
     from scipy.optimize import minimize_scalar
 
-    from sklvgg._head import _line_search_start
+    from sklvgg._head import _exact_line_search
 
     y = rng.integers(0, 5, 60)
     A = np.eye(5)[y] + rng.normal(0, 0.7, (60, 5))  # a descent direction, noisy
     sw = rng.uniform(0.5, 2, 60)
-    c, objective = _line_search_start(A, y, sw, penalty=0.3)
+    c, objective = _exact_line_search(A, y, sw, penalty=0.3)
 
     def f(t):
         z = t * A - (t * A).max(axis=1, keepdims=True)
