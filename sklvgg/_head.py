@@ -64,8 +64,7 @@ def _exact_line_search(A, y_idx, sw, penalty):
         if not lo < step < hi:  # Newton left the bracket: double, or bisect
             step = 2 * max(lo, 1e-3) if np.isinf(hi) else (lo + hi) / 2
         c = min(step, c_max)
-    logp = _log_softmax(c * A)
-    return c, float(-np.dot(w, logp[rows, y_idx]) + 0.5 * penalty * c * c)
+    return c
 
 
 class _RowSpace:
@@ -443,7 +442,7 @@ class SoftmaxHeadClassifier(ClassifierMixin, BaseEstimator):
             sw = sw * compute_sample_weight(self.class_weight, y_idx).astype(np.float32)
         return sw
 
-    def _init_model(self, X, n_classes, rng):
+    def _init_model(self, X, n_classes):
         """Fit the internal scaler, zero the weights; return the standardised ``X``."""
         n, block = len(X), 1024
         # float32 sums over row blocks, accumulated in float64 (X.std(dtype=float64) copies X)
@@ -470,9 +469,11 @@ class SoftmaxHeadClassifier(ClassifierMixin, BaseEstimator):
         self.t_ = 0
         return Z
 
-    def _set_weights(self, W, b):
+    def _set_weights(self, W, b, lr=None):
+        """New weights, with a fresh optimiser (step size ``lr``, default ``learning_rate_init``)."""
         self._W, self._b = W, b
-        self._optimizer = _Optimizer(self.solver, [self._W, self._b], self.learning_rate_init)
+        lr = self.learning_rate_init if lr is None else lr
+        self._optimizer = _Optimizer(self.solver, [self._W, self._b], lr)
 
     def _line_search_start(self, Z, y_idx, sw):
         """Start at the minimum of the objective along the steepest descent from zero.
@@ -491,7 +492,7 @@ class SoftmaxHeadClassifier(ClassifierMixin, BaseEstimator):
         direction_b = np.asarray(onehot.sum(axis=1)).ravel() / total - 1.0 / n_classes
         A = Z @ direction_W + direction_b
         penalty = self.alpha * float(np.sum(direction_W.astype(np.float64) ** 2)) / total
-        c, _ = _exact_line_search(A, y_idx, sw, penalty)
+        c = _exact_line_search(A, y_idx, sw, penalty)
         self._W[...] = c * direction_W
         self._b[...] = c * direction_b
         return c * A
@@ -622,7 +623,7 @@ class SoftmaxHeadClassifier(ClassifierMixin, BaseEstimator):
             val = (X[va], y_idx[va])
             X, y_idx, sw = X[tr], y_idx[tr], sw[tr]
         if not warm:
-            Z = self._init_model(X, len(self.classes_), rng)
+            Z = self._init_model(X, len(self.classes_))
         else:
             Z = self._standardize(X)
         self._train(Z, y_idx, sw, val, rng, self.max_iter, stop_early=True, fresh=not warm)
@@ -652,8 +653,7 @@ class SoftmaxHeadClassifier(ClassifierMixin, BaseEstimator):
             self.validation_loss_curve_, self.validation_accuracy_curve_ = [], []
         adaptive = stop_early and self.learning_rate == "adaptive"
         # where an epoch that raises the objective is sent back to
-        anchor = _Snapshot(self, Z, y_idx, sw, row_space, start_logits)
-        learning_rate = self._optimizer.lr
+        anchor = _Snapshot(self, Z, y_idx, sw, row_space, start_logits) if stop_early else None
         best, best_state, no_improve, previous, check = np.inf, None, 0, np.inf, True
         converged, snapshot = False, None
         monitor_val = self.early_stopping and val is not None
@@ -666,17 +666,16 @@ class SoftmaxHeadClassifier(ClassifierMixin, BaseEstimator):
             undone = converged = False
             if stop_early:
                 improving = result is not None and result[0] < previous - self.tol
+                snapshot = None if result is None else _Snapshot(self, Z, y_idx, sw, row_space)
                 if check or not improving:
                     # exact check: after a start or an undo, and once the loss stalls
-                    snapshot = None if result is None else _Snapshot(self, Z, y_idx, sw, row_space)
                     if adaptive and (snapshot is None or snapshot.objective > anchor.objective):
                         # the epoch made the objective worse: return to where it began
                         undone, snapshot = True, anchor
-                        self._set_weights(anchor.W.copy(), anchor.b.copy())
-                        self._optimizer.lr = learning_rate / 5.0
+                        lr = self._optimizer.lr / 5.0
+                        self._set_weights(anchor.W.copy(), anchor.b.copy(), lr)
                     converged = snapshot.gradient <= self.tol
-                if not undone:
-                    anchor = snapshot if check or not improving else _Snapshot(self, Z, y_idx, sw, row_space)
+                anchor = snapshot
                 check = undone
             if undone:
                 loss, acc = anchor.objective, anchor.accuracy
@@ -701,7 +700,6 @@ class SoftmaxHeadClassifier(ClassifierMixin, BaseEstimator):
             # adaptive: every second epoch in a row without improvement divides the step by 5
             if adaptive and not undone and no_improve and no_improve % 2 == 0:
                 self._optimizer.lr /= 5.0
-            learning_rate = self._optimizer.lr
             if not undone and current < best:
                 best = current
                 if monitor_val:
@@ -710,7 +708,7 @@ class SoftmaxHeadClassifier(ClassifierMixin, BaseEstimator):
                 if self.verbose:
                     print(f"Largest gradient entry {snapshot.gradient:.3g} <= tol={self.tol}: converged.")
                 break
-            if learning_rate < 1e-4 * self.learning_rate_init:
+            if self._optimizer.lr < 1e-4 * self.learning_rate_init:
                 if self.verbose:
                     print("Step size fell below 1e-4 x learning_rate_init; stopping.")
                 break
@@ -721,9 +719,7 @@ class SoftmaxHeadClassifier(ClassifierMixin, BaseEstimator):
             if to_row_space and row_space is None:
                 # projecting onto the span keeps the training logits and shrinks the norm
                 row_space = _RowSpace(Z)
-                W = row_space.coordinates_of(self._W)
-                self._set_weights(W, self._b)
-                self._optimizer.lr = learning_rate
+                self._set_weights(row_space.coordinates_of(self._W), self._b, self._optimizer.lr)
                 Z = row_space.coordinates
                 Zv = None if Zv is None else row_space.project(Zv)
                 anchor = _Snapshot(self, Z, y_idx, sw, row_space)
@@ -779,7 +775,7 @@ class SoftmaxHeadClassifier(ClassifierMixin, BaseEstimator):
         sw = self._sample_weight(y_idx, sample_weight, X)
         rng = check_random_state(self.random_state)
         if first:
-            Z = self._init_model(X, len(self.classes_), rng)
+            Z = self._init_model(X, len(self.classes_))
         else:
             Z = self._standardize(X)
         self._train(Z, y_idx, sw, None, rng, 1, stop_early=False)

@@ -78,7 +78,7 @@ def test_line_search_start_is_the_minimum_along_the_direction(rng):
     y = rng.integers(0, 5, 60)
     A = np.eye(5)[y] + rng.normal(0, 0.7, (60, 5))  # a descent direction, noisy
     sw = rng.uniform(0.5, 2, 60)
-    c, objective = _exact_line_search(A, y, sw, penalty=0.3)
+    c = _exact_line_search(A, y, sw, penalty=0.3)
 
     def f(t):
         z = t * A - (t * A).max(axis=1, keepdims=True)
@@ -86,7 +86,7 @@ def test_line_search_start_is_the_minimum_along_the_direction(rng):
         return -np.average(logp[np.arange(60), y], weights=sw) + 0.15 * t * t
 
     best = minimize_scalar(f, bounds=(0, 100), method="bounded", options={"xatol": 1e-10})
-    assert c == pytest.approx(best.x, rel=1e-5) and objective == pytest.approx(f(c))
+    assert c == pytest.approx(best.x, rel=1e-5) and f(c) <= best.fun + 1e-12
 
 
 def test_start_is_a_nearest_class_mean_classifier(rng):
