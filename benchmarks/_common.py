@@ -15,7 +15,9 @@ def machine_description():
     flags = ""
     try:
         info = Path("/proc/cpuinfo").read_text()
-        cpu = next(l.split(":", 1)[1].strip() for l in info.splitlines() if l.startswith("model name"))
+        cpu = next(
+            line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")
+        )
         flags = "avx512_bf16" if "avx512_bf16" in info else "no avx512_bf16"
     except (OSError, StopIteration):
         pass

@@ -96,7 +96,14 @@ def main(argv=None):
         start = time.perf_counter()
         GridSearchCV(pipe(memory=cache), grid, cv=cv).fit(X, y)
         t = time.perf_counter() - start
-        rows.append((f"2. GridSearchCV, {len(TEMPERATURES)} temperatures x 5 folds, per-image cache (cold)", t, n, "<= 1.3"))
+        rows.append(
+            (
+                f"2. GridSearchCV, {len(TEMPERATURES)} temperatures x 5 folds, per-image cache (cold)",
+                t,
+                n,
+                "<= 1.3",
+            )
+        )
 
         start = time.perf_counter()
         out = vgg(memory=cache).fit(X).transform(X)

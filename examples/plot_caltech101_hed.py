@@ -21,13 +21,14 @@ from sklvgg import experiments
 from sklvgg.datasets import load_image_folder
 from sklvgg.plotting import plot_learning_curve_per_class
 
-args = experiments.example_arguments("Real photos, offline: Caltech-101 with the hed-bsds500 backbone", input_size=160)
+args = experiments.example_arguments(
+    "Real photos, offline: Caltech-101 with the hed-bsds500 backbone", input_size=160
+)
 here = Path(globals().get("__file__", "plot_caltech101_hed.py")).resolve()  # sphinx-gallery: no __file__
 shared = here.parents[2] / "shared/data/caltech101-20/101_ObjectCategories"
 root = Path(args.data) if args.data else shared
 if not root.is_dir():
-    print(f"Skipped: the Caltech-101 photos are not present at {root}; "
-          "pass --data DIR/101_ObjectCategories.")
+    print(f"Skipped: the Caltech-101 photos are not present at {root}; pass --data DIR/101_ObjectCategories.")
     data = None
 else:
     data = load_image_folder(root)
@@ -37,12 +38,19 @@ else:
 # The same pipeline twice: pretrained conv weights, then a random VGG16.
 curves = {}
 for weights in ("hed-bsds500", None) if data is not None else ():
-    pipe = experiments.make_pipeline(weights=weights, layer="block4_pool", input_size=args.input_size,
-                                     precision="bfloat16", memory=f"{args.out}/cache")
+    pipe = experiments.make_pipeline(
+        weights=weights,
+        layer="block4_pool",
+        input_size=args.input_size,
+        precision="bfloat16",
+        memory=f"{args.out}/cache",
+    )
     res = experiments.training_and_learning_curves(data, pipe)
     curves[str(weights)] = res
-    print(f"weights={weights}: " + ", ".join(
-        f"{k}/class {a:.3f}" for k, a in zip(res["per_class"], res["per_class_accuracy"])))
+    print(
+        f"weights={weights}: "
+        + ", ".join(f"{k}/class {a:.3f}" for k, a in zip(res["per_class"], res["per_class_accuracy"]))
+    )
 
 # %%
 if curves:

@@ -26,10 +26,8 @@ args = experiments.example_arguments("Caltech-256: training curves and images pe
 data = experiments.example_data(args, layout="caltech256")
 print(data.DESCR)
 
-pipe = experiments.make_pipeline(
-    weights=args.weights, input_size=args.input_size, memory=f"{args.out}/cache"
-)
-pipe
+pipe = experiments.make_pipeline(weights=args.weights, input_size=args.input_size, memory=f"{args.out}/cache")
+print(pipe)
 
 # %%
 # Training curves and accuracy vs. images per class
@@ -42,8 +40,9 @@ pipe
 results = experiments.training_and_learning_curves(
     data, pipe, reference={"study (fc2, ImageNet)": experiments.STUDY_REFERENCE}
 )
-print(f"test accuracy at 16 per class: {results['test_accuracy']:.3f} "
-      f"(chance {1 / results['n_classes']:.3f})")
+print(
+    f"test accuracy at 16 per class: {results['test_accuracy']:.3f} (chance {1 / results['n_classes']:.3f})"
+)
 for k, acc in zip(results["per_class"], results["per_class_accuracy"]):
     print(f"{k:3d} images per class: {acc:.3f}")
 experiments.save_results(results, args.out, "caltech256")

@@ -14,8 +14,9 @@ from sklvgg import VGG16FeatureTransformer, experiments
 args = experiments.example_arguments("Filters and activation maps of the first and last conv layers")
 data = experiments.example_data(args)
 image = data.filenames[0]
-vgg = VGG16FeatureTransformer(weights=args.weights, layer="block5_conv3",
-                              input_size=args.input_size).fit([image])
+vgg = VGG16FeatureTransformer(weights=args.weights, layer="block5_conv3", input_size=args.input_size).fit(
+    [image]
+)
 
 # %%
 results = experiments.filters_and_activations(vgg, image)

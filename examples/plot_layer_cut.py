@@ -19,15 +19,15 @@ from sklvgg import experiments
 
 args = experiments.example_arguments("Where to cut VGG16: flattened vs. pooled conv layers", input_size=112)
 data = experiments.example_data(args)
-pipe = experiments.make_pipeline(
-    weights=args.weights, input_size=args.input_size, memory=f"{args.out}/cache"
-)
+pipe = experiments.make_pipeline(weights=args.weights, input_size=args.input_size, memory=f"{args.out}/cache")
 
 # %%
 # One pipeline per cut: ``clone(pipe).set_params(vgg__layer=..., vgg__pooling=...)``.
 results = experiments.layer_comparison(data, pipe)
 for row in results["rows"]:
-    print(f"{row['layer']:12s} {row['pooling']:8s} {row['n_features']:7d} features: "
-          f"accuracy {row['accuracy']:.3f}")
+    print(
+        f"{row['layer']:12s} {row['pooling']:8s} {row['n_features']:7d} features: "
+        f"accuracy {row['accuracy']:.3f}"
+    )
 experiments.save_results(results, args.out, "layers")
 results["figures"]["layers"]

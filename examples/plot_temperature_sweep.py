@@ -22,11 +22,16 @@ data = experiments.example_data(args)
 meaningless = args.weights in (None, "hed-bsds500")
 note = "random 1000-way layer:\nthese numbers mean nothing\nuntil --weights imagenet" if meaningless else None
 if meaningless:
-    print("WARNING: no ImageNet weights: the 1000-way layer is random, so these numbers mean "
-          "nothing until --weights imagenet is given.")
+    print(
+        "WARNING: no ImageNet weights: the 1000-way layer is random, so these numbers mean "
+        "nothing until --weights imagenet is given."
+    )
 pipe = experiments.make_pipeline(
     weights=None if args.weights == "hed-bsds500" else args.weights,
-    layer="predictions", pooling=None, input_size=224, memory=f"{args.out}/cache",
+    layer="predictions",
+    pooling=None,
+    input_size=224,
+    memory=f"{args.out}/cache",
 )
 
 # %%

@@ -18,9 +18,7 @@ from sklvgg import experiments
 args = experiments.example_arguments("Urban Tribes: 11 social groups")
 data = experiments.example_data(args, layout="urban-tribes", n_classes=11)
 print(data.DESCR)
-pipe = experiments.make_pipeline(
-    weights=args.weights, input_size=args.input_size, memory=f"{args.out}/cache"
-)
+pipe = experiments.make_pipeline(weights=args.weights, input_size=args.input_size, memory=f"{args.out}/cache")
 
 # %%
 results = experiments.training_and_learning_curves(data, pipe)

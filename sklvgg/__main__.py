@@ -136,7 +136,10 @@ def _reproduce(args):
         )
         results = experiments.layer_comparison(data, pipe, n_train=args.n_train, n_test=args.n_test)
         for row in results["rows"]:
-            print(f"  {row['layer']:12s} {row['pooling']:8s} {row['n_features']:7d} features: {row['accuracy']:.3f}")
+            print(
+                f"  {row['layer']:12s} {row['pooling']:8s} {row['n_features']:7d} features: "
+                f"{row['accuracy']:.3f}"
+            )
     else:  # temperature
         note = None
         if weights in (None, "hed-bsds500") or args.input_size != 224:
@@ -152,8 +155,11 @@ def _reproduce(args):
         )
         results["note"] = note
         for k, sweep in results["sweeps"].items():
-            print(f"  {k} classes: best T = {sweep['best_temperature']:g}; max/final accuracy: "
-                  + ", ".join(f"T={t:g}: {m:.3f}/{f:.3f}" for t, m, f in zip(sweep["temperatures"], sweep["max"], sweep["final"])))  # fmt: skip
+            scores = zip(sweep["temperatures"], sweep["max"], sweep["final"])
+            print(
+                f"  {k} classes: best T = {sweep['best_temperature']:g}; max/final accuracy: "
+                + ", ".join(f"T={t:g}: {m:.3f}/{f:.3f}" for t, m, f in scores)
+            )
     results["seconds"] = round(time.perf_counter() - start, 1)
     written = experiments.save_results(results, out, args.experiment)
     _close(results)
@@ -209,9 +215,15 @@ def build_parser():
         help="'imagenet' (Keras download), 'hed-bsds500' (offline, conv layers only; the "
         "default), 'none', or a VGG16 weights file",
     )  # fmt: skip
-    rep.add_argument("--layer", default=None, help="layer to cut at (default: fc2, or block4_pool for hed-bsds500)")
-    rep.add_argument("--input-size", type=int, default=224, help="image side fed to VGG16 (default: %(default)s)")
-    rep.add_argument("--n-train", type=int, default=16, help="training images per class (default: %(default)s)")
+    rep.add_argument(
+        "--layer", default=None, help="layer to cut at (default: fc2, or block4_pool for hed-bsds500)"
+    )
+    rep.add_argument(
+        "--input-size", type=int, default=224, help="image side fed to VGG16 (default: %(default)s)"
+    )
+    rep.add_argument(
+        "--n-train", type=int, default=16, help="training images per class (default: %(default)s)"
+    )
     rep.add_argument("--n-test", type=int, default=4, help="test images per class (default: %(default)s)")
     rep.add_argument("--memory", default=None, help="feature cache folder (default: OUT/cache)")
     rep.add_argument("--out", default="sklvgg_output", help="output folder (default: %(default)s)")

@@ -178,7 +178,9 @@ class FeatureCache:
         except (FileNotFoundError, NotADirectoryError):
             return None
         except OSError as exc:
-            warnings.warn(f"Cannot read cache entry {path} ({exc}); recomputing it.", CacheWarning)
+            warnings.warn(
+                f"Cannot read cache entry {path} ({exc}); recomputing it.", CacheWarning, stacklevel=2
+            )
             return None
         blob = chunks[0] if len(chunks) == 1 else b"".join(chunks)
         if len(blob) == size:
@@ -190,6 +192,7 @@ class FeatureCache:
             f"Cache entry {path} is truncated or fails its checksum; it is ignored, "
             f"recomputed and rewritten.",
             CacheWarning,
+            stacklevel=2,
         )
         return None
 
@@ -223,6 +226,7 @@ class FeatureCache:
                     f"The feature cache at {self.folder} cannot be written ({exc}); "
                     f"computing without caching. Results are unchanged.",
                     CacheWarning,
+                    stacklevel=2,
                 )
                 return False
             raise

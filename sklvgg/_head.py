@@ -430,9 +430,7 @@ class SoftmaxHeadClassifier(ClassifierMixin, BaseEstimator):
     # ------------------------------------------------------------------ helpers
 
     def _validate_xy(self, X, y, reset):
-        X, y = validate_data(
-            self, X, y, reset=reset, dtype=[np.float32, np.float64], accept_sparse=False
-        )
+        X, y = validate_data(self, X, y, reset=reset, dtype=[np.float32, np.float64], accept_sparse=False)
         check_classification_targets(y)
         return np.asarray(X, dtype=np.float32), y
 
@@ -459,9 +457,7 @@ class SoftmaxHeadClassifier(ClassifierMixin, BaseEstimator):
         self.scaler_mean_ = mean.astype(np.float32)
         self.scaler_scale_ = scale.astype(np.float32)
         Z *= 1.0 / self.scaler_scale_
-        self._set_weights(
-            np.zeros((X.shape[1], n_classes), np.float32), np.zeros(n_classes, np.float32)
-        )
+        self._set_weights(np.zeros((X.shape[1], n_classes), np.float32), np.zeros(n_classes, np.float32))
         self.loss_curve_, self.accuracy_curve_ = [], []
         for stale in ("validation_loss_curve_", "validation_accuracy_curve_", "best_epoch_"):
             self.__dict__.pop(stale, None)
@@ -613,7 +609,8 @@ class SoftmaxHeadClassifier(ClassifierMixin, BaseEstimator):
             n_val = int(np.ceil(self.validation_fraction * len(y_idx)))
             stratify = (
                 y_idx
-                if np.bincount(y_idx).min() >= 2 and len(self.classes_) <= n_val <= len(y_idx) - len(self.classes_)
+                if np.bincount(y_idx).min() >= 2
+                and len(self.classes_) <= n_val <= len(y_idx) - len(self.classes_)
                 else None
             )
             tr, va = train_test_split(
@@ -729,6 +726,7 @@ class SoftmaxHeadClassifier(ClassifierMixin, BaseEstimator):
                     f"SoftmaxHeadClassifier: maximum iterations ({self.max_iter}) reached "
                     "and the optimization hasn't converged yet.",
                     ConvergenceWarning,
+                    stacklevel=2,
                 )
         if best_state is not None:
             W, b, self.best_epoch_, basis = best_state

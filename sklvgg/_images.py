@@ -157,9 +157,7 @@ class _PathSource:
         return len(self.paths)
 
     def batch(self, rows, size):
-        return np.stack(
-            [resize_rgb(read_image(self.paths[r], r, size), size) for r in rows]
-        )
+        return np.stack([resize_rgb(read_image(self.paths[r], r, size), size) for r in rows])
 
     def item(self, row):
         return self.paths[row]
@@ -167,12 +165,9 @@ class _PathSource:
 
 def _check_image_array(img, where):
     """Validate one image (or a stack) and bring it to ``(..., H, W, 3)``."""
-    if img.dtype == object or not (
-        np.issubdtype(img.dtype, np.number) or img.dtype == bool
-    ):
+    if img.dtype == object or not (np.issubdtype(img.dtype, np.number) or img.dtype == bool):
         raise ValueError(
-            f"Images must be numeric arrays (uint8 0-255 or float 0-255); {where} has "
-            f"dtype {img.dtype}."
+            f"Images must be numeric arrays (uint8 0-255 or float 0-255); {where} has dtype {img.dtype}."
         )
     if np.issubdtype(img.dtype, np.complexfloating) or img.dtype == bool:
         raise ValueError(f"Images must be real-valued; {where} has dtype {img.dtype}.")
@@ -181,8 +176,7 @@ def _check_image_array(img, where):
         if not finite.all():
             bad = np.argwhere(~finite)[0]
             raise ValueError(
-                f"Images must be finite; {where} has {img[tuple(bad)]} at index "
-                f"{tuple(int(i) for i in bad)}."
+                f"Images must be finite; {where} has {img[tuple(bad)]} at index {tuple(int(i) for i in bad)}."
             )
     if img.size and (img.min() < 0 or img.max() > 255):
         raise ValueError(
@@ -257,9 +251,7 @@ def as_image_source(X):
         return _ArraySource(X)
     items = list(X) if not isinstance(X, np.ndarray) else list(X.ravel()) if X.ndim == 1 else None
     if items is None:
-        raise ValueError(
-            f"A string or object array of image paths must be 1-D; got shape {X.shape}."
-        )
+        raise ValueError(f"A string or object array of image paths must be 1-D; got shape {X.shape}.")
     if not items:
         raise ValueError("Expected at least one image; got an empty sequence.")
     if all(_is_path(x) for x in items):
@@ -349,4 +341,3 @@ def iter_batches(source, rows, batch_size, size, prefetch=2):
     finally:
         stop.set()
         worker.join()
-

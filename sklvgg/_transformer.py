@@ -386,9 +386,7 @@ class VGG16FeatureTransformer(TransformerMixin, BaseEstimator):
         check_is_fitted(self)
         arrays = self._weight_source.refreshed().arrays(layer in TOP_LAYERS)
         if layer not in arrays:
-            raise ValueError(
-                f"Layer {layer!r} has no weights; choose one of {sorted(arrays)}."
-            )
+            raise ValueError(f"Layer {layer!r} has no weights; choose one of {sorted(arrays)}.")
         return [np.array(a) for a in arrays[layer]]
 
     def activation_maps(self, X, *, layer="block1_conv1"):
@@ -430,9 +428,7 @@ class VGG16FeatureTransformer(TransformerMixin, BaseEstimator):
         check_is_fitted(self)
         if self.layer == "predictions":
             return np.asarray(imagenet_class_names(), dtype=object)
-        return np.asarray(
-            [f"{self.layer}_{i}" for i in range(self.n_features_out_)], dtype=object
-        )
+        return np.asarray([f"{self.layer}_{i}" for i in range(self.n_features_out_)], dtype=object)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -451,6 +447,4 @@ def _progress(total, verbose, desc):
     """A tqdm bar in images/s, or a silent stand-in when ``verbose=0``."""
     from tqdm.auto import tqdm
 
-    return tqdm(
-        total=total, desc=desc, unit="img", disable=not verbose or total == 0, leave=True
-    )
+    return tqdm(total=total, desc=desc, unit="img", disable=not verbose or total == 0, leave=True)

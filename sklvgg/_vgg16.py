@@ -115,9 +115,7 @@ def imagenet_class_names():
         if line and not line.startswith("#")
     ]
     lemmas = [lemma for _, lemma in rows]
-    return [
-        f"{lemma}_{wnid}" if lemmas.count(lemma) > 1 else lemma for wnid, lemma in rows
-    ]
+    return [f"{lemma}_{wnid}" if lemmas.count(lemma) > 1 else lemma for wnid, lemma in rows]
 
 
 # --------------------------------------------------------------------------- weights

@@ -176,7 +176,7 @@ def layer_comparison(data, pipe, *, layers=None, n_train=16, n_test=4):
     X, y = data.filenames, data.target
     rows = []
     for layer in layers:
-        for pooling in ([None, "avg"] if layer not in TOP_LAYERS else [None]):
+        for pooling in [None, "avg"] if layer not in TOP_LAYERS else [None]:
             if layer in TOP_LAYERS and pipe.get_params()["vgg__input_size"] != 224:
                 continue
             model = sklearn.base.clone(pipe).set_params(vgg__layer=layer, vgg__pooling=pooling)
@@ -191,8 +191,10 @@ def layer_comparison(data, pipe, *, layers=None, n_train=16, n_test=4):
     fig = _figure(figsize=(8, 4), layout="constrained")
     ax = fig.subplots()
     labels = [f"{r['layer']}\n{r['pooling']}" for r in rows]
-    bars = ax.bar(labels, [r["accuracy"] for r in rows],
-                  color=["C0" if r["pooling"] == "flatten" else "C1" if r["pooling"] == "avg" else "C2" for r in rows])  # fmt: skip
+    colours = {"flatten": "C0", "avg": "C1"}
+    bars = ax.bar(
+        labels, [r["accuracy"] for r in rows], color=[colours.get(r["pooling"], "C2") for r in rows]
+    )
     ax.bar_label(bars, fmt="%.2f")
     ax.set(ylabel=f"test accuracy ({n_train} per class)", ylim=(0, 1.05),
            title="Where to cut VGG16: flattened (blue), average-pooled (orange), fc (green)")  # fmt: skip

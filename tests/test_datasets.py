@@ -19,7 +19,12 @@ def _img(path, size=(8, 6)):
 @pytest.fixture
 def caltech256(tmp_path):
     top = tmp_path / "256_ObjectCategories"
-    for num, name, count in [(1, "ak47", 3), (2, "american-flag", 2), (10, "beer-mug", 2), (257, "clutter", 2)]:
+    for num, name, count in [
+        (1, "ak47", 3),
+        (2, "american-flag", 2),
+        (10, "beer-mug", 2),
+        (257, "clutter", 2),
+    ]:
         for i in range(count, 0, -1):  # written out of order
             _img(top / f"{num:03d}.{name}" / f"{num:03d}_{i:04d}.jpg")
     (top / "001.ak47" / "Thumbs.db").write_bytes(b"x")  # non-image file

@@ -79,7 +79,10 @@ def test_reproduce_command(experiment, tmp_path):
         assert res["per_class_accuracy"][-1] > chance + 0.1
     elif experiment == "layers":
         assert (out / "layers.csv").exists()
-        assert {(r["layer"], r["pooling"]) for r in res["rows"]} >= {("block4_pool", "avg"), ("block4_pool", "flatten")}
+        assert {(r["layer"], r["pooling"]) for r in res["rows"]} >= {
+            ("block4_pool", "avg"),
+            ("block4_pool", "flatten"),
+        }
     else:
         assert "mean nothing" in stdout and res["note"]
         assert all(0 <= a <= 1 for sweep in res["sweeps"].values() for a in sweep["final"])
@@ -90,6 +93,9 @@ def test_reproduce_help_and_bad_data(tmp_path):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
     proc = subprocess.run(
         [sys.executable, "-m", "sklvgg", "reproduce", "layers", "--data", str(tmp_path)],
-        cwd=tmp_path, env=env, capture_output=True, text=True,
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
     )
     assert proc.returncode != 0 and "Could not read --data" in proc.stderr

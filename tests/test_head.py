@@ -62,8 +62,13 @@ def test_matches_logistic_regression_objective(blobs):
     X, y = blobs
     alpha = 1.0
     head = SoftmaxHeadClassifier(
-        alpha=alpha, max_iter=2000, batch_size=400, tol=1e-9,
-        n_iter_no_change=100, random_state=0, shuffle=False,
+        alpha=alpha,
+        max_iter=2000,
+        batch_size=400,
+        tol=1e-9,
+        n_iter_no_change=100,
+        random_state=0,
+        shuffle=False,
     ).fit(X, y)
     lr = make_pipeline(StandardScaler(), LogisticRegression(C=1 / alpha, max_iter=5000, tol=1e-10))
     lr.fit(X, y)
@@ -239,7 +244,10 @@ def test_early_stopping_in_the_row_space_keeps_best_weights(rng, learning_rate_i
     yv = np.arange(80) % 4
     Xv = np.maximum(centers[yv] + rng.normal(0, 3, (80, 600)), 0)
     head = SoftmaxHeadClassifier(
-        early_stopping=True, n_iter_no_change=4, tol=1e-6, learning_rate_init=learning_rate_init,
+        early_stopping=True,
+        n_iter_no_change=4,
+        tol=1e-6,
+        learning_rate_init=learning_rate_init,
         random_state=0,
     )
     with warnings.catch_warnings():

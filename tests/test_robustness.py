@@ -53,7 +53,7 @@ def test_images_that_work_give_the_right_features(tmp_path, rng):
     pal.save(p)
     cases[p] = np.asarray(pal.convert("RGB"))
     p = tmp_path / "gray16.png"
-    gray16 = (rng.integers(0, 256, base.shape[:2]).astype(np.uint16) * 257)
+    gray16 = rng.integers(0, 256, base.shape[:2]).astype(np.uint16) * 257
     Image.fromarray(gray16).save(p)
     cases[p] = np.repeat((gray16 // 257).astype(np.uint8)[..., None], 3, axis=2)
     p = tmp_path / "gray.png"
@@ -201,11 +201,11 @@ HEAD_BAD = {
 N_PARAMETER_CASES = sum(map(len, TRANSFORMER_BAD.values())) + sum(map(len, HEAD_BAD.values()))
 
 
-@pytest.mark.parametrize(
-    "name, value", [(k, v) for k, vs in TRANSFORMER_BAD.items() for v in vs], ids=str
-)
+@pytest.mark.parametrize("name, value", [(k, v) for k, vs in TRANSFORMER_BAD.items() for v in vs], ids=str)
 def test_every_bad_transformer_parameter(name, value, rng):
-    with pytest.raises((ValueError, TypeError), match=f"'{name}' parameter of VGG16FeatureTransformer must be"):
+    with pytest.raises(
+        (ValueError, TypeError), match=f"'{name}' parameter of VGG16FeatureTransformer must be"
+    ):
         small(**{name: value}).fit(rgb(rng)[None])
 
 
@@ -372,12 +372,14 @@ def test_features_array_vs_png(tmp_path, img):
     np.testing.assert_allclose(vgg.transform([img]), vgg.transform([path]), rtol=1e-5, atol=1e-4)
 
 
+_PIXEL_DTYPES = st.sampled_from([np.uint8, np.float32, np.float64])
+_SMALL_SHAPES = hnp.array_shapes(min_dims=2, max_dims=3, max_side=6)
+
+
 @settings(max_examples=200, deadline=None)
 @given(
-    a=hnp.arrays(st.sampled_from([np.uint8, np.float32, np.float64]), hnp.array_shapes(min_dims=2, max_dims=3, max_side=6),
-                 elements=st.integers(0, 255)),
-    b=hnp.arrays(st.sampled_from([np.uint8, np.float32, np.float64]), hnp.array_shapes(min_dims=2, max_dims=3, max_side=6),
-                 elements=st.integers(0, 255)),
+    a=hnp.arrays(_PIXEL_DTYPES, _SMALL_SHAPES, elements=st.integers(0, 255)),
+    b=hnp.arrays(_PIXEL_DTYPES, _SMALL_SHAPES, elements=st.integers(0, 255)),
 )  # fmt: skip
 def test_distinct_images_never_share_a_key(a, b):
     a = a[..., :3] if a.ndim == 3 and a.shape[2] not in (1, 3) else a

@@ -150,7 +150,9 @@ def test_grid_search_with_two_processes(rng):
     X[6:, :, :16] = 255  # a learnable difference between the two classes
     y = np.repeat([0, 1], 6)
     pipe = make_pipeline(small(), LogisticRegression(max_iter=500))
-    search = GridSearchCV(pipe, {"vgg16featuretransformer__layer": ["block4_pool", "block5_pool"]}, cv=2, n_jobs=2)
+    search = GridSearchCV(
+        pipe, {"vgg16featuretransformer__layer": ["block4_pool", "block5_pool"]}, cv=2, n_jobs=2
+    )
     search.fit(X, y)
     assert search.best_score_ > 0.5
 
@@ -202,8 +204,10 @@ def test_caltech101_transfer_beats_random_init(shared_photos):
         )  # fmt: skip
         clf = make_pipeline(vgg, StandardScaler(), LogisticRegression(C=1.0, max_iter=2000))
         scores[weights] = clf.fit(train, y_train).score(val, y_val)
-    print(f"\nvalidation accuracy, 100 classes: hed-bsds500 {scores['hed-bsds500']:.3f}, "
-          f"random init {scores[None]:.3f} (chance 0.010)")
+    print(
+        f"\nvalidation accuracy, 100 classes: hed-bsds500 {scores['hed-bsds500']:.3f}, "
+        f"random init {scores[None]:.3f} (chance 0.010)"
+    )
     assert len(classes) == 100
     # measured: 0.41 vs 0.27 at 160 x 160 in bfloat16 (0.47 vs 0.24 at block4_pool, 112 x 112)
     assert scores["hed-bsds500"] > 0.33

@@ -1,8 +1,7 @@
 import numpy as np
 import pytest
 
-from sklvgg import LAYER_NAMES, VGG16FeatureTransformer, WeightsUnavailableError
-from sklvgg import _vgg16
+from sklvgg import LAYER_NAMES, VGG16FeatureTransformer, WeightsUnavailableError, _vgg16
 from sklvgg._vgg16 import imagenet_class_names, layer_output_shape, read_weight_arrays
 
 
@@ -10,9 +9,7 @@ def test_layer_output_shapes_match_keras():
     import keras
 
     for size in (32, 64, 224):
-        model = keras.applications.VGG16(
-            weights=None, include_top=size == 224, input_shape=(size, size, 3)
-        )
+        model = keras.applications.VGG16(weights=None, include_top=size == 224, input_shape=(size, size, 3))
         for layer in model.layers[1:]:
             assert layer_output_shape(layer.name, size) == tuple(layer.output.shape[1:]), (
                 layer.name,

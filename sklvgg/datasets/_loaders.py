@@ -125,7 +125,7 @@ def load_caltech256(root, *, include_clutter=False):
     if not include_clutter:
         folders = [f for f in folders if f[1] != "clutter"]
     paths, labels, names = [], [], []
-    for number, name, folder in folders:
+    for _number, name, folder in folders:
         files = sorted(p for p in folder.iterdir() if _is_image(p))
         if not files:
             continue
@@ -133,9 +133,7 @@ def load_caltech256(root, *, include_clutter=False):
         paths += files
         labels += [len(names) - 1] * len(files)
     if not paths:
-        raise ValueError(
-            f"{layout}: no class folders named NNN.name with images under {str(root)!r}."
-        )
+        raise ValueError(f"{layout}: no class folders named NNN.name with images under {str(root)!r}.")
     return _bunch(paths, labels, names, root, layout)
 
 

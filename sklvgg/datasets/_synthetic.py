@@ -99,9 +99,7 @@ def make_shapes_dataset(
     from PIL import Image
 
     if not 1 <= n_classes <= len(SHAPE_CLASSES):
-        raise ValueError(
-            f"n_classes must be between 1 and {len(SHAPE_CLASSES)}; got {n_classes}."
-        )
+        raise ValueError(f"n_classes must be between 1 and {len(SHAPE_CLASSES)}; got {n_classes}.")
     from ._loaders import URBAN_TRIBES_CLASSES
 
     if layout not in ("caltech256", "urban-tribes"):

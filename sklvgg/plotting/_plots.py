@@ -136,7 +136,9 @@ def plot_temperature_sweep(search, *, param="vgg__temperature", final_scores=Non
     else:
         mean = np.asarray(results["mean_test_score"])[order]
         std = np.asarray(results["std_test_score"])[order]
-        ax.errorbar(temps[order], mean, yerr=std, marker="o", capsize=3, label="final validation accuracy (CV mean)")
+        ax.errorbar(
+            temps[order], mean, yerr=std, marker="o", capsize=3, label="final validation accuracy (CV mean)"
+        )
     best = float(search.best_params_[param])
     ax.axvline(best, color="grey", ls=":", label=f"best T = {best:g}")
     ax.set_xscale("log", base=2)
