@@ -1,7 +1,7 @@
 """sklvgg: transfer learning with a frozen VGG16 as scikit-learn estimators."""
 
 from ._cache import CacheWarning
-from ._head import SoftmaxHeadClassifier
+from ._head import SoftmaxHeadClassifier, study_head
 from ._images import ImageReadError
 from ._transformer import VGG16FeatureTransformer
 from ._vgg16 import LAYER_NAMES, WeightsUnavailableError
@@ -16,4 +16,5 @@ __all__ = [
     "VGG16FeatureTransformer",
     "WeightsUnavailableError",
     "__version__",
+    "study_head",
 ]

@@ -1,4 +1,13 @@
-"""SoftmaxHeadClassifier: the trainable softmax layer on top of frozen features."""
+"""SoftmaxHeadClassifier: the trainable softmax layer on top of frozen features.
+
+The estimator (:class:`SoftmaxHeadClassifier`) validates, standardises and
+starts; training is a short loop over epochs (``SoftmaxHeadClassifier._train``)
+that asks an optimiser (``_optimizers.py``) for mini-batch updates of one
+objective (``_loss.py``) and consults two small rules between epochs:
+:class:`_ObjectiveGuard` (the exact objective: undo an epoch that raised it,
+test convergence) and :class:`_EarlyStopping` (no improvement by ``tol``, the
+best epoch's weights). ``solver="lbfgs"`` hands the same objective to scipy.
+"""
 
 import time
 import warnings
@@ -6,27 +15,27 @@ from numbers import Integral, Real
 
 import numpy as np
 from scipy import sparse
+from scipy.optimize import minimize
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state, compute_sample_weight
 from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets, unique_labels
-from sklearn.utils.validation import (
-    _check_sample_weight,
-    check_is_fitted,
-    validate_data,
-)
+from sklearn.utils.optimize import _check_optimize_result
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
-__all__ = ["SoftmaxHeadClassifier"]
+from ._loss import SoftmaxLoss, log_softmax
+from ._optimizers import make_optimizer
+
+__all__ = ["SoftmaxHeadClassifier", "study_head"]
 
 # the row-space solver eigendecomposes an n_samples x n_samples Gram matrix
 _MAX_ROW_SPACE_SAMPLES = 4096
-
-
-def _log_softmax(z):
-    z = z - z.max(axis=1, keepdims=True)
-    return z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+# the loss without penalty, for the line search's derivatives along a direction
+_CROSS_ENTROPY = SoftmaxLoss(alpha=0.0, total_weight=1.0)
 
 
 def _exact_line_search(A, y_idx, sw, penalty):
@@ -37,15 +46,11 @@ def _exact_line_search(A, y_idx, sw, penalty):
     finds the minimum in a handful of evaluations.
     """
     A = A.astype(np.float64)
-    w = sw.astype(np.float64) / sw.sum()
-    rows = np.arange(len(y_idx))
+    sw = np.asarray(sw, np.float64)
 
     def derivatives(c):
-        p = np.exp(_log_softmax(c * A))
-        mean = np.sum(p * A, axis=1)
-        grad = np.dot(w, mean - A[rows, y_idx]) + penalty * c
-        hess = np.dot(w, np.sum(p * A * A, axis=1) - mean**2) + penalty
-        return grad, hess
+        first, second = _CROSS_ENTROPY.directional_derivatives(c * A, A, y_idx, sw)
+        return first + penalty * c, second + penalty
 
     # logits beyond +-50 saturate the softmax: a larger step only grows the weights
     c_max = 50.0 / max(float(np.abs(A).max(initial=0.0)), 1e-12)
@@ -65,6 +70,50 @@ def _exact_line_search(A, y_idx, sw, penalty):
             step = 2 * max(lo, 1e-3) if np.isinf(hi) else (lo + hi) / 2
         c = min(step, c_max)
     return c
+
+
+def _mean_and_scale(X, sample_weight=None):
+    """Weighted mean and standard deviation of the columns of float32 ``X``.
+
+    Sums run over row blocks (``X.std(dtype=float64)`` would copy ``X``). They
+    are float64 throughout when weighted or when ``X`` is small (up to 2**22
+    entries), so integer weights and repeated rows give the same float32
+    results; large unweighted ``X`` sums each block in float32 and
+    accumulates the blocks in float64, twice as fast. Squares beyond the
+    float32 range are redone in float64. A feature constant on the (weighted)
+    data gets scale 1. Returns the mean, the scale and the centred ``X``
+    (float32, a new array).
+    """
+    n, block = len(X), 1024
+    w = None if sample_weight is None else np.asarray(sample_weight, np.float64)
+    total = float(n) if w is None else float(w.sum())
+    exact = w is not None or X.size <= 2**22
+    mean = np.zeros(X.shape[1])
+    for start in range(0, n, block):
+        Xb = X[start : start + block]
+        if w is not None:
+            mean += w[start : start + block] @ Xb
+        else:
+            mean += Xb.sum(axis=0, dtype=np.float64 if exact else np.float32)
+    mean /= total
+    Z = np.subtract(X, mean.astype(np.float32), dtype=np.float32)
+
+    def sum_of_squares(dtype):
+        var = np.zeros(X.shape[1])
+        for start in range(0, n, block):
+            Zb = Z[start : start + block]
+            if w is None:
+                var += np.einsum("ij,ij->j", Zb, Zb, dtype=dtype)
+            else:
+                var += w[start : start + block] @ np.square(Zb, dtype=np.float64)
+        return var
+
+    var = sum_of_squares(np.float64 if exact else np.float32)
+    if not np.all(np.isfinite(var)):  # squares past the float32 range
+        var = sum_of_squares(np.float64)
+    scale = np.sqrt(var / total)
+    scale[scale < 1e-8 * max(1.0, float(np.abs(mean).max(initial=0)))] = 1.0
+    return mean.astype(np.float32), scale.astype(np.float32), Z
 
 
 class _RowSpace:
@@ -95,6 +144,33 @@ class _RowSpace:
         return self.Z.T @ (self.U_scaled @ W).astype(np.float32)
 
 
+class _Problem:
+    """A training (or validation) set in the coordinates training runs in, with the loss.
+
+    ``sample_weight`` is ``None`` when every weight is 1 (the loss's faster path).
+    """
+
+    def __init__(self, Z, y, sample_weight, loss, row_space=None):
+        self.Z, self.y, self.loss, self.row_space = Z, y, loss, row_space
+        unit = sample_weight is None or bool(np.all(sample_weight == 1))
+        self.sample_weight = None if unit else sample_weight
+
+    def snapshot(self, W, b, tol, logits=None):
+        return _Snapshot(W, b, self, tol, logits)
+
+    def evaluate(self, W, b):
+        """Cross-entropy (no penalty) and accuracy, in float64."""
+        logits = (self.Z @ W + b).astype(np.float64)
+        return self.loss.cross_entropy(logits, self.y, self.sample_weight)
+
+    def in_row_space(self, row_space, validation=None):
+        """This problem, and ``validation``, in the coordinates of ``row_space``."""
+        problem = _Problem(row_space.coordinates, self.y, self.sample_weight, self.loss, row_space)
+        if validation is not None:
+            validation = _Problem(row_space.project(validation.Z), validation.y, None, validation.loss)
+        return problem, validation
+
+
 class _Snapshot:
     """Weights with their training objective, accuracy and largest gradient entry.
 
@@ -105,9 +181,9 @@ class _Snapshot:
     there), the quantity ``LogisticRegression``'s lbfgs compares with its ``tol``.
     """
 
-    def __init__(self, head, Z, y_idx, sw, row_space, logits=None):
-        self.W, self.b = head._W.copy(), head._b.copy()
-        self._head, self._data, self._row_space = head, (Z, y_idx, sw), row_space
+    def __init__(self, W, b, problem, tol, logits=None):
+        self.W, self.b = W.copy(), b.copy()
+        self._problem, self._tol = problem, tol
         self._objective = self._gradient = self.lifted_W = None
         if logits is not None:
             self._evaluate(logits.astype(np.float32))
@@ -117,16 +193,10 @@ class _Snapshot:
         return self._objective is not None
 
     def _evaluate(self, logits=None):
-        Z, y_idx, sw = self._data
-        total = float(np.sum(sw))
-        logp = _log_softmax(Z @ self.W + self.b if logits is None else logits)
-        rows = np.arange(len(y_idx))
-        penalty = 0.5 * self._head.alpha * float(np.dot(self.W.ravel(), self.W.ravel())) / total
-        self._objective = float(-np.dot(sw.astype(np.float64), logp[rows, y_idx])) / total + penalty
-        self._accuracy = float(np.dot(sw, logp.argmax(axis=1) == y_idx)) / total
-        self._G = G = np.exp(logp, out=logp)
-        G[rows, y_idx] -= 1.0
-        G *= (sw / total)[:, None]
+        p = self._problem
+        logits = p.Z @ self.W + self.b if logits is None else logits
+        cross_entropy, self._accuracy, self._G = p.loss.logit_gradient(logits, p.y, p.sample_weight)
+        self._objective = cross_entropy + p.loss.penalty(self.W)
 
     @property
     def objective(self):
@@ -145,21 +215,20 @@ class _Snapshot:
         if self._gradient is None:
             if self._objective is None:
                 self._evaluate()
-            Z, _, sw = self._data
-            gW = Z.T @ self._G + (self._head.alpha / float(np.sum(sw))) * self.W
+            p, tol = self._problem, self._tol
+            gW = p.loss.weight_gradient(p.Z, self._G, self.W)
             gradient = float(np.abs(self._G.sum(axis=0)).max())
-            tol = self._head.tol
-            if self._row_space is None:
+            if p.row_space is None:
                 gradient = max(gradient, float(np.abs(gW).max()))
             else:
                 # lifted, the gradient V @ gW keeps its Frobenius norm, which bounds its
                 # largest entry from above and, over sqrt(size), from below: lift to decide
                 norm = float(np.linalg.norm(gW))
-                size = self._row_space.Z.shape[1] * gW.shape[1]
+                size = p.row_space.Z.shape[1] * gW.shape[1]
                 if norm > tol and norm / np.sqrt(size) <= tol:
                     # the weights ride along: lifting them too is nearly free, and
                     # needed if training stops here
-                    both = self._row_space.lift(np.hstack([gW, self.W]))
+                    both = p.row_space.lift(np.hstack([gW, self.W]))
                     norm = float(np.abs(both[:, : gW.shape[1]]).max())
                     self.lifted_W = both[:, gW.shape[1] :]
                 gradient = max(gradient, norm)
@@ -167,54 +236,94 @@ class _Snapshot:
         return self._gradient
 
 
-class _Optimizer:
-    """Adam, SGD with Nesterov momentum, or RMSprop, updating arrays in place.
+class _ObjectiveGuard:
+    """The exact training objective between epochs: undo a harmful epoch, test convergence.
 
-    Every update works in preallocated buffers: on 4096 x 256 weights the
-    step costs about as much as the batch's matrix products, not several times.
+    An epoch's running loss is only an average over moving weights, so after
+    the start, after an undo and whenever the running loss did not improve by
+    ``tol``, the objective is computed exactly at the weights the epoch ended
+    on. With ``undo`` (the adaptive schedule), an epoch that left it higher
+    than where the epoch began (the *anchor*), or that was cut short by
+    :attr:`abort_above`, is undone: the weights go back to the anchor and the
+    optimiser restarts with a step 5 times smaller. Convergence is
+    ``LogisticRegression``'s test, the largest gradient entry at most ``tol``.
     """
 
-    def __init__(self, solver, params, lr, momentum=0.9, beta_1=0.9, beta_2=0.999, eps=1e-8):
-        self.solver, self.lr, self.momentum = solver, lr, momentum
-        self.beta_1, self.beta_2, self.eps, self.t = beta_1, beta_2, eps, 0
-        self.m = [np.zeros_like(p) for p in params]
-        self.v = [np.zeros_like(p) for p in params]
-        self.tmp = [np.empty_like(p) for p in params]
+    def __init__(self, head, problem, undo, start_logits=None):
+        self.head, self.problem, self.undo, self.tol = head, problem, undo, head.tol
+        self.anchor = problem.snapshot(head._W, head._b, self.tol, start_logits)
+        self.previous, self.check = np.inf, True
 
-    def step(self, params, grads):
-        self.t += 1
-        for p, g, m, v, tmp in zip(params, grads, self.m, self.v, self.tmp):
-            if self.solver == "adam":
-                m *= self.beta_1
-                np.multiply(g, 1 - self.beta_1, out=tmp)
-                m += tmp
-                v *= self.beta_2
-                np.multiply(g, g, out=tmp)
-                tmp *= 1 - self.beta_2
-                v += tmp
-                lr = self.lr * np.sqrt(1 - self.beta_2**self.t) / (1 - self.beta_1**self.t)
-                np.sqrt(v, out=tmp)
-                tmp += self.eps
-                np.divide(m, tmp, out=tmp)
-                tmp *= lr
-                p -= tmp
-            elif self.solver == "sgd":  # Nesterov momentum
-                m *= self.momentum
-                np.multiply(g, self.lr, out=tmp)
-                m -= tmp
-                p -= tmp
-                np.multiply(m, self.momentum, out=tmp)
-                p += tmp
-            else:  # rmsprop
-                v *= 0.9
-                np.multiply(g, g, out=tmp)
-                tmp *= 0.1
-                v += tmp
-                np.sqrt(v, out=tmp)
-                tmp += 1e-7
-                np.divide(g, tmp, out=tmp)
-                tmp *= self.lr
-                p -= tmp
+    @property
+    def abort_above(self):
+        """An epoch whose running loss passes twice the loss it started from diverges."""
+        if not self.undo:
+            return np.inf
+        return 2 * (self.anchor.objective if self.anchor.evaluated else self.previous)
+
+    def restart(self, problem):
+        """Training moved to ``problem`` (the rows' span): anchor there, at the same weights."""
+        self.problem = problem
+        self.anchor = problem.snapshot(self.head._W, self.head._b, self.tol)
+
+    def end_epoch(self, result):
+        """Check the epoch that returned ``result`` (None: cut short).
+
+        Returns the loss and accuracy to record, whether the epoch was undone,
+        and whether training converged.
+        """
+        head = self.head
+        improving = result is not None and result[0] < self.previous - self.tol
+        snapshot = None if result is None else self.problem.snapshot(head._W, head._b, self.tol)
+        undone = converged = False
+        if self.check or not improving:
+            if self.undo and (snapshot is None or snapshot.objective > self.anchor.objective):
+                undone, snapshot = True, self.anchor
+                head._W[...], head._b[...] = snapshot.W, snapshot.b
+                head._optimizer.undo([head._W, head._b])
+            converged = snapshot.gradient <= self.tol
+        self.anchor, self.check = snapshot, undone
+        if undone:
+            return snapshot.objective, snapshot.accuracy, True, converged
+        self.previous = result[0]
+        return result[0], result[1], False, converged
+
+
+class _EarlyStopping:
+    """``MLPClassifier``'s no-improvement rule, keeping the best epoch's weights if asked.
+
+    Counts the epochs in a row whose monitored loss did not improve on the
+    best by ``tol`` (an undone epoch never does), and with ``keep_best``
+    copies the weights whenever the monitored loss reaches a new best.
+    """
+
+    def __init__(self, tol, patience, keep_best):
+        self.tol, self.patience, self.keep_best = tol, patience, keep_best
+        self.best, self.n_stalled, self.best_state = np.inf, 0, None
+
+    def update(self, value, undone, head, row_space):
+        """Record an epoch's monitored ``value``; return the count of stalled epochs."""
+        if undone:
+            self.n_stalled += 1
+            return self.n_stalled
+        self.n_stalled = 0 if value < self.best - self.tol else self.n_stalled + 1
+        if value < self.best:
+            self.best = value
+            if self.keep_best:
+                self.best_state = (head._W.copy(), head._b.copy(), head.n_iter_, row_space)
+        return self.n_stalled
+
+    @property
+    def exhausted(self):
+        return self.n_stalled >= self.patience
+
+
+def _is_stochastic(head):
+    if head.solver == "lbfgs":
+        raise AttributeError(
+            f"partial_fit is only available for stochastic optimizers. {head.solver!r} is not stochastic."
+        )
+    return True
 
 
 class SoftmaxHeadClassifier(ClassifierMixin, BaseEstimator):
@@ -236,8 +345,17 @@ class SoftmaxHeadClassifier(ClassifierMixin, BaseEstimator):
         weights on the internally standardised features (see Notes) and the
         intercept not penalised: the same model as
         ``make_pipeline(StandardScaler(), LogisticRegression(C=1 / alpha))``.
-    solver : {"adam", "sgd", "rmsprop"}, default="adam"
-        ``"sgd"`` uses Nesterov momentum 0.9.
+    solver : {"adam", "sgd", "rmsprop", "lbfgs"}, default="adam"
+        ``"adam"``, ``"sgd"`` (momentum ``momentum``, Nesterov's with
+        ``nesterovs_momentum``) and ``"rmsprop"`` (Keras' update, ``rho=0.9``,
+        ``epsilon=1e-7``) train by mini-batch epochs. ``"lbfgs"`` minimises
+        the same objective on the whole training set with scipy's L-BFGS-B,
+        as ``LogisticRegression``: deterministic, exact to ``tol``, for small
+        feature sets (it computes in float64); one "epoch" is then one L-BFGS
+        iteration, ``learning_rate*``, ``batch_size``, ``shuffle``,
+        ``n_iter_no_change`` and the optimiser parameters are not used, and
+        ``early_stopping`` only sets the validation data apart (for the
+        curves), as ``MLPClassifier``'s lbfgs; ``partial_fit`` is not available.
     learning_rate : {"adaptive", "constant"}, default="adaptive"
         ``"adaptive"`` divides the step size by 5 each time the monitored loss
         fails to improve by ``tol`` for two consecutive epochs, and stops once
@@ -256,14 +374,19 @@ class SoftmaxHeadClassifier(ClassifierMixin, BaseEstimator):
         ``"auto"`` is ``min(200, n_samples)``, as in ``MLPClassifier``.
     max_iter : int, default=200
         Maximum number of epochs.
-    tol : float, default=1e-4
+    tol : float or None, default=1e-4
         Training stops when the monitored loss (the validation loss with
         ``early_stopping``, otherwise the training loss) has not improved by
         ``tol`` for ``n_iter_no_change`` consecutive epochs, or when the
         largest absolute entry of the gradient of the training objective is at
         most ``tol`` (``LogisticRegression``'s lbfgs test, checked on epochs
-        that did not lower the training loss by ``tol``).
+        that did not lower the training loss by ``tol``). ``None`` (as
+        ``SGDClassifier``'s) trains exactly ``max_iter`` epochs at a constant
+        step size: no stopping rule, no undone epoch, no
+        ``ConvergenceWarning``; with ``early_stopping`` the best epoch's
+        weights are still kept.
     n_iter_no_change : int, default=10
+        Number of epochs without improvement by ``tol`` that stops training.
     early_stopping : bool, default=False
         Monitor the validation loss and keep the weights of its best epoch
         (``best_epoch_``). The validation set is ``X_val, y_val`` when given to
@@ -273,14 +396,35 @@ class SoftmaxHeadClassifier(ClassifierMixin, BaseEstimator):
     shuffle : bool, default=True
         Shuffle the samples every epoch.
     class_weight : dict, "balanced" or None, default=None
-        Weights of the classes, multiplied into ``sample_weight``.
+        Weights of the classes, multiplied into ``sample_weight``: a dict maps
+        labels, as in ``y``, to weights (classes not in it get 1); "balanced"
+        is ``n_samples / (n_classes * np.bincount(y))``.
     warm_start : bool, default=False
-        Start from the previous solution (and its standardisation).
+        Start from the previous solution's weights (and standardisation). The
+        optimiser starts afresh at ``learning_rate_init`` on every ``fit``, as
+        ``MLPClassifier``'s; ``partial_fit`` continues it.
     random_state : int, RandomState instance or None, default=None
         Seeds initialisation, shuffling and the validation split. Training is
         deterministic for a given seed.
     verbose : int, default=0
         1 prints the losses and accuracies of every epoch.
+    momentum : float, default=0.9
+        Momentum of ``solver="sgd"``.
+    nesterovs_momentum : bool, default=True
+        Nesterov's momentum for ``solver="sgd"``.
+    beta_1, beta_2 : float, default=0.9, 0.999
+        Decay rates of Adam's first and second moment estimates.
+    epsilon : float, default=1e-8
+        Adam's numerical-stability term (Keras' default is 1e-7).
+    standardize : bool, default=True
+        Standardise each feature internally with the training set's (weighted)
+        mean and standard deviation (see Notes). ``False`` trains on the raw
+        features, as a Keras ``Dense`` layer would: then their scale matters.
+    init : {"class_means", "glorot_uniform"}, default="class_means"
+        The starting weights of a ``fit``. ``"class_means"``: the minimum of
+        the objective along the class means (see Notes). ``"glorot_uniform"``:
+        Keras' ``Dense`` default, weights uniform in ``+-sqrt(6 / (n_features
+        + n_classes))`` drawn from ``random_state``, zero intercept.
 
     Attributes
     ----------
@@ -290,27 +434,32 @@ class SoftmaxHeadClassifier(ClassifierMixin, BaseEstimator):
         Weights in the space of the input features (the standardisation is
         folded in), so ``decision`` is ``X @ coef_.T + intercept_``.
     intercept_ : ndarray of shape (n_classes,)
+        Intercepts in the space of the input features.
     scaler_mean_, scaler_scale_ : ndarray of shape (n_features,)
         The internal standardisation, fitted on the training data of the first
-        ``fit`` (or ``partial_fit``).
+        ``fit`` (or ``partial_fit``); zeros and ones with ``standardize=False``.
     loss_curve_, accuracy_curve_ : list of float
         Training loss (the objective, penalty included) and accuracy per epoch,
         averaged over the epoch's mini-batches as Keras reports them; an epoch
         undone by the adaptive schedule records the exact values of the
-        weights it returned to.
+        weights it returned to. With ``"lbfgs"``: exact, per iteration.
     validation_loss_curve_, validation_accuracy_curve_ : list of float
         Cross-entropy and accuracy on the validation data after each epoch;
         present only when validation data exist.
     best_epoch_ : int
         With ``early_stopping``: the 1-based epoch whose weights were kept.
     n_iter_ : int
-        Number of epochs run.
+        Number of epochs run (L-BFGS iterations with ``"lbfgs"``).
+    t_ : int
+        Number of training samples seen by the optimiser.
     n_features_in_ : int
+        Number of features seen in ``fit``.
     feature_names_in_ : ndarray of str
         When ``X`` has string column names.
 
     See Also
     --------
+    study_head : The head configured as the study's Keras layer.
     VGG16FeatureTransformer : The frozen feature extractor to put in front.
     sklearn.neural_network.MLPClassifier : Its ``hidden_layer_sizes=()`` is the same model.
 
@@ -319,8 +468,9 @@ class SoftmaxHeadClassifier(ClassifierMixin, BaseEstimator):
     **Raw VGG16 features need no scaler.** They are non-negative, sparse after
     the ReLU and of large scale (``fc2`` activations up to about 100, conv maps
     up to thousands). Before training, each feature is standardised with the
-    mean and standard deviation of the training set (features that are constant
-    there get scale 1). That standardisation is part of the fitted model and is
+    mean and standard deviation of the training set, weighted by
+    ``sample_weight`` and ``class_weight`` (features that are constant there get scale 1). That
+    standardisation is part of the fitted model and is
     folded into ``coef_`` and ``intercept_``, which is why the defaults (Adam,
     ``learning_rate_init=1e-2`` with the adaptive schedule, ``alpha=1``)
     train well on any layer's features (``benchmarks/results/head.md``).
@@ -340,8 +490,12 @@ class SoftmaxHeadClassifier(ClassifierMixin, BaseEstimator):
     logits stay, the norm shrinks) and trains in its coordinates (from the
     eigendecomposition of the ``n_samples x n_samples`` Gram matrix, up to
     4,096 samples), mapping the weights back at the end: the same optimum
-    with ``n_samples`` instead of ``n_features`` columns. ``partial_fit`` and
-    warm starts train in the feature space.
+    with ``n_samples`` instead of ``n_features`` columns. ``partial_fit``,
+    warm starts and ``init="glorot_uniform"`` train in the feature space.
+
+    **The code** keeps each optimiser in ``sklvgg/_optimizers.py`` (its update
+    rule and its step schedule: the divide-by-5 rule and the floor) and the
+    objective in ``sklvgg/_loss.py``, shared by every step, check and solver.
 
     **Binary problems** are still a softmax over two classes (two rows of
     ``coef_``); ``decision_function`` returns the difference of the two logits,
@@ -361,7 +515,8 @@ class SoftmaxHeadClassifier(ClassifierMixin, BaseEstimator):
         pipe[-1].validation_accuracy_curve_
 
     The implementation is NumPy in float32 (deterministic on the CPU for a
-    given ``random_state``, pickles without framework objects).
+    given ``random_state``, pickles without framework objects, optimiser state
+    included, so an unpickled head goes on training exactly as the original).
 
     Examples
     --------
@@ -376,12 +531,12 @@ class SoftmaxHeadClassifier(ClassifierMixin, BaseEstimator):
 
     _parameter_constraints = {
         "alpha": [Interval(Real, 0, None, closed="left")],
-        "solver": [StrOptions({"adam", "sgd", "rmsprop"})],
+        "solver": [StrOptions({"adam", "sgd", "rmsprop", "lbfgs"})],
         "learning_rate": [StrOptions({"constant", "adaptive"})],
         "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
         "batch_size": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
-        "tol": [Interval(Real, 0, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left"), None],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
         "early_stopping": ["boolean"],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
@@ -390,6 +545,13 @@ class SoftmaxHeadClassifier(ClassifierMixin, BaseEstimator):
         "warm_start": ["boolean"],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
+        "momentum": [Interval(Real, 0, 1, closed="left")],
+        "nesterovs_momentum": ["boolean"],
+        "beta_1": [Interval(Real, 0, 1, closed="left")],
+        "beta_2": [Interval(Real, 0, 1, closed="left")],
+        "epsilon": [Interval(Real, 0, None, closed="neither")],
+        "standardize": ["boolean"],
+        "init": [StrOptions({"class_means", "glorot_uniform"})],
     }
 
     def __init__(
@@ -410,6 +572,13 @@ class SoftmaxHeadClassifier(ClassifierMixin, BaseEstimator):
         warm_start=False,
         random_state=None,
         verbose=0,
+        momentum=0.9,
+        nesterovs_momentum=True,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-8,
+        standardize=True,
+        init="class_means",
     ):
         self.alpha = alpha
         self.solver = solver
@@ -426,50 +595,118 @@ class SoftmaxHeadClassifier(ClassifierMixin, BaseEstimator):
         self.warm_start = warm_start
         self.random_state = random_state
         self.verbose = verbose
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.standardize = standardize
+        self.init = init
 
-    # ------------------------------------------------------------------ helpers
+    # ------------------------------------------------------------------ input
 
     def _validate_xy(self, X, y, reset):
         X, y = validate_data(self, X, y, reset=reset, dtype=[np.float32, np.float64], accept_sparse=False)
         check_classification_targets(y)
-        return np.asarray(X, dtype=np.float32), y
+        return self._as_float32(X, "X"), y
+
+    @staticmethod
+    def _as_float32(X, name):
+        """``X`` in float32, refusing values that float32 cannot hold (training runs in float32)."""
+        if X.dtype != np.float32 and X.size and np.abs(X).max() > _FLOAT32_MAX:
+            raise ValueError(
+                f"{name} has values beyond the float32 range (largest magnitude "
+                f"{np.abs(X).max():.3g} > {_FLOAT32_MAX:.3g}); SoftmaxHeadClassifier trains in "
+                "float32: rescale the features."
+            )
+        return np.asarray(X, dtype=np.float32)
+
+    def _encode(self, y, name):
+        y = np.asarray(y)
+        unknown = np.setdiff1d(unique_labels(y), self.classes_) if len(y) else []
+        if len(unknown):
+            raise ValueError(
+                f"{name} has labels not seen in fit: {list(unknown)[:5]}; classes_ are "
+                f"{list(self.classes_)[:10]}."
+            )
+        return np.searchsorted(self.classes_, y).astype(np.intp)
+
+    def _class_weights(self, y_idx):
+        """Per-sample factors from ``class_weight``, a dict keyed by the labels of ``classes_``."""
+        if self.class_weight is None:
+            return None
+        if isinstance(self.class_weight, str):  # "balanced", on the classes present
+            return compute_sample_weight(self.class_weight, y_idx)
+        position = {label: i for i, label in enumerate(self.classes_.tolist())}
+        unknown = [label for label in self.class_weight if label not in position]
+        if unknown:
+            raise ValueError(
+                f"class_weight has labels that are not classes: {unknown[:5]}; classes_ are "
+                f"{list(self.classes_)[:10]}."
+            )
+        weights = np.ones(len(self.classes_))
+        for label, weight in self.class_weight.items():
+            weights[position[label]] = weight
+        return weights[y_idx]
 
     def _sample_weight(self, y_idx, sample_weight, X):
-        sw = _check_sample_weight(sample_weight, X, dtype=np.float32)
-        if self.class_weight is not None:
-            sw = sw * compute_sample_weight(self.class_weight, y_idx).astype(np.float32)
-        return sw
+        """The training weights (``sample_weight`` times the class weights): None when all are
+        1 by default (the scaler's faster path), and as an array."""
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float32, ensure_non_negative=True)
+        sw = np.ones(len(y_idx), np.float32) if sample_weight is None else sample_weight
+        class_factor = self._class_weights(y_idx)
+        if class_factor is not None:
+            sw = sw * class_factor.astype(np.float32)
+        weighted = sample_weight is not None or class_factor is not None
+        return (sw if weighted else None), sw
 
-    def _init_model(self, X, n_classes):
-        """Fit the internal scaler, zero the weights; return the standardised ``X``."""
-        n, block = len(X), 1024
-        # float32 sums over row blocks, accumulated in float64 (X.std(dtype=float64) copies X)
-        mean = np.zeros(X.shape[1])
-        for start in range(0, n, block):
-            mean += X[start : start + block].sum(axis=0)
-        mean /= n
-        Z = np.subtract(X, mean.astype(np.float32), dtype=np.float32)
-        var = np.zeros(X.shape[1])
-        for start in range(0, n, block):
-            var += np.einsum("ij,ij->j", Z[start : start + block], Z[start : start + block])
-        scale = np.sqrt(var / n)
-        scale[scale < 1e-8 * max(1.0, float(np.abs(mean).max(initial=0)))] = 1.0
-        self.scaler_mean_ = mean.astype(np.float32)
-        self.scaler_scale_ = scale.astype(np.float32)
-        Z *= 1.0 / self.scaler_scale_
-        self._set_weights(np.zeros((X.shape[1], n_classes), np.float32), np.zeros(n_classes, np.float32))
+    def _validation_data(self, X, y_idx, sample_weight, sw, X_val, y_val, rng):
+        """The validation set (or None) and the training part of the data."""
+        if X_val is not None:
+            X_val = validate_data(self, X_val, reset=False, dtype=[np.float32, np.float64])
+            yv = self._encode(np.asarray(y_val), "y_val")
+            if len(yv) != len(X_val):
+                raise ValueError(f"X_val and y_val have different lengths: {len(X_val)}, {len(yv)}.")
+            return (self._as_float32(X_val, "X_val"), yv), X, y_idx, sample_weight, sw
+        if not self.early_stopping:
+            return None, X, y_idx, sample_weight, sw
+        n_val = int(np.ceil(self.validation_fraction * len(y_idx)))
+        stratify = (
+            y_idx
+            if np.bincount(y_idx).min() >= 2
+            and len(self.classes_) <= n_val <= len(y_idx) - len(self.classes_)
+            else None
+        )
+        tr, va = train_test_split(
+            np.arange(len(y_idx)), test_size=self.validation_fraction, random_state=rng, stratify=stratify
+        )
+        sample_weight = None if sample_weight is None else sample_weight[tr]
+        return (X[va], y_idx[va]), X[tr], y_idx[tr], sample_weight, sw[tr]
+
+    # ------------------------------------------------------------------ model
+
+    def _init_model(self, X, n_classes, sample_weight, rng):
+        """Fit the internal scaler, set the starting weights; return the standardised ``X``."""
+        if self.standardize:
+            mean, scale, Z = _mean_and_scale(X, sample_weight)
+            Z *= 1.0 / scale
+        else:
+            mean, scale = np.zeros(X.shape[1], np.float32), np.ones(X.shape[1], np.float32)
+            Z = X
+        self.scaler_mean_, self.scaler_scale_ = mean, scale
+        if self.init == "glorot_uniform":
+            limit = np.sqrt(6.0 / (X.shape[1] + n_classes))
+            W = rng.uniform(-limit, limit, (X.shape[1], n_classes)).astype(np.float32)
+        else:
+            W = np.zeros((X.shape[1], n_classes), np.float32)
+        self._W, self._b = W, np.zeros(n_classes, np.float32)
         self.loss_curve_, self.accuracy_curve_ = [], []
         for stale in ("validation_loss_curve_", "validation_accuracy_curve_", "best_epoch_"):
             self.__dict__.pop(stale, None)
         self.n_iter_ = 0
         self.t_ = 0
         return Z
-
-    def _set_weights(self, W, b, lr=None):
-        """New weights, with a fresh optimiser (step size ``lr``, default ``learning_rate_init``)."""
-        self._W, self._b = W, b
-        lr = self.learning_rate_init if lr is None else lr
-        self._optimizer = _Optimizer(self.solver, [self._W, self._b], lr)
 
     def _line_search_start(self, Z, y_idx, sw):
         """Start at the minimum of the objective along the steepest descent from zero.
@@ -478,10 +715,12 @@ class SoftmaxHeadClassifier(ClassifierMixin, BaseEstimator):
         means of the standardised features (minus their average), i.e. a
         class-mean (prototype) classifier; one exact line search along it (convex
         in the step length) lands where mini-batch training would otherwise
-        spend its first epochs getting to.
+        spend its first epochs getting to. Returns the weights, the intercept
+        and the training logits there, in the dtype of ``Z``.
         """
-        n_classes = self._W.shape[1]
+        n_classes = len(self.classes_)
         total = float(sw.sum())
+        sw = sw.astype(Z.dtype, copy=False)
         onehot = sparse.csr_matrix((sw, (y_idx, np.arange(len(y_idx)))), shape=(n_classes, len(y_idx)))
         direction_W = np.asarray(onehot @ Z).T / total
         direction_W -= (sw @ Z / total)[:, None] / n_classes
@@ -489,9 +728,8 @@ class SoftmaxHeadClassifier(ClassifierMixin, BaseEstimator):
         A = Z @ direction_W + direction_b
         penalty = self.alpha * float(np.sum(direction_W.astype(np.float64) ** 2)) / total
         c = _exact_line_search(A, y_idx, sw, penalty)
-        self._W[...] = c * direction_W
-        self._b[...] = c * direction_b
-        return c * A
+        W = np.ascontiguousarray(c * direction_W, dtype=Z.dtype)  # C order: the batches' products are faster
+        return W, (c * direction_b).astype(Z.dtype), c * A
 
     def _standardize(self, X):
         Z = np.subtract(X, self.scaler_mean_, dtype=np.float32)
@@ -501,67 +739,25 @@ class SoftmaxHeadClassifier(ClassifierMixin, BaseEstimator):
     def _publish(self):
         """Fold the standardisation into coef_ and intercept_."""
         W = self._W / self.scaler_scale_[:, None]
-        self.coef_ = W.T.astype(np.float64)
-        self.intercept_ = (self._b - self.scaler_mean_ @ W).astype(np.float64)
-
-    def _raw_logits(self, Z):
-        return Z @ self._W + self._b
+        coef, intercept = W.T.astype(np.float64), (self._b - self.scaler_mean_ @ W).astype(np.float64)
+        if not (np.all(np.isfinite(coef)) and np.all(np.isfinite(intercept))):
+            raise FloatingPointError(
+                "SoftmaxHeadClassifier diverged: its weights are no longer finite. Lower "
+                "learning_rate_init, or keep standardize=True on features of large scale."
+            )
+        self.coef_, self.intercept_ = coef, intercept
 
     def _batch_size(self, n):
         return min(200, n) if self.batch_size == "auto" else min(self.batch_size, n)
-
-    def _evaluate(self, Z, y_idx, sw):
-        logp = _log_softmax(self._raw_logits(Z).astype(np.float64))
-        loss = -np.sum(sw * logp[np.arange(len(y_idx)), y_idx]) / np.sum(sw)
-        accuracy = np.average(logp.argmax(axis=1) == y_idx, weights=sw)
-        return float(loss), float(accuracy)
-
-    def _epoch(self, Z, y_idx, sw, rng, abort_above=np.inf):
-        """One pass of mini-batch steps; ``None`` once the running loss exceeds ``abort_above``."""
-        n = len(y_idx)
-        order = rng.permutation(n) if self.shuffle else np.arange(n)
-        batch = self._batch_size(n)
-        total_w = float(np.sum(sw))
-        decay = np.float32(self.alpha / total_w)  # alpha/2 ||W||^2 / total, spread over batches
-        unit = bool(np.all(sw == 1))
-        gW = np.empty_like(self._W)
-        loss_sum = acc_sum = seen = 0.0
-        for start in range(0, n, batch):
-            idx = order[start : start + batch]
-            Zb, yb, rows = Z[idx], y_idx[idx], np.arange(len(idx))
-            wb = None if unit else sw[idx]
-            wsum = float(len(idx)) if unit else float(wb.sum())
-            if wsum <= 0:
-                continue
-            z = Zb @ self._W
-            z += self._b
-            correct = z.argmax(axis=1) == yb
-            z -= z.max(axis=1, keepdims=True)
-            z_true = z[rows, yb]
-            p = np.exp(z, out=z)
-            norm = p.sum(axis=1)
-            cross_entropy = np.log(norm) - z_true
-            loss_sum += float(cross_entropy.sum() if unit else cross_entropy @ wb)
-            acc_sum += float(correct.sum() if unit else correct @ wb)
-            seen += wsum
-            if loss_sum / seen > abort_above:
-                return None
-            # gradient of the batch's mean loss w.r.t. the logits: softmax - one-hot
-            share = np.float32(1.0 / wsum) if unit else (wb / wsum).astype(np.float32)
-            p *= (share / norm)[:, None]
-            p[rows, yb] -= share
-            np.matmul(Zb.T, p, out=gW)
-            gW += decay * self._W
-            self._optimizer.step([self._W, self._b], [gW, p.sum(axis=0)])
-            self.t_ += len(idx)
-        penalty = 0.5 * self.alpha * float(np.dot(self._W.ravel(), self._W.ravel())) / total_w
-        return loss_sum / total_w + penalty, acc_sum / total_w
 
     # ------------------------------------------------------------------ fitting
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None, X_val=None, y_val=None):
         """Train the softmax layer.
+
+        Each call starts a fresh optimiser at ``learning_rate_init``; with
+        ``warm_start`` it starts from the previous weights.
 
         Parameters
         ----------
@@ -570,6 +766,7 @@ class SoftmaxHeadClassifier(ClassifierMixin, BaseEstimator):
         y : array-like of shape (n_samples,)
             Class labels, of any type.
         sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights: integer weights train as repeated samples.
         X_val : array-like of shape (n_val, n_features), default=None
             Validation features, evaluated after every epoch
             (``validation_*_curve_``) and used for early stopping.
@@ -596,168 +793,46 @@ class SoftmaxHeadClassifier(ClassifierMixin, BaseEstimator):
                 f"{self.classes_[0]!r}."
             )
         y_idx = self._encode(y, "y")
-        sw = self._sample_weight(y_idx, sample_weight, X)
+        sample_weight, sw = self._sample_weight(y_idx, sample_weight, X)
         rng = check_random_state(self.random_state)
-        val = None
-        if X_val is not None:
-            X_val = validate_data(self, X_val, reset=False, dtype=[np.float32, np.float64])
-            yv = self._encode(np.asarray(y_val), "y_val")
-            if len(yv) != len(X_val):
-                raise ValueError(f"X_val and y_val have different lengths: {len(X_val)}, {len(yv)}.")
-            val = (np.asarray(X_val, np.float32), yv)
-        elif self.early_stopping:
-            n_val = int(np.ceil(self.validation_fraction * len(y_idx)))
-            stratify = (
-                y_idx
-                if np.bincount(y_idx).min() >= 2
-                and len(self.classes_) <= n_val <= len(y_idx) - len(self.classes_)
-                else None
-            )
-            tr, va = train_test_split(
-                np.arange(len(y_idx)), test_size=self.validation_fraction,
-                random_state=rng, stratify=stratify,
-            )  # fmt: skip
-            val = (X[va], y_idx[va])
-            X, y_idx, sw = X[tr], y_idx[tr], sw[tr]
-        if not warm:
-            Z = self._init_model(X, len(self.classes_))
-        else:
-            Z = self._standardize(X)
-        self._train(Z, y_idx, sw, val, rng, self.max_iter, stop_early=True, fresh=not warm)
+        val, X, y_idx, sample_weight, sw = self._validation_data(
+            X, y_idx, sample_weight, sw, X_val, y_val, rng
+        )
+        Z = self._standardize(X) if warm else self._init_model(X, len(self.classes_), sample_weight, rng)
+        class_means_start = not warm and self.init == "class_means"
+        if self.solver == "lbfgs":
+            self._fit_lbfgs(Z, y_idx, sw, val, class_means_start)
+            return self
+        self._W, self._b = self._W.astype(np.float32), self._b.astype(np.float32)
+        start_logits = None
+        if class_means_start:
+            self._W, self._b, start_logits = self._line_search_start(Z, y_idx, sw)
+        self._optimizer = make_optimizer(self, [self._W, self._b])  # every fit: a fresh optimiser
+        self._train(Z, y_idx, sw, val, rng, self.max_iter, self.tol is not None, start_logits)
         return self
 
-    def _encode(self, y, name):
-        y = np.asarray(y)
-        unknown = np.setdiff1d(unique_labels(y), self.classes_) if len(y) else []
-        if len(unknown):
-            raise ValueError(
-                f"{name} has labels not seen in fit: {list(unknown)[:5]}; classes_ are "
-                f"{list(self.classes_)[:10]}."
-            )
-        return np.searchsorted(self.classes_, y).astype(np.intp)
-
-    def _train(self, Z, y_idx, sw, val, rng, epochs, stop_early, fresh=False):
-        """Train on the standardised ``Z``; ``fresh``: from the line-search start."""
-        Zv = None if val is None else self._standardize(val[0])
-        row_space = start_logits = None
-        # many features, few samples: after a first epoch, train in the rows' span
-        # (not before: a problem solved by its start need not pay for the basis)
-        to_row_space = fresh and Z.shape[1] >= 2 * Z.shape[0] and Z.shape[0] <= _MAX_ROW_SPACE_SAMPLES
-        if fresh:
-            start_logits = self._line_search_start(Z, y_idx, sw)
-        swv = None if val is None else np.ones(len(val[1]), np.float32)
-        if val is not None and not hasattr(self, "validation_loss_curve_"):
-            self.validation_loss_curve_, self.validation_accuracy_curve_ = [], []
-        adaptive = stop_early and self.learning_rate == "adaptive"
-        # where an epoch that raises the objective is sent back to
-        anchor = _Snapshot(self, Z, y_idx, sw, row_space, start_logits) if stop_early else None
-        best, best_state, no_improve, previous, check = np.inf, None, 0, np.inf, True
-        converged, snapshot = False, None
-        monitor_val = self.early_stopping and val is not None
-        for _ in range(epochs):
-            start = time.perf_counter()
-            # an epoch whose running loss passes twice the loss it started from diverges
-            guard = 2 * (anchor.objective if anchor.evaluated else previous) if adaptive else np.inf
-            result = self._epoch(Z, y_idx, sw, rng, guard)
-            self.n_iter_ += 1
-            undone = converged = False
-            if stop_early:
-                improving = result is not None and result[0] < previous - self.tol
-                snapshot = None if result is None else _Snapshot(self, Z, y_idx, sw, row_space)
-                if check or not improving:
-                    # exact check: after a start or an undo, and once the loss stalls
-                    if adaptive and (snapshot is None or snapshot.objective > anchor.objective):
-                        # the epoch made the objective worse: return to where it began
-                        undone, snapshot = True, anchor
-                        lr = self._optimizer.lr / 5.0
-                        self._set_weights(anchor.W.copy(), anchor.b.copy(), lr)
-                    converged = snapshot.gradient <= self.tol
-                anchor = snapshot
-                check = undone
-            if undone:
-                loss, acc = anchor.objective, anchor.accuracy
-            else:
-                loss, acc = result
-                previous = loss
-            self.loss_curve_.append(loss)
-            self.accuracy_curve_.append(acc)
-            message = f"Epoch {self.n_iter_}: loss {loss:.4f}, accuracy {acc:.4f}"
-            if val is not None:
-                vloss, vacc = self._evaluate(Zv, val[1], swv)
-                self.validation_loss_curve_.append(vloss)
-                self.validation_accuracy_curve_.append(vacc)
-                message += f", val_loss {vloss:.4f}, val_accuracy {vacc:.4f}"
-            if self.verbose:
-                note = " (undone: it raised the objective)" if undone else ""
-                print(f"{message}{note} ({time.perf_counter() - start:.2f}s)")
-            if not stop_early:
-                continue
-            current = vloss if monitor_val else loss
-            no_improve = 0 if not undone and current < best - self.tol else no_improve + 1
-            # adaptive: every second epoch in a row without improvement divides the step by 5
-            if adaptive and not undone and no_improve and no_improve % 2 == 0:
-                self._optimizer.lr /= 5.0
-            if not undone and current < best:
-                best = current
-                if monitor_val:
-                    best_state = (self._W.copy(), self._b.copy(), self.n_iter_, row_space)
-            if converged:
-                if self.verbose:
-                    print(f"Largest gradient entry {snapshot.gradient:.3g} <= tol={self.tol}: converged.")
-                break
-            if self._optimizer.lr < 1e-4 * self.learning_rate_init:
-                if self.verbose:
-                    print("Step size fell below 1e-4 x learning_rate_init; stopping.")
-                break
-            if no_improve >= self.n_iter_no_change:
-                if self.verbose:
-                    print(f"No improvement over tol={self.tol} for {no_improve} epochs; stopping.")
-                break
-            if to_row_space and row_space is None:
-                # projecting onto the span keeps the training logits and shrinks the norm
-                row_space = _RowSpace(Z)
-                self._set_weights(row_space.coordinates_of(self._W), self._b, self._optimizer.lr)
-                Z = row_space.coordinates
-                Zv = None if Zv is None else row_space.project(Zv)
-                anchor = _Snapshot(self, Z, y_idx, sw, row_space)
-        else:
-            if stop_early and epochs == self.max_iter:
-                warnings.warn(
-                    f"SoftmaxHeadClassifier: maximum iterations ({self.max_iter}) reached "
-                    "and the optimization hasn't converged yet.",
-                    ConvergenceWarning,
-                    stacklevel=2,
-                )
-        if best_state is not None:
-            W, b, self.best_epoch_, basis = best_state
-            W = W if basis is None else basis.lift(W)
-            if W.shape == self._W.shape:  # in place: the optimiser goes on from here
-                self._W[...], self._b[...] = W, b
-            else:
-                self._set_weights(np.ascontiguousarray(W), b)
-        elif row_space is not None:  # back to feature space, for predict and warm starts
-            if converged and snapshot.lifted_W is not None:
-                W = snapshot.lifted_W  # the weights training stopped at, lifted already
-            else:
-                W = row_space.lift(self._W)
-            self._set_weights(np.ascontiguousarray(W), self._b)
-        self._publish()
-
+    @available_if(_is_stochastic)
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, classes=None, sample_weight=None):
-        """Run one epoch over ``(X, y)``, starting from the current weights.
+        """Run one epoch over ``(X, y)``, starting from the current weights and optimiser.
+
+        Not available with ``solver="lbfgs"``.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            Features.
         y : array-like of shape (n_samples,)
+            Class labels.
         classes : array-like of shape (n_classes,), default=None
             All the classes; required on the first call, ignored after.
         sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights.
 
         Returns
         -------
         self : object
+            The classifier, trained one epoch more.
         """
         first = not hasattr(self, "classes_")
         if first and classes is None:
@@ -770,14 +845,195 @@ class SoftmaxHeadClassifier(ClassifierMixin, BaseEstimator):
                     f"SoftmaxHeadClassifier needs at least 2 classes; got {list(self.classes_)}."
                 )
         y_idx = self._encode(y, "y")
-        sw = self._sample_weight(y_idx, sample_weight, X)
+        sample_weight, sw = self._sample_weight(y_idx, sample_weight, X)
         rng = check_random_state(self.random_state)
         if first:
-            Z = self._init_model(X, len(self.classes_))
+            Z = self._init_model(X, len(self.classes_), sample_weight, rng)
         else:
             Z = self._standardize(X)
+        if first or not hasattr(self, "_optimizer"):
+            self._W, self._b = self._W.astype(np.float32), self._b.astype(np.float32)
+            self._optimizer = make_optimizer(self, [self._W, self._b])
         self._train(Z, y_idx, sw, None, rng, 1, stop_early=False)
         return self
+
+    def _train(self, Z, y_idx, sw, val, rng, epochs, stop_early, start_logits=None):
+        """Up to ``epochs`` epochs of mini-batch training on the standardised ``Z``.
+
+        ``stop_early``: apply the stopping rules and the adaptive schedule;
+        ``start_logits``: the training logits of the class-mean start.
+        """
+        problem = _Problem(Z, y_idx, sw, SoftmaxLoss(self.alpha, float(np.sum(sw))))
+        validation = None if val is None else _Problem(self._standardize(val[0]), val[1], None, problem.loss)
+        if validation is not None and not hasattr(self, "validation_loss_curve_"):
+            self.validation_loss_curve_, self.validation_accuracy_curve_ = [], []
+        # many features, few samples: after a first epoch, train in the rows' span (the
+        # class-mean start lies in it; a problem solved by its start need not pay for the basis)
+        to_row_space = (
+            start_logits is not None and Z.shape[1] >= 2 * Z.shape[0] and Z.shape[0] <= _MAX_ROW_SPACE_SAMPLES
+        )
+        adaptive = stop_early and self.learning_rate == "adaptive"
+        monitor_val = self.early_stopping and validation is not None
+        guard = _ObjectiveGuard(self, problem, adaptive, start_logits) if stop_early else None
+        stopping = _EarlyStopping(
+            self.tol or 0.0, self.n_iter_no_change if stop_early else np.inf, monitor_val
+        )
+        converged = False
+        for _ in range(epochs):
+            tic = time.perf_counter()
+            result = self._epoch(problem, rng, guard.abort_above if guard else np.inf)
+            self.n_iter_ += 1
+            if guard is None:
+                (loss, accuracy), undone = result, False
+            else:
+                loss, accuracy, undone, converged = guard.end_epoch(result)
+            val_loss = self._record(loss, accuracy, validation, tic, undone)
+            n_stalled = stopping.update(val_loss if monitor_val else loss, undone, self, problem.row_space)
+            if not stop_early:
+                continue
+            if adaptive and not undone:
+                self._optimizer.epoch_stalled(n_stalled)
+            if self._stop(converged, stopping, guard):
+                break
+            if to_row_space and problem.row_space is None:
+                # projecting onto the span keeps the training logits and shrinks the norm
+                problem, validation = self._to_row_space(problem, validation)
+                guard.restart(problem)
+        else:
+            if stop_early and epochs == self.max_iter:
+                warnings.warn(
+                    f"SoftmaxHeadClassifier: maximum iterations ({self.max_iter}) reached "
+                    "and the optimization hasn't converged yet.",
+                    ConvergenceWarning,
+                    stacklevel=3,
+                )
+        self._finish(stopping.best_state, problem.row_space, guard.anchor.lifted_W if converged else None)
+
+    def _epoch(self, problem, rng, abort_above=np.inf):
+        """One pass of mini-batch steps; ``None`` once the running loss exceeds ``abort_above``."""
+        Z, y_idx, sw, loss = problem.Z, problem.y, problem.sample_weight, problem.loss
+        n = len(y_idx)
+        order = rng.permutation(n) if self.shuffle else np.arange(n)
+        batch = self._batch_size(n)
+        gW = np.empty_like(self._W)
+        loss_sum = acc_sum = seen = 0.0
+        for start in range(0, n, batch):
+            idx = order[start : start + batch]
+            wb = None if sw is None else sw[idx]
+            weight = float(len(idx)) if sw is None else float(wb.sum())
+            if weight <= 0:
+                continue
+            cross_entropy, accuracy, gW, gb = loss.loss_gradient(self._W, self._b, Z[idx], y_idx[idx], wb, gW)
+            loss_sum += cross_entropy * weight
+            acc_sum += accuracy * weight
+            seen += weight
+            if loss_sum / seen > abort_above:
+                return None
+            self._optimizer.update_params([self._W, self._b], [gW, gb])
+            self.t_ += len(idx)
+        return loss_sum / loss.total_weight + loss.penalty(self._W), acc_sum / loss.total_weight
+
+    def _record(self, loss, accuracy, validation, tic, undone=False):
+        """Append an epoch to the curves (and print it); return the validation loss."""
+        self.loss_curve_.append(loss)
+        self.accuracy_curve_.append(accuracy)
+        message = f"Epoch {self.n_iter_}: loss {loss:.4f}, accuracy {accuracy:.4f}"
+        val_loss = None
+        if validation is not None:
+            val_loss, val_accuracy = validation.evaluate(self._W, self._b)
+            self.validation_loss_curve_.append(val_loss)
+            self.validation_accuracy_curve_.append(val_accuracy)
+            message += f", val_loss {val_loss:.4f}, val_accuracy {val_accuracy:.4f}"
+        if self.verbose:
+            note = " (undone: it raised the objective)" if undone else ""
+            print(f"{message}{note} ({time.perf_counter() - tic:.2f}s)")
+        return val_loss
+
+    def _stop(self, converged, stopping, guard):
+        """Whether a stopping rule holds after this epoch (checked in this order)."""
+        if converged:
+            reason = f"Largest gradient entry {guard.anchor.gradient:.3g} <= tol={self.tol}: converged."
+        elif self._optimizer.below_floor:
+            reason = "Step size fell below 1e-4 x learning_rate_init; stopping."
+        elif stopping.exhausted:
+            reason = f"No improvement over tol={self.tol} for {stopping.n_stalled} epochs; stopping."
+        else:
+            return False
+        if self.verbose:
+            print(reason)
+        return True
+
+    def _to_row_space(self, problem, validation):
+        """Move training to the span of the training rows (same logits, smaller norm)."""
+        row_space = _RowSpace(problem.Z)
+        self._W = row_space.coordinates_of(self._W)
+        self._optimizer.reset([self._W, self._b])
+        return problem.in_row_space(row_space, validation)
+
+    def _finish(self, best_state, row_space, lifted_W=None):
+        """Restore the best epoch's weights, leave the rows' span, publish coef_ and intercept_."""
+        if best_state is not None:
+            W, b, self.best_epoch_, basis = best_state
+            W = W if basis is None else basis.lift(W)
+            if W.shape == self._W.shape:  # in place: the optimiser goes on from here
+                self._W[...], self._b[...] = W, b
+            else:
+                self._W, self._b[...] = np.ascontiguousarray(W), b
+                self._optimizer.reset([self._W, self._b])
+        elif row_space is not None:  # back to feature space, for predict and warm starts
+            W = lifted_W if lifted_W is not None else row_space.lift(self._W)
+            self._W = np.ascontiguousarray(W)
+            self._optimizer.reset([self._W, self._b])
+        self._publish()
+
+    def _fit_lbfgs(self, Z, y_idx, sw, val, class_means_start):
+        """Minimise the objective with scipy's L-BFGS-B, in float64, as ``LogisticRegression``."""
+        Z = Z.astype(np.float64)
+        sw = sw.astype(np.float64)
+        problem = _Problem(Z, y_idx, sw, SoftmaxLoss(self.alpha, float(sw.sum())))
+        validation = None if val is None else _Problem(self._standardize(val[0]), val[1], None, problem.loss)
+        if validation is not None and not hasattr(self, "validation_loss_curve_"):
+            self.validation_loss_curve_, self.validation_accuracy_curve_ = [], []
+        W, b = self._W.astype(np.float64), self._b.astype(np.float64)
+        if class_means_start:
+            W, b, _ = self._line_search_start(Z, y_idx, sw)
+        shape, size = W.shape, W.size
+        last = {}
+
+        def objective(x):
+            W, b = x[:size].reshape(shape), x[size:]
+            cross_entropy, accuracy, gW, gb = problem.loss.loss_gradient(
+                W, b, Z, y_idx, problem.sample_weight
+            )
+            last.update(x=x.copy(), loss=cross_entropy + problem.loss.penalty(W), accuracy=accuracy)
+            return last["loss"], np.concatenate([gW.ravel(), gb])
+
+        def callback(intermediate_result):
+            x = intermediate_result.x
+            if not np.array_equal(x, last["x"]):
+                objective(x)
+            self.n_iter_ += 1
+            self._W, self._b = x[:size].reshape(shape), x[size:]
+            self._record(last["loss"], last["accuracy"], validation, time.perf_counter())
+
+        tol = 0.0 if self.tol is None else self.tol
+        result = minimize(
+            objective,
+            np.concatenate([W.ravel(), b]),
+            method="L-BFGS-B",
+            jac=True,
+            callback=callback,
+            options={
+                "maxiter": self.max_iter,
+                "maxls": 50,
+                "gtol": tol,
+                "ftol": 64 * np.finfo(float).eps if self.tol is not None else 0.0,
+            },
+        )
+        if self.tol is not None:
+            _check_optimize_result("lbfgs", result, self.max_iter)
+        self._W, self._b = result.x[:size].reshape(shape).copy(), result.x[size:].copy()
+        self._publish()
 
     # ------------------------------------------------------------------ predicting
 
@@ -792,6 +1048,7 @@ class SoftmaxHeadClassifier(ClassifierMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            Features.
 
         Returns
         -------
@@ -807,12 +1064,14 @@ class SoftmaxHeadClassifier(ClassifierMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            Features.
 
         Returns
         -------
         log_proba : ndarray of shape (n_samples, n_classes)
+            Log-probabilities, columns in the order of ``classes_``.
         """
-        return _log_softmax(self._logits(X))
+        return log_softmax(self._logits(X))
 
     def predict_proba(self, X):
         """Class probabilities (the softmax of the logits).
@@ -820,10 +1079,12 @@ class SoftmaxHeadClassifier(ClassifierMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            Features.
 
         Returns
         -------
         proba : ndarray of shape (n_samples, n_classes)
+            Probabilities, columns in the order of ``classes_``.
         """
         return np.exp(self.predict_log_proba(X))
 
@@ -833,26 +1094,83 @@ class SoftmaxHeadClassifier(ClassifierMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            Features.
 
         Returns
         -------
         y_pred : ndarray of shape (n_samples,)
+            Predicted labels.
         """
         logits = self._logits(X)
         return self.classes_[np.argmax(logits, axis=1)]
 
-    def __getstate__(self):
-        state = self.__dict__.copy()
-        state.pop("_optimizer", None)  # optimiser moments: only needed to keep training
-        return state
-
     def __setstate__(self, state):
         self.__dict__.update(state)
-        if "_W" in state:
-            self._optimizer = _Optimizer(self.solver, [self._W, self._b], self.learning_rate_init)
+        if "_W" in state and "_optimizer" not in state and self.solver != "lbfgs":
+            # pickled by an older version, without the optimiser's state
+            self._optimizer = make_optimizer(self, [self._W, self._b])
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.classifier_tags.multi_class = True
         tags.input_tags.allow_nan = False
         return tags
+
+
+def study_head(**overrides):
+    """The head configured as the study's Keras layer: Dense softmax, Adam, 16 epochs.
+
+    A Keras ``Dense(n_classes, activation="softmax")`` layer on the raw
+    features, compiled with Keras' ``Adam()`` defaults (learning rate 1e-3,
+    ``beta_1=0.9``, ``beta_2=0.999``, ``epsilon=1e-7``) and the categorical
+    cross-entropy, fit with ``batch_size=32`` for 16 epochs, shuffled every
+    epoch: no L2 penalty (``alpha=0``), no standardisation, Glorot-uniform
+    weights and zero bias, a constant step size and no stopping rule
+    (``tol=None``), so ``loss_curve_`` and the validation curves have one point
+    per epoch, 16 in all.
+
+    The report states no optimizer: Adam with Keras' defaults is this
+    preset's assumption, the usual choice for such a layer. Everything else
+    follows the report.
+
+    Parameters
+    ----------
+    **overrides : dict
+        Parameters of :class:`SoftmaxHeadClassifier` to change, e.g.
+        ``max_iter=30`` or ``random_state=0``.
+
+    Returns
+    -------
+    head : SoftmaxHeadClassifier
+        Unfitted.
+
+    See Also
+    --------
+    SoftmaxHeadClassifier : Its defaults are tuned instead: standardised
+        features, L2, a class-mean start and convergence tests.
+
+    Examples
+    --------
+    >>> from sklvgg import study_head
+    >>> head = study_head(random_state=0)
+    >>> head.max_iter, head.batch_size, head.learning_rate_init, head.tol
+    (16, 32, 0.001, None)
+    """
+    params = dict(
+        solver="adam",
+        learning_rate="constant",
+        learning_rate_init=1e-3,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-7,
+        batch_size=32,
+        max_iter=16,
+        tol=None,
+        shuffle=True,
+        alpha=0.0,
+        standardize=False,
+        init="glorot_uniform",
+        early_stopping=False,
+    )
+    params.update(overrides)
+    return SoftmaxHeadClassifier(**params)
