@@ -21,13 +21,28 @@ def machine_description():
         flags = "avx512_bf16" if "avx512_bf16" in info else "no avx512_bf16"
     except (OSError, StopIteration):
         pass
-    try:
-        import tensorflow as tf
+    import keras
 
-        gpus = [d.name for d in tf.config.list_physical_devices("GPU")]
+    backend = keras.backend.backend()
+    try:
+        if backend == "jax":
+            import jax
+
+            gpus = [d.device_kind for d in jax.devices() if d.platform == "gpu"]
+        elif backend == "torch":
+            import torch
+
+            gpus = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+        else:
+            import tensorflow as tf
+
+            gpus = [d.name for d in tf.config.list_physical_devices("GPU")]
     except Exception:  # noqa: BLE001
         gpus = []
-    return f"{cpu}, {os.cpu_count()} logical CPUs ({flags}), GPUs: {gpus or 'none'}"
+    return (
+        f"{cpu}, {os.cpu_count()} logical CPUs ({flags}), GPUs: {gpus or 'none'}; "
+        f"Keras {keras.__version__} on {backend}"
+    )
 
 
 def photo_paths(n):

@@ -3,19 +3,44 @@
 Layout: ``<location>/sklvgg-features/<model key>/<k[:2]>/<k>.f32``, one file per
 image. The model key hashes everything that changes the activations (weights
 fingerprint, layer, pooling, input size, precision, preprocessing, library
-versions); the image key hashes the image's identity. Each file is a 16-byte
-header (magic, payload CRC-32, payload length) followed by the float32 values.
-Files are written to a temporary name in the same folder and renamed into
-place, so a reader sees either nothing or a whole entry; an entry that fails
-its length or CRC check is reported, recomputed and rewritten.
+versions); the image key hashes the image's identity (see :func:`image_keys`).
+
+Each entry is a 32-byte header (magic, a 16-byte digest of the model and image
+keys it belongs to, CRC-32, payload length) followed by the float32 values; the
+CRC covers the key digest and the values, so an entry copied, renamed or
+swapped to another key fails its check like a damaged one. Entries are written
+to a temporary name in the same folder and renamed into place, so a reader
+sees either nothing or a whole entry, and created with the permissions the
+process umask allows (as any new file), so a group-writable folder is shared
+by a group whose umask lets the group write (e.g. ``umask 002``).
+
+File keys are built from ``stat``, not from the file's bytes: the path as given
+(made absolute) and the identity of the file it leads to, symlinks followed
+(device, inode, size, modification and status-change times in ns). ``utime``
+can set the modification time back but not the status-change time, which the
+kernel sets on every write, rename or ``chmod``; a file swapped by rename or a
+re-pointed symlink leads to another inode. Hashing the bytes instead costs an
+open and a read per image on every call (40-64 us per image on the 2,000 shared
+Caltech-101 JPEGs, 14 KiB on average, against 10-13 us for the stat key),
+which would bring cached read-back under 20,000 images/s. On file systems whose
+timestamps are coarse (FAT/exFAT: 10 ms or 2 s; HFS+: 1 s), detected as a
+status-change time that is a whole multiple of 10 ms, two versions written
+within one tick could share a stat, so the file's bytes are hashed into the key
+as well.
+
+Every failure degrades to computing without the cache: an entry that is
+absent, damaged, bound to another key or not a regular file is recomputed (and
+rewritten where possible) with one :class:`CacheWarning` per call; a folder that
+cannot be written (no space, read-only, no permission, a file where the folder
+should be) turns writing off with one warning.
 """
 
 import errno
 import hashlib
 import json
 import os
+import stat
 import struct
-import tempfile
 import warnings
 import zlib
 from importlib.metadata import PackageNotFoundError, version
@@ -23,17 +48,22 @@ from pathlib import Path
 
 import numpy as np
 
-from ._images import ImageReadError
-from ._vgg16 import SPATIAL_LAYERS
+from ._images import ImageReadError, file_kind
+from ._vgg16 import SPATIAL_LAYERS, keras_backend
 
 __all__ = ["CacheWarning", "FeatureCache", "image_keys", "model_key", "resolve_location"]
 
 _MAGIC = b"SKVG"
-_HEADER = struct.Struct("<4sIQ")  # magic, crc32 of payload, payload bytes
-#: Bump when anything that changes the stored values changes (resize, preprocessing).
-FORMAT_VERSION = 1
+# magic, blake2b-128 of (model key, image key), crc32 of (that digest + payload), payload bytes
+_HEADER = struct.Struct("<4s16sIQ")
+#: Bump when anything that changes the stored values or the entry layout changes.
+FORMAT_VERSION = 2
 _PREPROCESSING = "pil-bilinear-float32-resize;rgb2bgr-caffe-mean;v1"
-_NO_SPACE = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM}
+#: Timestamps that are whole multiples of this many ns come from a coarse clock.
+_COARSE_NS = 10_000_000
+_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
+_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+_BINARY = getattr(os, "O_BINARY", 0)
 
 
 class CacheWarning(UserWarning):
@@ -45,6 +75,11 @@ def _pkg_version(name):
         return version(name)
     except PackageNotFoundError:
         return "absent"
+
+
+def _backend_version():
+    name = keras_backend()
+    return f"{name} {_pkg_version(name)}"
 
 
 def resolve_location(memory):
@@ -71,9 +106,24 @@ def resolve_location(memory):
 def model_key(weights_id, layer, pooling, input_size, precision):
     """Hash of everything that changes the cached activations.
 
-    ``temperature``, ``batch_size`` and ``verbose`` are not part of it: for
-    ``layer="predictions"`` the cache holds logits and the temperature softmax
-    is applied after the lookup.
+    ``temperature``, ``temperature_on``, ``batch_size`` and ``verbose`` are not
+    part of it: for ``layer="predictions"`` the cache holds logits and the
+    temperature softmax is applied after the lookup. The Keras backend and its
+    version are (TensorFlow, JAX and PyTorch agree only within float rounding).
+
+    Parameters
+    ----------
+    weights_id : str
+        The fitted transformer's ``weights_id_``.
+    layer : str
+    pooling : {None, "avg", "max"}
+    input_size : int
+    precision : {"float32", "bfloat16"}
+
+    Returns
+    -------
+    key : str
+        32 hex digits.
     """
     spec = {
         "format": FORMAT_VERSION,
@@ -84,21 +134,77 @@ def model_key(weights_id, layer, pooling, input_size, precision):
         "precision": precision,
         "preprocessing": _PREPROCESSING,
         "keras": _pkg_version("keras"),
-        "tensorflow": _pkg_version("tensorflow"),
+        # the backend that runs the network, and its version: kernels, and so
+        # the last bits of the features, differ between them
+        "backend": _backend_version(),
         "pillow": _pkg_version("pillow"),
     }
     blob = json.dumps(spec, sort_keys=True).encode()
     return hashlib.sha256(blob).hexdigest()[:32]
 
 
+def _stat(path):
+    """``os.stat`` (symlinks followed); a seam for tests of coarse file systems."""
+    return os.stat(path)
+
+
+def _content_hash(path, expected):
+    """BLAKE2b of a regular file's bytes, opened without blocking; None if it changed."""
+    h = hashlib.blake2b(digest_size=16)
+    fd = os.open(path, os.O_RDONLY | _NONBLOCK | _CLOEXEC | _BINARY)
+    try:
+        st = os.fstat(fd)
+        if (st.st_dev, st.st_ino) != (expected.st_dev, expected.st_ino):
+            return None
+        while chunk := os.read(fd, 1 << 20):
+            h.update(chunk)
+    finally:
+        os.close(fd)
+    return h.hexdigest()
+
+
+def _file_key(path, row):
+    resolved = os.path.abspath(path)
+    try:
+        st = _stat(resolved)
+    except FileNotFoundError:
+        raise ImageReadError(path, row, "no such file") from None
+    except OSError as exc:
+        raise ImageReadError(path, row, exc.strerror or str(exc)) from None
+    if not stat.S_ISREG(st.st_mode):
+        raise ImageReadError(path, row, f"not a regular file: {file_kind(st.st_mode)}")
+    text = f"file\0{resolved}\0{st.st_dev}\0{st.st_ino}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ctime_ns}"
+    h = hashlib.blake2b(text.encode("utf-8", "surrogateescape"), digest_size=16)
+    if st.st_ctime_ns % _COARSE_NS == 0:  # a coarse clock: the stat cannot tell versions apart
+        try:
+            content = _content_hash(resolved, st)
+        except OSError as exc:
+            raise ImageReadError(path, row, exc.strerror or str(exc)) from None
+        if content is None:
+            raise ImageReadError(path, row, "the file was replaced while being read")
+        h.update(b"\0bytes\0" + content.encode())
+    return h.hexdigest()
+
+
 def image_keys(source):
     """One key per image of an image source (see :func:`sklvgg._images.as_image_source`).
 
     - arrays: BLAKE2b of the image's bytes with its shape and dtype;
-    - files: BLAKE2b of the absolute path, size and modification time (ns).
-      A file rewritten in place gets a new mtime and so a new key; a file
-      copied elsewhere, or reached through another path (a symlink), is a new
-      image for the cache (a miss, never a wrong hit).
+    - files: BLAKE2b of the absolute path and of the identity of the regular
+      file it leads to (symlinks followed): device, inode, size, modification
+      and status-change times in ns. A file rewritten in place, even with its
+      modification time set back by ``os.utime``, ``cp -p``, ``tar`` or
+      ``rsync -t``, gets a new status-change time; a file swapped by rename or
+      a re-pointed symlink leads to another inode: a new key each time. A copy
+      elsewhere or another path to the same file is a new image for the cache
+      (a miss, never a wrong hit). On file systems with coarse timestamps
+      (status-change time a multiple of 10 ms: FAT/exFAT, HFS+) the file's
+      bytes are hashed in as well.
+
+    Parameters
+    ----------
+    source : object
+        From :func:`sklvgg._images.as_image_source`.
 
     Returns
     -------
@@ -108,27 +214,23 @@ def image_keys(source):
     Raises
     ------
     ImageReadError
-        For a path that does not exist (naming it and its row).
+        For a path that does not exist or is not a regular file (a directory,
+        a FIFO, a device), naming it and its row. Nothing is opened for that:
+        a FIFO never blocks.
     """
-    keys = []
     if source.kind == "path":
-        for row, path in enumerate(source.paths):
-            try:
-                resolved = os.path.abspath(path)
-                st = os.stat(resolved)
-            except FileNotFoundError:
-                raise ImageReadError(path, row, "no such file") from None
-            except OSError as exc:
-                raise ImageReadError(path, row, str(exc)) from None
-            text = f"path\0{resolved}\0{st.st_size}\0{st.st_mtime_ns}".encode("utf-8", "surrogateescape")
-            keys.append(hashlib.blake2b(text, digest_size=16).hexdigest())
-        return keys
+        return [_file_key(path, row) for row, path in enumerate(source.paths)]
+    keys = []
     for row in range(len(source)):
         img = np.ascontiguousarray(source.item(row))
         h = hashlib.blake2b(f"array\0{img.shape}\0{img.dtype.str}\0".encode(), digest_size=16)
         h.update(memoryview(img).cast("B"))
         keys.append(h.hexdigest())
     return keys
+
+
+class _Damaged(Exception):
+    """An entry exists but cannot be used; ``str()`` says why."""
 
 
 class FeatureCache:
@@ -147,71 +249,161 @@ class FeatureCache:
     ----------
     folder : pathlib.Path
     writable : bool
-        False once a write failed for lack of space or permission.
+        False once the folder proved unwritable (no space, read-only, no
+        permission, not a folder).
     """
 
     def __init__(self, location, key, n_features):
         self.folder = Path(location) / "sklvgg-features" / key
+        self.key = key
         self._prefix = os.fspath(self.folder) + os.sep
         self.n_features = int(n_features)
         self.writable = True
+        self._reported = set()  # keys whose damaged entry was already warned about
 
     def _path(self, key):
         return f"{self._prefix}{key[:2]}{os.sep}{key}.f32"
 
-    def read(self, key):
-        """The features stored for ``key``, or None (absent or corrupt)."""
+    def _binding(self, key):
+        return hashlib.blake2b(f"{self.key}\0{key}".encode(), digest_size=16).digest()
+
+    def _read(self, key):
+        """Values for ``key``; None if absent; raises :class:`_Damaged` if unusable."""
         path = self._path(key)
         size = _HEADER.size + self.n_features * 4
         try:
-            fd = os.open(path, os.O_RDONLY)
-            try:
-                chunks, remaining = [], size + 1  # one byte more reveals a too-long entry
-                while remaining > 0:
-                    chunk = os.read(fd, remaining)
-                    if not chunk:
-                        break
-                    chunks.append(chunk)
-                    remaining -= len(chunk)
-            finally:
-                os.close(fd)
+            # O_NONBLOCK: a FIFO at the entry path opens at once instead of
+            # waiting for a writer; fstat then rejects it before any read.
+            fd = os.open(path, os.O_RDONLY | _NONBLOCK | _CLOEXEC | _BINARY)
         except (FileNotFoundError, NotADirectoryError):
             return None
         except OSError as exc:
-            warnings.warn(
-                f"Cannot read cache entry {path} ({exc}); recomputing it.", CacheWarning, stacklevel=2
-            )
-            return None
+            raise _Damaged(f"cannot be read: {exc.strerror or exc}") from None
+        try:
+            mode = os.fstat(fd).st_mode
+            if not stat.S_ISREG(mode):
+                raise _Damaged(f"is not a regular file but {file_kind(mode)}")
+            chunks, remaining = [], size + 1  # one byte more reveals a too-long entry
+            while remaining > 0:
+                chunk = os.read(fd, remaining)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                remaining -= len(chunk)
+        except OSError as exc:
+            raise _Damaged(f"cannot be read: {exc.strerror or exc}") from None
+        finally:
+            os.close(fd)
         blob = chunks[0] if len(chunks) == 1 else b"".join(chunks)
-        if len(blob) == size:
-            magic, crc, length = _HEADER.unpack_from(blob)
-            payload = memoryview(blob)[_HEADER.size :]
-            if magic == _MAGIC and length == size - _HEADER.size and zlib.crc32(payload) == crc:
-                return np.frombuffer(payload, dtype="<f4")
-        warnings.warn(
-            f"Cache entry {path} is truncated or fails its checksum; it is ignored, "
-            f"recomputed and rewritten.",
-            CacheWarning,
-            stacklevel=2,
-        )
-        return None
+        if len(blob) != size:
+            raise _Damaged("is truncated or fails its checksum")
+        magic, binding, crc, length = _HEADER.unpack_from(blob)
+        checked = memoryview(blob)[4 : 4 + 16]
+        payload = memoryview(blob)[_HEADER.size :]
+        if (
+            magic != _MAGIC
+            or length != size - _HEADER.size
+            or zlib.crc32(payload, zlib.crc32(checked)) != crc
+        ):
+            raise _Damaged("is truncated or fails its checksum")
+        if binding != self._binding(key):
+            raise _Damaged("holds the features of another image (an entry copied, renamed or swapped)")
+        return np.frombuffer(payload, dtype="<f4")
+
+    def _warn_damaged(self, problems, stacklevel):
+        key, reason = problems[0]
+        self._reported.update(k for k, _ in problems)
+        if len(problems) == 1:
+            text = f"Cache entry {self._path(key)} {reason}; it is ignored, recomputed and rewritten."
+        else:
+            text = (
+                f"{len(problems)} cache entries under {self.folder} cannot be used (the first, "
+                f"{self._path(key)}, {reason}); they are ignored, recomputed and rewritten."
+            )
+        warnings.warn(text, CacheWarning, stacklevel=stacklevel + 1)
+
+    def read(self, key):
+        """The features stored for ``key``, or None (absent or unusable, with a warning).
+
+        Parameters
+        ----------
+        key : str
+            An image key from :func:`image_keys`.
+
+        Returns
+        -------
+        values : ndarray of shape (n_features,), dtype float32, or None
+        """
+        try:
+            return self._read(key)
+        except _Damaged as exc:
+            self._warn_damaged([(key, str(exc))], stacklevel=2)
+            return None
+
+    def lookup(self, keys):
+        """Features for each distinct key found, with one warning for all unusable entries.
+
+        Parameters
+        ----------
+        keys : sequence of str
+
+        Returns
+        -------
+        found : dict
+            ``{key: ndarray}`` for the keys with a usable entry.
+        """
+        found, problems = {}, []
+        for key in dict.fromkeys(keys):
+            try:
+                values = self._read(key)
+            except _Damaged as exc:
+                problems.append((key, str(exc)))
+                continue
+            if values is not None:
+                found[key] = values
+        if problems:
+            self._warn_damaged(problems, stacklevel=2)
+        return found
+
+    def _create_temporary(self, folder, key):
+        """A new temporary file next to the entry; mode 0o666 less the umask."""
+        for _ in range(100):
+            tmp = os.path.join(folder, f".{key}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
+            try:
+                flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _CLOEXEC | _BINARY
+                return os.open(tmp, flags, 0o666), tmp
+            except FileExistsError:
+                continue
+        raise FileExistsError(errno.EEXIST, "no free temporary name", folder)
 
     def write(self, key, values):
-        """Store ``values`` for ``key`` atomically; returns False if not written."""
+        """Store ``values`` for ``key`` atomically.
+
+        Parameters
+        ----------
+        key : str
+        values : array-like of shape (n_features,)
+
+        Returns
+        -------
+        written : bool
+            False if not written: the folder is not writable (one warning, and
+            writing stops) or the entry path is taken by a directory (a
+            warning unless that entry was already reported).
+        """
         if not self.writable:
             return False
-        values = np.ascontiguousarray(values, dtype="<f4")
-        payload = values.tobytes()
-        header = _HEADER.pack(_MAGIC, zlib.crc32(payload), len(payload))
+        payload = np.ascontiguousarray(values, dtype="<f4").tobytes()
+        binding = self._binding(key)
+        header = _HEADER.pack(_MAGIC, binding, zlib.crc32(payload, zlib.crc32(binding)), len(payload))
         path = self._path(key)
         folder = os.path.dirname(path)
         tmp = None
         try:
             os.makedirs(folder, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=f".{key}.", suffix=".tmp", dir=folder)
+            fd, tmp = self._create_temporary(folder, key)
             with os.fdopen(fd, "wb") as f:
-                f.write(header)
-                f.write(payload)
+                f.write(header + payload)
             os.replace(tmp, path)
             return True
         except OSError as exc:
@@ -220,22 +412,22 @@ class FeatureCache:
                     os.unlink(tmp)
                 except OSError:
                     pass
-            if exc.errno in _NO_SPACE or isinstance(exc, (PermissionError, FileNotFoundError)):
-                self.writable = False
-                warnings.warn(
-                    f"The feature cache at {self.folder} cannot be written ({exc}); "
-                    f"computing without caching. Results are unchanged.",
-                    CacheWarning,
-                    stacklevel=2,
-                )
+            if tmp is not None and os.path.isdir(path):
+                # A directory where the entry goes: only this entry is lost.
+                if key not in self._reported:
+                    self._reported.add(key)
+                    warnings.warn(
+                        f"Cache entry {path} is a directory and cannot be replaced ({exc}); "
+                        f"that image is computed without caching.",
+                        CacheWarning,
+                        stacklevel=2,
+                    )
                 return False
-            raise
-
-    def lookup(self, keys):
-        """Features for each distinct key found; ``{key: ndarray}``."""
-        found = {}
-        for key in dict.fromkeys(keys):
-            values = self.read(key)
-            if values is not None:
-                found[key] = values
-        return found
+            self.writable = False
+            warnings.warn(
+                f"The feature cache at {self.folder} cannot be written ({exc}); "
+                f"computing without caching. Results are unchanged.",
+                CacheWarning,
+                stacklevel=2,
+            )
+            return False

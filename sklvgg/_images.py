@@ -6,12 +6,19 @@ gives the same features whether it is passed as an array or as a lossless file.
 
 import os
 import queue
+import stat
 import threading
 import warnings
 
 import numpy as np
 
-__all__ = ["ImageReadError", "as_image_source", "iter_batches", "read_image", "resize_rgb"]
+__all__ = ["ImageReadError", "as_image_source", "file_kind", "iter_batches", "read_image", "resize_rgb"]
+
+_OPEN_FLAGS = (
+    os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+)
+#: Mode "I" (32-bit integer) pixels are read on the 16-bit scale: 0-65535 maps to 0-255.
+INT_IMAGE_MAX = 65535.0
 
 
 class ImageReadError(ValueError):
@@ -22,6 +29,53 @@ class ImageReadError(ValueError):
         self.row = row
         self.reason = reason
         super().__init__(f"Cannot read the image at row {row}: {str(path)!r} ({reason}).")
+
+
+def file_kind(mode):
+    """What an ``st_mode`` says a path is, in words ("a directory", "a FIFO"...).
+
+    Parameters
+    ----------
+    mode : int
+        ``os.stat_result.st_mode``.
+
+    Returns
+    -------
+    kind : str
+    """
+    for test, name in (
+        (stat.S_ISREG, "a regular file"),
+        (stat.S_ISDIR, "a directory"),
+        (stat.S_ISFIFO, "a FIFO (named pipe)"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+    ):
+        if test(mode):
+            return name
+    return "not a regular file"
+
+
+def _open_regular(path):
+    """A binary file object for a regular file; never blocks on a FIFO.
+
+    The path is opened with ``O_NONBLOCK`` (a FIFO opens at once instead of
+    waiting for a writer) and checked with ``fstat`` on the open descriptor, so
+    a path swapped for a FIFO or a device between two checks is caught too.
+    """
+    fd = os.open(path, _OPEN_FLAGS)
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise _NotRegular(file_kind(mode))
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+class _NotRegular(Exception):
+    """The path leads to something other than a regular file; ``str()`` says what."""
 
 
 def _is_path(x):
@@ -52,8 +106,25 @@ def resize_rgb(image, size):
 def read_image(path, row=None, size=None):
     """Decode an image file to an RGB uint8 array.
 
-    EXIF orientation is applied; grayscale, RGBA (composited on black, its
-    alpha dropped), palette, CMYK and 16-bit images are converted to RGB.
+    EXIF orientation is applied, then the image is converted to RGB:
+
+    - grayscale (``L``, ``1``) is repeated on the three channels;
+    - with transparency (``RGBA``, ``LA``, ``PA``, palette with a transparent
+      colour) the alpha channel is dropped: every pixel keeps the colour stored
+      under it, whatever its opacity, as ``keras.utils.load_img`` does. Nothing
+      is composited; flatten the image on a background beforehand if the
+      hidden colours matter;
+    - palette and CMYK images go through Pillow's ``convert("RGB")``;
+    - 16-bit (``I;16``) and 32-bit integer (``I``) grayscale are read on the
+      16-bit scale, by one fixed rule for every image: 0-65535 maps to 0-255
+      (values divided by 257 and rounded; above 65535 clipped). An ``I`` image
+      holding 8-bit values comes out dark: convert it to ``L`` first;
+    - floating-point grayscale (``F``) is taken on the 0-255 scale, rounded and
+      clipped.
+
+    Only regular files are read: a directory, a FIFO or a device is refused
+    without blocking (the file is opened with ``O_NONBLOCK`` and checked with
+    ``fstat`` before anything is read).
 
     Parameters
     ----------
@@ -61,8 +132,13 @@ def read_image(path, row=None, size=None):
     row : int, optional
         Position of the file in the input, for error messages.
     size : int, optional
-        Target side; large JPEGs are decoded at a reduced scale no smaller
-        than it (``PIL.Image.draft``), which only speeds things up.
+        Target side. JPEGs larger than twice this side are decoded by
+        libjpeg's DCT scaling at 1/2, 1/4 or 1/8 scale, no smaller than twice
+        the side (``PIL.Image.draft``). This is much faster but not identical
+        to decoding at full size and then resizing: after the resize to
+        ``size`` the pixels differ by up to about 2 of 255 (1.65/255 measured
+        on the Caltech-101 photos at 224). The decoded array is smaller than
+        the file's nominal size; without ``size`` the image is decoded fully.
 
     Returns
     -------
@@ -71,24 +147,31 @@ def read_image(path, row=None, size=None):
     Raises
     ------
     ImageReadError
-        If the file is missing, unreadable, not an image or truncated.
+        If the file is missing, not a regular file (a directory, FIFO or
+        device), unreadable, not an image or truncated.
     """
     from PIL import Image, ImageOps, UnidentifiedImageError
 
     try:
-        with warnings.catch_warnings():
-            # Large photos (up to Pillow's hard limit of ~179 megapixels) are
-            # legitimate input here; beyond it Pillow raises and we report it.
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            img = Image.open(path)
-        with img:
-            if size is not None and img.format == "JPEG":
-                img.draft("RGB", (2 * size, 2 * size))
-            img = ImageOps.exif_transpose(img)
-            img.load()
-            return _to_rgb_array(img)
+        with _open_regular(path) as f:
+            with warnings.catch_warnings():
+                # Large photos (up to Pillow's hard limit of ~179 megapixels) are
+                # legitimate input here; beyond it Pillow raises and we report it.
+                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+                img = Image.open(f)
+            with img:
+                if size is not None and img.format == "JPEG":
+                    img.draft("RGB", (2 * size, 2 * size))
+                img = ImageOps.exif_transpose(img)
+                img.load()
+                return _to_rgb_array(img)
     except FileNotFoundError:
         raise ImageReadError(path, row, "no such file") from None
+    except _NotRegular as exc:
+        kind = str(exc)
+        if kind == "a directory":
+            raise ImageReadError(path, row, "it is a directory, not a file") from None
+        raise ImageReadError(path, row, f"not a regular file: {kind}") from None
     except IsADirectoryError:
         raise ImageReadError(path, row, "it is a directory, not a file") from None
     except PermissionError:
@@ -104,8 +187,7 @@ def read_image(path, row=None, size=None):
 def _to_rgb_array(img):
     if img.mode in ("I;16", "I;16B", "I;16L", "I"):
         arr = np.asarray(img, dtype=np.float64)
-        top = 65535.0 if img.mode.startswith("I;16") or arr.max() > 255 else 255.0
-        gray = np.clip(np.rint(arr * (255.0 / top)), 0, 255).astype(np.uint8)
+        gray = np.clip(np.rint(arr * (255.0 / INT_IMAGE_MAX)), 0, 255).astype(np.uint8)
         return np.repeat(gray[..., None], 3, axis=2)
     if img.mode == "F":
         gray = np.clip(np.rint(np.asarray(img)), 0, 255).astype(np.uint8)
@@ -187,6 +269,21 @@ def _check_image_array(img, where):
     return img
 
 
+def _looks_like_unit_scale(img):
+    """A float image whose every value is within [0, 1] (and not all zero)."""
+    return np.issubdtype(img.dtype, np.floating) and img.size > 0 and 0 < img.max() <= 1
+
+
+def _warn_unit_scale(what):
+    warnings.warn(
+        f"Every pixel value of {what} lies within [0, 1]: probably an image on the 0-1 scale, "
+        f"but VGG16 expects the 0-255 scale (keras.applications.vgg16.preprocess_input does "
+        f"not rescale). Multiply by 255 if so; the values are used as given.",
+        UserWarning,
+        stacklevel=4,
+    )
+
+
 def _grayscale_to_rgb(img, spatial_ndim, where):
     """``(.., H, W)``, ``(.., H, W, 1)`` or ``(.., H, W, 3)`` to ``(.., H, W, 3)``."""
     if img.ndim == spatial_ndim:
@@ -218,7 +315,9 @@ def as_image_source(X):
         A 4-D array ``(n, H, W, 3)``, a 3-D ``(n, H, W)`` or 4-D ``(n, H, W, 1)``
         grayscale array, a sequence of such per-image arrays of any sizes, or a
         1-D sequence of image file paths (str or os.PathLike; a pandas Series
-        or a 1-D string array works).
+        or a 1-D string array works). Pixel values are on the 0-255 scale; a
+        float image whose every value is within [0, 1] (not all zero) is used
+        as given, with a ``UserWarning`` that it is probably on the 0-1 scale.
 
     Returns
     -------
@@ -246,6 +345,8 @@ def as_image_source(X):
         if len(X) == 0:
             raise ValueError(f"Expected at least one image; got an array of shape {X.shape}.")
         X = _grayscale_to_rgb(_check_image_array(X, "the image array"), 3, "the image array")
+        if _looks_like_unit_scale(X):
+            _warn_unit_scale("the image array")
         if min(X.shape[1:3]) < 1:
             raise ValueError(f"Images must be at least 1 x 1 pixels; got shape {X.shape}.")
         return _ArraySource(X)
@@ -256,7 +357,7 @@ def as_image_source(X):
         raise ValueError("Expected at least one image; got an empty sequence.")
     if all(_is_path(x) for x in items):
         return _PathSource([os.fspath(x) for x in items])
-    images = []
+    images, unit_rows = [], []
     for row, item in enumerate(items):
         if _is_path(item):
             raise ValueError(
@@ -277,7 +378,13 @@ def as_image_source(X):
         img = _grayscale_to_rgb(_check_image_array(img, where), 2, where)
         if min(img.shape[:2]) < 1:
             raise ValueError(f"Images must be at least 1 x 1 pixels; {where} has shape {img.shape}.")
+        if _looks_like_unit_scale(img):
+            unit_rows.append(row)
         images.append(img)
+    if unit_rows:
+        shown = ", ".join(map(str, unit_rows[:5])) + (", ..." if len(unit_rows) > 5 else "")
+        plural = "s" if len(unit_rows) > 1 else ""
+        _warn_unit_scale(f"the float image{plural} at row{plural} {shown}")
     return _ListSource(images)
 
 

@@ -2,17 +2,23 @@ import errno
 import multiprocessing
 import os
 import shutil
+import stat
+import tempfile
+import time
+import warnings
 
 import joblib
 import numpy as np
 import pytest
+from conftest import assert_features_close
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, StratifiedKFold, learning_curve
 from sklearn.pipeline import Pipeline
 
 import sklvgg._transformer as transformer_module
 from sklvgg import CacheWarning, SoftmaxHeadClassifier, VGG16FeatureTransformer
-from sklvgg._cache import FeatureCache
+from sklvgg._cache import FeatureCache, image_keys, model_key
+from sklvgg._images import as_image_source
 
 
 def small(memory, **kw):
@@ -61,13 +67,21 @@ def test_subsets_orders_repeats_and_supersets(tmp_path, counted, rng):
     counted["images"] = 0
     vgg = small(tmp_path).fit(X)
     idx = [5, 2, 9, 2, 5]
-    np.testing.assert_array_equal(vgg.transform(X[idx]), reference[idx])
+    first = vgg.transform(X[idx])
+    # computed in other batches than the reference: equal within float32 rounding
+    assert_features_close(first, reference[idx])
+    np.testing.assert_array_equal(first[3:], first[[1, 0]])  # a repeat is the same computed row
     assert counted["images"] == 3 and (vgg.cache_hits_, vgg.cache_misses_) == (0, 5)
     order = rng.permutation(13)
-    np.testing.assert_array_equal(vgg.transform(X[order]), reference[order])
+    second = vgg.transform(X[order])
+    assert_features_close(second, reference[order])
+    # the three cached images come back as the very bytes first computed
+    where = {int(i): k for k, i in enumerate(order)}
+    np.testing.assert_array_equal(second[[where[5], where[2], where[9]]], first[:3])
     assert counted["images"] == 13  # only the 10 new ones, in one batched pass
     assert (vgg.cache_hits_, vgg.cache_misses_) == (3, 10)
-    np.testing.assert_array_equal(vgg.transform(np.concatenate([X, X])), np.concatenate([reference] * 2))
+    by_image = second[np.argsort(order)]
+    np.testing.assert_array_equal(vgg.transform(np.concatenate([X, X])), np.concatenate([by_image] * 2))
     assert counted["images"] == 13 and vgg.cache_hits_ == 26
     assert len(entries(tmp_path)) == 13
 
@@ -94,14 +108,31 @@ def test_learning_curve_and_temperature_search_compute_each_image_once(tmp_path,
     assert len(search.cv_results_["mean_test_score"]) == 4
 
 
-def test_cached_results_are_bit_identical(tmp_path, rng):
+@pytest.mark.parametrize("precision", ["float32", "bfloat16"])
+def test_cache_returns_the_stored_bytes(tmp_path, rng, precision):
     X = rng.integers(0, 256, (11, 40, 30, 3), dtype=np.uint8)
     for kw in (dict(layer="block2_pool", pooling=None), dict(layer="block5_conv3", pooling="max")):
+        kw["precision"] = precision
         plain = small(None, **kw).fit(X).transform(X)
-        cached = small(tmp_path, **kw).fit(X)
-        cached.transform(X[::3])
-        np.testing.assert_array_equal(cached.transform(X), plain)
-        np.testing.assert_array_equal(small(tmp_path, **kw).fit(X).transform(X), plain)
+        # the same batches twice: bit-identical, with or without the cache
+        np.testing.assert_array_equal(small(None, **kw).fit(X).transform(X), plain)
+        np.testing.assert_array_equal(small(tmp_path / "same", **kw).fit(X).transform(X), plain)
+        cached = small(tmp_path / "mixed", **kw).fit(X)
+        partial = cached.transform(X[::3])
+        full = cached.transform(X)  # 4 hits, 7 computed in other batches than `plain`
+        assert (cached.cache_hits_, cached.cache_misses_) == (4, 7)
+        assert_features_close(full, plain, precision)
+        np.testing.assert_array_equal(full[::3], partial)
+        # every later read, by any estimator on that folder, is the stored bytes
+        np.testing.assert_array_equal(small(tmp_path / "mixed", **kw).fit(X).transform(X), full)
+        # ... which are the bytes of the entries on disk, read back directly
+        cache = FeatureCache(
+            tmp_path / "mixed",
+            model_key(cached.weights_id_, kw["layer"], kw["pooling"], 32, precision),
+            cached.n_features_out_,
+        )
+        stored = np.stack([cache.read(k) for k in image_keys(as_image_source(X))])
+        np.testing.assert_array_equal(stored, full)
 
 
 def test_paths_and_joblib_memory(tmp_path, rng, counted):
@@ -181,7 +212,7 @@ def test_unwritable_cache_degrades_with_a_warning(tmp_path, rng, monkeypatch, er
     def refuse(*args, **kwargs):
         raise OSError(err, os.strerror(err))
 
-    monkeypatch.setattr(cache_module.tempfile, "mkstemp", refuse)
+    monkeypatch.setattr(cache_module.FeatureCache, "_create_temporary", refuse)
     vgg = small(tmp_path).fit(X)
     with pytest.warns(CacheWarning, match="cannot be written.*Results are unchanged"):
         np.testing.assert_array_equal(vgg.transform(X), expected)
@@ -205,8 +236,9 @@ def test_directory_deleted_during_use(tmp_path, rng):
     expected = vgg.transform(X[:2])
     shutil.rmtree(tmp_path / "c")
     out = vgg.transform(X)
-    np.testing.assert_array_equal(out[:2], expected)
+    assert_features_close(out[:2], expected)  # recomputed, in a batch of 4 this time
     assert vgg.cache_misses_ == 4 and len(entries(tmp_path)) == 4
+    np.testing.assert_array_equal(vgg.transform(X), out)
 
 
 def _write_many(folder, keys, seed, rounds):
@@ -240,3 +272,330 @@ def test_grid_search_two_workers_share_the_cache(tmp_path, labelled, counted):
     again = small(tmp_path).fit(X)
     again.transform(X)
     assert again.cache_hits_ == 24
+
+
+# ------------------------------------------------------------------ issue 15: keys that cannot go stale
+
+
+def _bmp(path, img):
+    """An uncompressed file: the same size whatever the pixels."""
+    from PIL import Image
+
+    Image.fromarray(img).save(path, format="BMP")
+    return path
+
+
+def _fresh(paths):
+    """Features computed now, without any cache, from what the paths hold."""
+    return small(None).fit(paths).transform(paths)
+
+
+def test_file_rewritten_in_place_with_its_mtime_restored_is_a_miss(tmp_path, rng):
+    X = rng.integers(0, 256, (3, 32, 32, 3), dtype=np.uint8)
+    paths = [_bmp(tmp_path / f"{i}.bmp", x) for i, x in enumerate(X)]
+    vgg = small(tmp_path / "cache").fit(paths)
+    before = vgg.transform(paths)
+    old = os.stat(paths[0])
+    _bmp(paths[0], 255 - X[0])  # same size, other pixels
+    os.utime(paths[0], ns=(old.st_atime_ns, old.st_mtime_ns))  # as cp -p, tar, rsync -t do
+    assert os.stat(paths[0]).st_size == old.st_size and os.stat(paths[0]).st_mtime_ns == old.st_mtime_ns
+    after = vgg.transform(paths)
+    assert (vgg.cache_hits_, vgg.cache_misses_) == (2, 1)
+    assert_features_close(after[:1], _fresh(paths[:1]))
+    assert not np.allclose(after[0], before[0])
+
+
+def test_same_size_same_mtime_files_swapped_by_rename_are_not_stale(tmp_path, rng):
+    X = rng.integers(0, 256, (2, 32, 32, 3), dtype=np.uint8)
+    a, b = _bmp(tmp_path / "a.bmp", X[0]), _bmp(tmp_path / "b.bmp", X[1])
+    for p in (a, b):
+        os.utime(p, ns=(10**18, 10**18))  # whole seconds, as tar extraction sets
+    vgg = small(tmp_path / "cache").fit([a, b])
+    before = vgg.transform([a, b])
+    os.rename(a, tmp_path / "t.bmp")
+    os.rename(b, a)
+    os.rename(tmp_path / "t.bmp", b)
+    after = vgg.transform([a, b])
+    assert vgg.cache_hits_ == 0  # no stale hit
+    assert_features_close(after, before[::-1])
+
+
+def test_symlink_repointed_to_a_same_size_same_mtime_file_is_a_miss(tmp_path, rng):
+    X = rng.integers(0, 256, (2, 32, 32, 3), dtype=np.uint8)
+    a, b = _bmp(tmp_path / "a.bmp", X[0]), _bmp(tmp_path / "b.bmp", X[1])
+    for p in (a, b):
+        os.utime(p, ns=(10**18, 10**18))
+    link = tmp_path / "link.bmp"
+    link.symlink_to(a)
+    vgg = small(tmp_path / "cache").fit([link])
+    first = vgg.transform([link])
+    link.unlink()
+    link.symlink_to(b)
+    second = vgg.transform([link])
+    assert vgg.cache_hits_ == 0
+    assert_features_close(second, _fresh([b]))
+    assert not np.allclose(first, second)
+
+
+def _coarse(monkeypatch, paths):
+    """Pretend ``paths`` live on a file system with whole-second timestamps and no stat change."""
+    import types
+
+    import sklvgg._cache as cache_module
+
+    frozen = {os.fspath(p): os.stat(p) for p in paths}
+
+    def coarse_stat(path):
+        st = frozen[os.fspath(path)]
+        fields = {k: getattr(st, k) for k in dir(st) if k.startswith("st_")}
+        fields.update(st_mtime_ns=1_700_000_000 * 10**9, st_ctime_ns=1_700_000_000 * 10**9)
+        return types.SimpleNamespace(**fields)
+
+    monkeypatch.setattr(cache_module, "_stat", coarse_stat, raising=False)
+
+
+def test_coarse_timestamps_fall_back_to_the_file_bytes(tmp_path, rng, monkeypatch):
+    """FAT/exFAT/HFS+: a same-size rewrite within one timestamp tick changes no stat field."""
+    X = rng.integers(0, 256, (2, 32, 32, 3), dtype=np.uint8)
+    paths = [_bmp(tmp_path / f"{i}.bmp", x) for i, x in enumerate(X)]
+    _coarse(monkeypatch, paths)
+    vgg = small(tmp_path / "cache").fit(paths)
+    vgg.transform(paths)
+    st = os.stat(paths[1])
+    _bmp(paths[1], 255 - X[1])  # same inode, every (faked) stat field unchanged ...
+    os.utime(paths[1], ns=(st.st_atime_ns, st.st_mtime_ns))  # ... the real mtime too: one tick
+    after = vgg.transform(paths)
+    assert (vgg.cache_hits_, vgg.cache_misses_) == (1, 1)
+    assert_features_close(after[1:], _fresh(paths[1:]))
+
+
+def _pixels(path):
+    from PIL import Image
+
+    with Image.open(path) as img:
+        return np.asarray(img.convert("RGB"))
+
+
+def test_stale_hits_over_every_case_are_zero(tmp_path, rng, monkeypatch):
+    """The counts of the closing note: every way tried to fake a file's identity; stale rows: 0."""
+    X = rng.integers(0, 256, (4, 32, 32, 3), dtype=np.uint8)
+    paths = [_bmp(tmp_path / f"{i}.bmp", x) for i, x in enumerate(X)]
+    for p in paths:
+        os.utime(p, ns=(10**18, 10**18))  # equal, whole-second mtimes
+    link = tmp_path / "link.bmp"
+    link.symlink_to(paths[1])
+
+    def rewrite_with_mtime_restored():
+        st = os.stat(paths[0])
+        _bmp(paths[0], np.roll(_pixels(paths[0]), 5, axis=0))
+        os.utime(paths[0], ns=(st.st_atime_ns, st.st_mtime_ns))
+
+    def swap_by_rename():
+        os.rename(paths[1], tmp_path / "t.bmp")
+        os.rename(paths[2], paths[1])
+        os.rename(tmp_path / "t.bmp", paths[2])
+
+    def copy_over_with_mtime_restored():
+        st = os.stat(paths[3])
+        shutil.copyfile(paths[0], paths[3])
+        os.utime(paths[3], ns=(st.st_atime_ns, st.st_mtime_ns))
+
+    def repoint_symlink():
+        link.unlink()
+        link.symlink_to(paths[3])
+
+    def rewrite_on_a_coarse_file_system():
+        _coarse(monkeypatch, paths + [link])
+        vgg.transform(inputs)  # cache what the coarse keys see
+        _bmp(paths[2], 255 - _pixels(paths[2]))
+
+    inputs = paths + [link]
+    vgg = small(tmp_path / "cache").fit(inputs)
+    tried = stale = 0
+    for change in (
+        rewrite_with_mtime_restored,
+        swap_by_rename,
+        copy_over_with_mtime_restored,
+        repoint_symlink,
+        rewrite_on_a_coarse_file_system,
+    ):
+        vgg.transform(inputs)  # everything cached as it is now
+        before = [_pixels(p) for p in inputs]
+        change()
+        got = vgg.transform(inputs)
+        for row, path in enumerate(inputs):
+            if not np.array_equal(before[row], _pixels(path)):
+                tried += 1
+                fresh = _fresh([path])[0]
+                stale += not np.allclose(got[row], fresh, rtol=1e-4, atol=1e-4 * np.abs(fresh).max())
+    print(f"\nrows whose file changed under an unchanged-looking identity: {tried}; stale hits: {stale}")
+    assert (tried, stale) == (7, 0)
+
+
+# ------------------------------------------------------------------ issue 15: entries bound to their key
+
+
+def test_an_entry_copied_to_another_key_is_detected(tmp_path, rng):
+    X = rng.integers(0, 256, (3, 32, 32, 3), dtype=np.uint8)
+    vgg = small(tmp_path).fit(X)
+    expected = vgg.transform(X)
+    keys = image_keys(as_image_source(X))
+    cache = FeatureCache(tmp_path, model_key(vgg.weights_id_, "block4_pool", "avg", 32, "float32"), 512)
+    victim = cache._path(keys[1])
+    shutil.copyfile(cache._path(keys[0]), victim)  # a whole, CRC-valid entry of another image
+    with pytest.warns(CacheWarning, match="another image.*recomputed and rewritten") as record:
+        got = vgg.transform(X)
+    assert len(record) == 1 and vgg.cache_misses_ == 1
+    np.testing.assert_array_equal(got[[0, 2]], expected[[0, 2]])
+    assert_features_close(got[1:2], expected[1:2])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CacheWarning)  # rewritten: read cleanly now
+        np.testing.assert_array_equal(vgg.transform(X), got)
+    assert vgg.cache_hits_ == 3
+
+
+def test_entries_swapped_by_rename_or_moved_to_another_model_are_detected(tmp_path, rng):
+    X = rng.integers(0, 256, (3, 32, 32, 3), dtype=np.uint8)
+    vgg = small(tmp_path).fit(X)
+    expected = vgg.transform(X)
+    keys = image_keys(as_image_source(X))
+    cache = FeatureCache(tmp_path, model_key(vgg.weights_id_, "block4_pool", "avg", 32, "float32"), 512)
+    a, b = cache._path(keys[0]), cache._path(keys[2])
+    os.rename(a, a + ".x")
+    os.rename(b, a)
+    os.rename(a + ".x", b)
+    with pytest.warns(CacheWarning, match="2 cache entries.*another image") as record:
+        got = vgg.transform(X)
+    assert len(record) == 1 and (vgg.cache_hits_, vgg.cache_misses_) == (1, 2)
+    assert_features_close(got, expected)
+    # the same entry under another model key (same image key, same length) is refused too
+    other = FeatureCache(tmp_path, "0" * 32, 512)
+    os.makedirs(os.path.dirname(other._path(keys[1])))
+    shutil.copyfile(cache._path(keys[1]), other._path(keys[1]))
+    with pytest.warns(CacheWarning, match="another image"):
+        assert other.read(keys[1]) is None
+
+
+# ------------------------------------------------------------------ issue 15: failure modes
+
+
+def test_memory_naming_a_regular_file_computes_with_one_warning(tmp_path, rng):
+    X = rng.integers(0, 256, (4, 32, 32, 3), dtype=np.uint8)
+    plain = small(None).fit(X).transform(X)
+    not_a_folder = tmp_path / "cache.txt"
+    not_a_folder.write_text("a file, not a folder")
+    vgg = small(not_a_folder).fit(X)
+    with pytest.warns(CacheWarning, match="cannot be written.*Results are unchanged") as record:
+        np.testing.assert_array_equal(vgg.transform(X), plain)
+    assert len(record) == 1 and vgg.cache_misses_ == 4
+    assert not_a_folder.read_text() == "a file, not a folder"
+
+
+def test_directory_at_an_entry_path_degrades_with_one_warning(tmp_path, rng):
+    X = rng.integers(0, 256, (3, 32, 32, 3), dtype=np.uint8)
+    vgg = small(tmp_path).fit(X)
+    expected = vgg.transform(X)
+    victim = entries(tmp_path)[0]
+    victim.unlink()
+    victim.mkdir()
+    (victim / "something").write_text("kept")
+    with pytest.warns(CacheWarning, match="not a regular file but a directory") as record:
+        got = vgg.transform(X)
+    assert len(record) == 1 and vgg.cache_misses_ == 1
+    assert_features_close(got, expected)
+    assert (victim / "something").read_text() == "kept"  # nothing of the user's is deleted
+
+
+@pytest.mark.parametrize("umask", [0o002, 0o022, 0o077])
+def test_entries_are_created_with_the_umask_permissions(tmp_path, rng, umask):
+    X = rng.integers(0, 256, (2, 32, 32, 3), dtype=np.uint8)
+    previous = os.umask(umask)
+    try:
+        small(tmp_path).fit(X).transform(X)
+    finally:
+        os.umask(previous)
+    modes = {stat.S_IMODE(p.stat().st_mode) for p in entries(tmp_path)}
+    assert modes == {0o666 & ~umask}
+
+
+_OTHER_UID = 65533  # a second unprivileged user, in nobody's group
+
+
+def _as_user(uid, gid, work, timeout=60):
+    """Run ``work()`` in a forked child as ``uid:gid`` with umask 002; returns what it returns."""
+    import pickle
+
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child: no TensorFlow here, only the cache and NumPy
+        os.close(read)
+        try:
+            os.setgroups([])
+            os.setgid(gid)
+            os.setuid(uid)
+            os.umask(0o002)
+            with warnings.catch_warnings(record=True) as record:
+                warnings.simplefilter("always")
+                result = work()
+            payload = pickle.dumps((result, [str(w.message) for w in record]))
+        except BaseException as exc:  # noqa: BLE001 - reported to the parent
+            payload = pickle.dumps((None, [f"child failed: {type(exc).__name__}: {exc}"]))
+        os.write(write, payload)
+        os._exit(0)
+    os.close(write)
+    deadline = time.monotonic() + timeout
+    while os.waitpid(pid, os.WNOHANG) == (0, 0):
+        if time.monotonic() > deadline:
+            os.kill(pid, 9)
+            os.waitpid(pid, 0)
+            pytest.fail(f"the child running as uid {uid} did not finish in {timeout} s")
+        time.sleep(0.05)
+    with os.fdopen(read, "rb") as f:
+        return pickle.loads(f.read())
+
+
+@pytest.mark.skipif(not hasattr(os, "fork") or os.geteuid() != 0, reason="needs root to switch users")
+def test_a_group_writable_folder_is_shared_by_two_users(rng):
+    X = rng.integers(0, 256, (4, 32, 32, 3), dtype=np.uint8)
+    # pytest's tmp_path is private to root; the shared folder lives in /tmp
+    shared = tempfile.mkdtemp(prefix="sklvgg-shared-", dir="/tmp")
+    try:
+        os.chown(shared, 0, 65534)
+        os.chmod(shared, 0o2775)  # group-writable, new folders inherit the group
+        previous = os.umask(0o002)
+        try:
+            expected = small(shared).fit(X).transform(X)  # the first user computes
+        finally:
+            os.umask(previous)
+
+        def second_user():
+            vgg = small(shared).fit(X)
+
+            def recompute(*args, **kwargs):  # TensorFlow in a forked child would hang: refuse
+                raise RuntimeError("the second user found no usable entry and had to recompute")
+
+            vgg._compute = recompute
+            got = vgg.transform(X)
+            cache = FeatureCache(shared, "1" * 32, 8)
+            written = [cache.write(f"{i:032x}", np.full(8, i, np.float32)) for i in range(3)]
+            return got, vgg.cache_hits_, written
+
+        result, messages = _as_user(65534, 65534, second_user)
+        assert messages == []  # no CacheWarning, no failure
+        got, hits, written = result
+        assert hits == 4 and written == [True] * 3
+        np.testing.assert_array_equal(got, expected)  # the first user's bytes, not recomputed
+
+        def third_user():
+            cache = FeatureCache(shared, "1" * 32, 8)
+            values = [cache.read(f"{i:032x}") for i in range(3)]
+            return values, cache.write(f"{0:032x}", np.zeros(8, np.float32))
+
+        result, messages = _as_user(_OTHER_UID, 65534, third_user)
+        assert messages == []
+        values, rewritten = result
+        assert rewritten
+        for i, v in enumerate(values):
+            np.testing.assert_array_equal(v, np.full(8, i, np.float32))
+    finally:
+        shutil.rmtree(shared, ignore_errors=True)

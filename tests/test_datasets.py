@@ -97,3 +97,39 @@ def test_shapes_dataset_in_urban_tribes_layout(tmp_path):
     root = make_shapes_dataset(tmp_path, n_classes=11, n_per_class=2, image_size=32, layout="urban-tribes")
     data = load_urban_tribes(root)
     assert len(data.filenames) == 22 and np.bincount(data.target).tolist() == [2] * 11
+
+
+def test_min_images_leaves_short_classes_out(caltech256, tmp_path):
+    data = load_caltech256(caltech256, min_images=3)
+    assert list(data.target_names) == ["ak47"] and list(data.target) == [0, 0, 0]
+    assert data.dropped == {"american-flag": 2, "beer-mug": 2}
+    assert "1 classes" in data.DESCR and "(2 with fewer than 3 images left out)" in data.DESCR
+    assert load_caltech256(caltech256).dropped == {}
+
+    top = tmp_path / "folder"
+    for name, count in [("a", 1), ("b", 3), ("c", 2)]:
+        for i in range(count):
+            _img(top / name / f"image_{i:04d}.jpg")
+    (top / "empty").mkdir()  # not a class: not listed as dropped
+    data = load_image_folder(top, min_images=2)
+    assert list(data.target_names) == ["b", "c"] and list(data.target) == [0, 0, 0, 1, 1]
+    assert data.dropped == {"a": 1}
+
+    tribes = tmp_path / "pictures_all"
+    for name, count in [("biker", 1), ("goth", 2)]:
+        for i in range(count):
+            _img(tribes / f"{name}_group_pic{i:05d}.jpg")
+    data = load_urban_tribes(tribes, min_images=2)
+    assert tuple(data.target_names) == URBAN_TRIBES_CLASSES  # indices stay those of the 11
+    assert [URBAN_TRIBES_CLASSES[t] for t in data.target] == ["goth", "goth"]
+    assert data.dropped == {"biker": 1}
+
+
+@pytest.mark.parametrize("loader", [load_caltech256, load_image_folder])
+def test_min_images_too_high_says_what_to_do(caltech256, loader):
+    root = caltech256 / "256_ObjectCategories"
+    with pytest.raises(
+        ValueError, match=r"min_images=4 images or more \(the largest, '.*ak47', has 3\)"
+    ) as info:
+        loader(root, min_images=4)
+    assert "Pass a smaller min_images" in str(info.value) and "--n-train" in str(info.value)

@@ -42,7 +42,6 @@ def test_example_runs(example, tmp_path):
         json.loads(js.read_text())
     if example.stem in ("plot_caltech256", "plot_urban_tribes"):
         res = json.loads(next(out.glob("*.json")).read_text())
-        assert len(res["loss_curve"]) == res["epochs"] == len(res["validation_accuracy_curve"])
         assert res["per_class"] == [1, 2, 4, 8, 16]
         assert all(0 <= a <= 1 for a in res["per_class_accuracy"])
         assert res["per_class_accuracy"][-1] > 1 / 3 + 0.15  # above chance
@@ -50,7 +49,7 @@ def test_example_runs(example, tmp_path):
         assert "mean nothing" in stdout
     if example.stem == "plot_caltech101_hed":
         res = json.loads((out / "caltech101_hed.json").read_text())
-        assert res["hed-bsds500"]["per_class_accuracy"][-1] > 0.05  # 100 classes, 32 px
+        assert res["hed-bsds500, tuned head"]["16"] > 0.05  # 100 classes, 32 px
 
 
 def test_demo_command(tmp_path):
@@ -62,30 +61,7 @@ def test_demo_command(tmp_path):
     assert "| 16 |" in stdout
 
 
-@pytest.mark.parametrize("experiment", ["caltech256", "urban-tribes", "layers", "temperature"])
-def test_reproduce_command(experiment, tmp_path):
-    stdout = run(
-        ["-m", "sklvgg", "reproduce", experiment, "--out", "o", "--input-size", "32",
-         "--n-train", "8", "--n-test", "4"],
-        tmp_path,
-    )  # fmt: skip
-    out = tmp_path / "o"
-    res = json.loads((out / f"{experiment}.json").read_text())
-    assert list(out.glob("*.png"))
-    if experiment in ("caltech256", "urban-tribes"):
-        assert res["per_class"] == [1, 2, 4, 8]
-        assert len(res["accuracy_curve"]) == res["epochs"]
-        chance = 1 / res["n_classes"]
-        assert res["per_class_accuracy"][-1] > chance + 0.1
-    elif experiment == "layers":
-        assert (out / "layers.csv").exists()
-        assert {(r["layer"], r["pooling"]) for r in res["rows"]} >= {
-            ("block4_pool", "avg"),
-            ("block4_pool", "flatten"),
-        }
-    else:
-        assert "mean nothing" in stdout and res["note"]
-        assert all(0 <= a <= 1 for sweep in res["sweeps"].values() for a in sweep["final"])
+# Each reproduce experiment writes its figures and table: tests/test_cli.py, in process.
 
 
 def test_reproduce_help_and_bad_data(tmp_path):

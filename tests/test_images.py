@@ -163,3 +163,80 @@ def test_iter_batches_keeps_order_and_propagates_errors(rng):
     it = iter_batches(source, range(10), 1, 8)
     next(it)
     it.close()
+
+
+# ----------------------------------------------------------------------------- read as documented (issue 15)
+
+
+def test_alpha_is_dropped_as_documented(tmp_path):
+    """Transparent pixels keep their stored colour (as keras.utils.load_img); nothing is composited."""
+    rgba = np.zeros((4, 4, 4), np.uint8)
+    rgba[..., 0] = 200  # red everywhere ...
+    rgba[:2, ..., 3] = 0  # ... fully transparent on the top half
+    rgba[2:, ..., 3] = 128  # ... half transparent below
+    path = _save(tmp_path, "rgba.png", Image.fromarray(rgba, "RGBA"))
+    np.testing.assert_array_equal(read_image(path), np.broadcast_to([200, 0, 0], (4, 4, 3)))
+    doc = " ".join(read_image.__doc__.split())
+    assert "alpha channel is dropped" in doc and "composited on black" not in doc
+
+
+def test_jpeg_draft_decoding_is_documented_as_approximate(tmp_path, rng):
+    smooth = np.linspace(0, 255, 640 * 480 * 3).reshape(480, 640, 3)
+    noisy = np.clip(smooth + rng.normal(0, 20, smooth.shape), 0, 255).astype(np.uint8)
+    path = _save(tmp_path, "big.jpg", Image.fromarray(noisy), quality=90)
+    drafted = resize_rgb(read_image(path, size=64), 64)
+    full = resize_rgb(read_image(path), 64)
+    shift = np.abs(drafted - full).max()
+    assert 0 < shift <= 4  # not identical: a few levels of 255 after the resize
+    doc = " ".join(read_image.__doc__.split())
+    assert "only speeds things up" not in doc and "not identical" in doc
+
+
+def test_32_bit_integer_images_are_scaled_by_one_fixed_rule(tmp_path):
+    """Mode "I": 0-65535 maps to 0-255 whatever the image's own maximum."""
+    dim = np.full((4, 4), 200, np.int32)  # an image whose maximum is 200 ...
+    bright = dim.copy()
+    bright[0, 0] = 60000  # ... and one with a brighter pixel
+    paths = [_save(tmp_path, f"{i}.tif", Image.fromarray(a)) for i, a in enumerate((dim, bright))]
+    assert Image.open(paths[0]).mode == "I"
+    a, b = read_image(paths[0]), read_image(paths[1])
+    assert a[1, 1, 0] == b[1, 1, 0] == round(200 / 257)  # the same value, the same pixel
+    assert b[0, 0, 0] == round(60000 / 257)
+
+
+@pytest.mark.parametrize("as_list", [False, True])
+def test_float_images_on_the_0_1_scale_warn(rng, as_list):
+    unit = rng.random((2, 8, 8, 3))
+    X = list(unit) if as_list else unit
+    with pytest.warns(UserWarning, match=r"within \[0, 1\].*0-255 scale"):
+        source = as_image_source(X)
+    np.testing.assert_array_equal(source.batch([0], 8)[0], unit[0].astype(np.float32))  # used as given
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        as_image_source(unit * 255)  # 0-255 floats
+        as_image_source(np.zeros((2, 8, 8, 3)))  # black is black on either scale
+        as_image_source((unit > 0.5).astype(np.uint8))  # integers are never rescaled
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this platform")
+def test_non_regular_files_are_refused_without_blocking(tmp_path):
+    import signal
+
+    fifo = tmp_path / "pipe.png"
+    os.mkfifo(fifo)
+
+    def timeout(signum, frame):
+        raise TimeoutError("read_image blocked on a FIFO")
+
+    previous = signal.signal(signal.SIGALRM, timeout)
+    signal.alarm(20)  # a regression fails here instead of hanging the suite
+    try:
+        for path, kind in ((fifo, "FIFO"), ("/dev/null", "character device"), (tmp_path, "directory")):
+            with pytest.raises(ImageReadError, match=kind) as info:
+                read_image(path, 7)
+            assert info.value.row == 7 and str(path) in str(info.value)
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)

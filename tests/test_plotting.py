@@ -64,3 +64,25 @@ def test_filters_and_activation_maps(rng):
     np.testing.assert_allclose(fig.axes[5].images[0].get_array(), first[0, ..., 5])
     with pytest.raises(ValueError, match="conv or pool layer"):
         vgg.activation_maps(img, layer="fc2")
+
+
+def test_all_512_maps_as_one_image(rng):
+    from sklvgg.plotting import draw_reference, plot_curves_by
+
+    img = rng.integers(0, 256, (1, 32, 32, 3), dtype=np.uint8)
+    vgg = VGG16FeatureTransformer(weights=None, layer="block5_conv3", input_size=32, random_state=0).fit(img)
+    fig = plot_activation_maps(vgg, img, layer="block5_conv3")
+    (ax,) = fig.axes  # 512 tiles: one mosaic, not 512 axes
+    assert "512 activation maps" in fig._suptitle.get_text()
+    mosaic = ax.images[0].get_array()
+    assert mosaic.shape == (23 * 3 - 1, 23 * 3 - 1)  # 23 x 23 tiles of 2 x 2, 1 pixel apart
+    fig = plot_conv_filters(vgg, layer="block5_conv3")
+    assert len(fig.axes) == 1 and "512 filters" in fig._suptitle.get_text()
+    fig = plot_curves_by({1.0: [0.1, 0.2], 1.49: [0.2, 0.3]}, legend_title="T")
+    assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == ["T = 1", "T = 1.49"]
+    draw_reference(fig.axes[0], y=0.45, label="report: ~45%", comparable=False)
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert labels[-1] == "report: ~45%\nnot comparable with this run"
+    import matplotlib.pyplot as plt
+
+    plt.close("all")

@@ -46,3 +46,13 @@ def test_errors():
         next(PerClassSplit(4, 2).split(np.zeros(10), y))
     with pytest.raises(ValueError, match="'order' parameter"):
         next(PerClassSplit(order="shuffled").split(np.zeros(10), y))
+
+
+def test_short_class_error_says_what_to_do():
+    y = np.repeat([0, 1, 2], [5, 6, 4])
+    with pytest.raises(ValueError, match=r"class 0 has 5 \(and 1 other class is short\)\.") as info:
+        next(PerClassSplit(4, 2).split(np.zeros(15), y))
+    assert "min_images=6" in str(info.value) and "--min-images 6" in str(info.value)
+    y = np.repeat([0, 1, 2], [5, 3, 4])
+    with pytest.raises(ValueError, match=r"\(and 2 other classes are short\)"):
+        next(PerClassSplit(4, 2).split(np.zeros(12), y))

@@ -2,6 +2,7 @@ import pickle
 
 import numpy as np
 import pytest
+from conftest import assert_features_close
 from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV
@@ -73,6 +74,8 @@ def test_unknown_layer_lists_the_valid_ones(images):
     "params, match",
     [
         (dict(temperature=2.0), "only applies to layer='predictions'"),
+        (dict(temperature_on="fc2"), "temperature_on='fc2' only applies to layer='predictions'"),
+        (dict(temperature_on="bias"), "'temperature_on' parameter"),
         (dict(temperature=0.0, layer="predictions", input_size=224), "'temperature' parameter"),
         (dict(layer="fc2", input_size=64), "needs input_size=224"),
         (dict(input_size=16), "'input_size' parameter"),
@@ -212,3 +215,83 @@ def test_caltech101_transfer_beats_random_init(shared_photos):
     # measured: 0.41 vs 0.27 at 160 x 160 in bfloat16 (0.47 vs 0.24 at block4_pool, 112 x 112)
     assert scores["hed-bsds500"] > 0.33
     assert scores["hed-bsds500"] > scores[None] + 0.08
+
+
+# ----------------------------------------------------------------------------- changed after fit (issue 15)
+
+
+@pytest.mark.parametrize(
+    "name, value",
+    [("layer", "block3_pool"), ("pooling", None), ("pooling", "max"), ("input_size", 64),
+     ("precision", "bfloat16"), ("weights", "hed-bsds500")],
+)  # fmt: skip
+def test_parameters_changed_after_fit_are_refused(images, name, value):
+    vgg = small().fit(images)
+    vgg.set_params(**{name: value})
+    with pytest.raises(ValueError, match=f"changed since fit: {name} .*call fit again"):
+        vgg.transform(images)
+    with pytest.raises(ValueError, match="changed since fit"):
+        vgg.activation_maps(images[:1])
+    refitted = vgg.fit(images).transform(images)
+    np.testing.assert_array_equal(refitted, small(**{name: value}).fit(images).transform(images))
+
+
+def test_parameters_that_do_not_need_a_refit(images, tmp_path):
+    vgg = small().fit(images)
+    expected = vgg.transform(images)
+    vgg.set_params(batch_size=2, verbose=0, memory=tmp_path, weights=None)
+    assert_features_close(vgg.transform(images), expected)  # other batches: within the contract
+
+
+# ----------------------------------------------------------------------------- temperature forms (issue 14)
+
+
+@pytest.fixture(scope="module")
+def top_weights_with_bias(tmp_path_factory):
+    """A full VGG16 (random weights, a NON-ZERO random predictions bias) and its .weights.h5."""
+    import keras
+
+    keras.utils.set_random_seed(3)
+    model = keras.applications.VGG16(weights=None)  # softmax on top, as the report's network
+    kernel, bias = model.get_layer("predictions").get_weights()
+    bias = np.random.default_rng(3).normal(0, 2.0, bias.shape).astype(np.float32)
+    model.get_layer("predictions").set_weights([kernel, bias])
+    path = tmp_path_factory.mktemp("top") / "vgg16_top.weights.h5"
+    model.save_weights(path)
+    return model, path, bias
+
+
+def _report_model(model, temperature):
+    """The report's network: a Lambda dividing fc2 by T before the frozen predictions layer."""
+    import keras
+
+    h = model.get_layer("fc2").output
+    scaled = keras.layers.Lambda(lambda x: x / temperature, name="temperature")(h)
+    return keras.Model(model.inputs, model.get_layer("predictions")(scaled))
+
+
+@pytest.mark.slow
+def test_temperature_on_fc2_equals_a_keras_lambda_before_predictions(top_weights_with_bias, rng, tmp_path):
+    from keras.applications.vgg16 import preprocess_input
+
+    model, path, bias = top_weights_with_bias
+    images = rng.integers(0, 256, (2, 224, 224, 3), dtype=np.uint8)
+    vgg = VGG16FeatureTransformer(weights=path, layer="predictions", memory=tmp_path).fit(images)
+    from sklvgg._transformer import _predictions_bias
+
+    np.testing.assert_array_equal(_predictions_bias(vgg._weight_source), bias)  # b from the file
+    by_form = {}
+    for form in ("fc2", "logits"):
+        for t in (0.5, 1.0, 2.0):
+            by_form[form, t] = vgg.set_params(temperature=t, temperature_on=form).transform(images)
+            np.testing.assert_allclose(by_form[form, t].sum(1), 1, rtol=1e-5)
+    assert (vgg.cache_hits_, vgg.cache_misses_) == (2, 0)  # every T and both forms: the cached logits
+    for t in (0.5, 2.0):
+        reference = np.asarray(_report_model(model, t)(preprocess_input(images.astype(np.float32))))
+        np.testing.assert_allclose(by_form["fc2", t], reference, rtol=2e-3, atol=1e-6)
+        for form in ("fc2", "logits"):  # T changes the features, in both forms
+            assert np.abs(by_form[form, t] - by_form[form, 1.0]).max() > 1e-3
+        # the bias is not scaled in the fc2 form: the forms differ when b != 0
+        assert np.abs(by_form["fc2", t] - by_form["logits", t]).max() > 1e-3
+    # at T = 1 both forms are the network's own softmax
+    np.testing.assert_allclose(by_form["fc2", 1.0], by_form["logits", 1.0], rtol=1e-5, atol=1e-7)

@@ -1,3 +1,5 @@
+import shutil
+
 import numpy as np
 import pytest
 
@@ -77,9 +79,9 @@ def test_weights_path_with_top_reproduces_logits(tmp_path, rng):
 
 def test_conv_only_file_refuses_top_layers(notop_weights_files, rng):
     images = rng.integers(0, 256, (1, 224, 224, 3), dtype=np.uint8)
-    vgg = VGG16FeatureTransformer(weights=notop_weights_files["keras3"], layer="fc2").fit(images)
+    vgg = VGG16FeatureTransformer(weights=notop_weights_files["keras3"], layer="fc2")
     with pytest.raises(ValueError, match="holds only VGG16's conv layers"):
-        vgg.transform(images)
+        vgg.fit(images)  # at fit, not in the middle of transform
 
 
 def test_hed_weights_load_and_differ_from_random(images):
@@ -146,3 +148,92 @@ def test_changed_weights_file_changes_its_id(notop_weights_files, tmp_path, imag
     assert not np.allclose(second.transform(images), before)
     # a transformer fitted before the change follows the file too
     np.testing.assert_array_equal(first.transform(images), second.transform(images))
+
+
+def _not_vgg16(path):
+    import h5py
+
+    with h5py.File(path, "w") as f:  # a valid HDF5 weights file of another network
+        f.create_dataset("layers/dense/vars/0", data=np.zeros((10, 3), np.float32))
+        f.create_dataset("layers/dense/vars/1", data=np.zeros(3, np.float32))
+
+
+def _truncated(path, source):
+    path.write_bytes(source.read_bytes()[: source.stat().st_size // 2])
+
+
+def _renamed_layers(path, source):
+    """A legacy file whose layer names do not match the order of their shapes."""
+    import h5py
+
+    shutil.copy(source, path)
+    with h5py.File(path, "r+") as f:
+        names = [n.decode() if isinstance(n, bytes) else n for n in f.attrs["layer_names"]]
+        i, j = names.index("block3_conv2"), names.index("block3_conv3")
+        names[i], names[j] = names[j], names[i]
+        f.attrs["layer_names"] = [n.encode() for n in names]
+        f.move("block3_conv2", "tmp")
+        f.move("block3_conv3", "block3_conv2")
+        f.move("tmp", "block3_conv3")
+
+
+@pytest.mark.parametrize(
+    "make, match",
+    [
+        (lambda p, src: p.write_bytes(b""), "not an HDF5"),
+        (_truncated, "not an HDF5.*truncated"),
+        (lambda p, src: _not_vgg16(p), "does not hold VGG16's layers"),
+        (_renamed_layers, "not hold VGG16's layers in order.*block3_conv3"),
+    ],
+    ids=["empty", "truncated", "another-network", "layers-out-of-order"],
+)
+def test_unusable_weights_files_fail_at_fit(tmp_path, notop_weights_files, images, make, match):
+    path = tmp_path / "weights.h5"
+    make(path, notop_weights_files["legacy"])
+    vgg = VGG16FeatureTransformer(weights=path, layer="block1_conv1", input_size=32)
+    with pytest.raises(ValueError, match=match) as info:
+        vgg.fit(images)
+    assert str(path) in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "flags, expected",
+    [
+        ("fpu sse2 avx avx2 fma", False),
+        ("fpu avx2 avx512f avx512_vnni", False),
+        ("fpu avx2 avx512f avx512_bf16", True),
+        ("fpu avx2 amx_bf16 amx_tile", True),
+    ],
+)
+def test_native_bfloat16_read_from_cpu_flags(tmp_path, flags, expected):
+    from sklvgg._vgg16 import has_native_bfloat16
+
+    info = tmp_path / "cpuinfo"
+    info.write_text(f"processor\t: 0\nmodel name\t: Some CPU\nflags\t\t: {flags}\n\n")
+    import tensorflow as tf
+
+    if tf.config.list_physical_devices("GPU"):
+        pytest.skip("a GPU counts as native bfloat16 whatever the CPU")
+    assert has_native_bfloat16(info) is expected
+    assert has_native_bfloat16(tmp_path / "absent") is None
+
+
+def test_emulated_bfloat16_warns_once(monkeypatch, images):
+    import warnings
+
+    import sklvgg._vgg16 as vgg16_module
+
+    monkeypatch.setattr(vgg16_module, "_BFLOAT16_WARNED", False)
+    monkeypatch.setattr(vgg16_module, "has_native_bfloat16", lambda: False)
+    kw = dict(weights=None, layer="block1_pool", pooling="avg", input_size=32, random_state=0)
+    with pytest.warns(UserWarning, match="no faster than float32"):
+        VGG16FeatureTransformer(precision="bfloat16", **kw).fit_transform(images)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        VGG16FeatureTransformer(precision="bfloat16", **kw).fit_transform(images)  # once only
+        VGG16FeatureTransformer(precision="float32", **kw).fit_transform(images)
+    monkeypatch.setattr(vgg16_module, "_BFLOAT16_WARNED", False)
+    monkeypatch.setattr(vgg16_module, "has_native_bfloat16", lambda: True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        VGG16FeatureTransformer(precision="bfloat16", **kw).fit_transform(images)

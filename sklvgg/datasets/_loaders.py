@@ -21,13 +21,44 @@ def _is_image(path):
     return path.is_file() and path.suffix.lower() in IMAGE_EXTENSIONS and not path.name.startswith(".")
 
 
-def _bunch(paths, labels, target_names, root, layout):
+class TooFewImagesError(ValueError):
+    """No class of a recognised dataset layout has ``min_images`` images."""
+
+
+def _bunch(classes, root, layout, min_images, *, target_names=None):
+    """The loaders' result from ``classes``, a list of ``(name, sorted files)``.
+
+    Classes with no file are not classes (a stray folder, an absent tribe);
+    those with fewer than ``min_images`` are left out and listed in
+    ``dropped``. With ``target_names`` (Urban Tribes' fixed 11), labels index
+    into it; otherwise into the names kept.
+    """
+    min_images = max(1, min_images)
+    present = [(name, files) for name, files in classes if files]
+    kept = [(name, files) for name, files in present if len(files) >= min_images]
+    dropped = {name: len(files) for name, files in present if len(files) < min_images}
+    if present and not kept:
+        largest, files = max(present, key=lambda c: len(c[1]))
+        raise TooFewImagesError(
+            f"{layout}: no class under {str(root)!r} has min_images={min_images} images or more "
+            f"(the largest, {largest!r}, has {len(files)}). Pass a smaller min_images; on the "
+            f"command line, lower --n-train and --n-test (--min-images defaults to their sum)."
+        )
+    names = list(target_names) if target_names is not None else [name for name, _ in kept]
+    paths, labels = [], []
+    for name, files in kept:
+        paths += files
+        labels += [names.index(name)] * len(files)
+    descr = f"{layout} at {root}: {len(paths)} images, {len(kept)} classes"
+    if dropped:
+        descr += f" ({len(dropped)} with fewer than {min_images} images left out)"
     return Bunch(
         filenames=np.asarray([str(p) for p in paths], dtype=object),
         target=np.asarray(labels, dtype=np.intp),
-        target_names=np.asarray(target_names, dtype=object),
+        target_names=np.asarray(names, dtype=object),
         root=str(root),
-        DESCR=f"{layout} at {root}: {len(paths)} images, {len(set(labels))} classes.",
+        dropped=dropped,
+        DESCR=descr + ".",
     )
 
 
@@ -51,41 +82,41 @@ def load_image_folder(root, *, min_images=1):
     root : path-like
         The folder whose sub-folders are the classes.
     min_images : int, default=1
-        Classes with fewer images are left out.
+        Classes with fewer images are left out (and listed in ``dropped``):
+        ``PerClassSplit(16, 4)`` needs ``min_images=20``.
 
     Returns
     -------
     data : :class:`~sklearn.utils.Bunch`
         ``filenames`` (object array of paths, sorted by class then file name),
         ``target`` (int class indices), ``target_names`` (folder names, sorted),
-        ``root`` and ``DESCR``.
+        ``root``, ``dropped`` (``{class name: number of images}`` of the classes
+        left out for ``min_images``) and ``DESCR``.
 
     Raises
     ------
     ValueError
-        If ``root`` is not a directory or holds no class folder with images.
+        If ``root`` is not a directory or holds no class folder with images,
+        or if no class has ``min_images`` images (the message names the
+        largest class).
     """
     root = Path(root).expanduser()
     layout = "Image folder (root/<class>/<image>)"
     if not root.is_dir():
         raise ValueError(f"{layout}: root {str(root)!r} is not a directory.")
-    paths, labels, names = [], [], []
-    for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        files = sorted(p for p in folder.iterdir() if _is_image(p))
-        if len(files) < max(1, min_images):
-            continue
-        names.append(folder.name)
-        paths += files
-        labels += [len(names) - 1] * len(files)
-    if not paths:
+    classes = [
+        (folder.name, sorted(p for p in folder.iterdir() if _is_image(p)))
+        for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    ]
+    if not any(files for _, files in classes):
         raise ValueError(
             f"{layout}: no class folders with images under {str(root)!r}. Expected "
             f"root/<class>/<image>{{{','.join(IMAGE_EXTENSIONS)}}}."
         )
-    return _bunch(paths, labels, names, root, layout)
+    return _bunch(classes, root, layout, min_images)
 
 
-def load_caltech256(root, *, include_clutter=False):
+def load_caltech256(root, *, include_clutter=False, min_images=1):
     """Load Caltech-256 from its distributed layout.
 
     The layout is ``256_ObjectCategories/NNN.name/NNN_MMMM.jpg``: 257 folders
@@ -99,12 +130,17 @@ def load_caltech256(root, *, include_clutter=False):
         ``256_ObjectCategories`` itself or the folder that contains it.
     include_clutter : bool, default=False
         Whether to keep ``257.clutter``, which is not an object class.
+    min_images : int, default=1
+        Classes with fewer images are left out (and listed in ``dropped``).
+        Every Caltech-256 class has 80 images or more.
 
     Returns
     -------
     data : :class:`~sklearn.utils.Bunch`
-        ``filenames``, ``target`` (0-based, in folder-number order),
-        ``target_names`` (``"ak47"``, ...), ``root``, ``DESCR``. Files are
+        ``filenames``, ``target`` (0-based, in folder-number order of the
+        classes kept), ``target_names`` (``"ak47"``, ...), ``root``,
+        ``dropped`` (``{class name: number of images}`` of the classes left out
+        for ``min_images``), ``DESCR``. Files are
         sorted by class, then by name, so ``NNN_0001.jpg`` comes first: the
         study's "first 16 images of each class" are the first 16 of each class
         here. Non-image files and stray sub-folders are skipped.
@@ -112,7 +148,8 @@ def load_caltech256(root, *, include_clutter=False):
     Raises
     ------
     ValueError
-        If ``root`` does not hold folders named ``NNN.name``.
+        If ``root`` does not hold folders named ``NNN.name``, or if no class
+        has ``min_images`` images.
     """
     layout = "Caltech-256 (256_ObjectCategories/NNN.name/NNN_MMMM.jpg)"
     root = _resolve_root(root, "256_ObjectCategories/NNN.name/NNN_MMMM.jpg", layout)
@@ -124,20 +161,13 @@ def load_caltech256(root, *, include_clutter=False):
     folders.sort()
     if not include_clutter:
         folders = [f for f in folders if f[1] != "clutter"]
-    paths, labels, names = [], [], []
-    for _number, name, folder in folders:
-        files = sorted(p for p in folder.iterdir() if _is_image(p))
-        if not files:
-            continue
-        names.append(name)
-        paths += files
-        labels += [len(names) - 1] * len(files)
-    if not paths:
+    classes = [(name, sorted(p for p in folder.iterdir() if _is_image(p))) for _, name, folder in folders]
+    if not any(files for _, files in classes):
         raise ValueError(f"{layout}: no class folders named NNN.name with images under {str(root)!r}.")
-    return _bunch(paths, labels, names, root, layout)
+    return _bunch(classes, root, layout, min_images)
 
 
-def load_urban_tribes(root):
+def load_urban_tribes(root, *, min_images=1):
     """Load the Urban Tribes dataset (11 social groups, group photos).
 
     The layout is one flat folder ``pictures_all/<class>_group_picNNNNN.jpg``;
@@ -148,18 +178,24 @@ def load_urban_tribes(root):
     ----------
     root : path-like
         ``pictures_all`` itself or the folder that contains it.
+    min_images : int, default=1
+        Classes with fewer images are left out (and listed in ``dropped``);
+        they keep their index in ``target_names``.
 
     Returns
     -------
     data : :class:`~sklearn.utils.Bunch`
-        ``filenames``, ``target`` (index into the 11 names), ``target_names``,
-        ``root``, ``DESCR``; sorted by class then file name. Files whose
-        prefix is not one of the 11 classes are skipped.
+        ``filenames``, ``target`` (index into the 11 names), ``target_names``
+        (always the 11), ``root``, ``dropped`` (``{class name: number of
+        images}`` of the classes left out for ``min_images``), ``DESCR``;
+        sorted by class then file name. Files whose prefix is not one of the
+        11 classes are skipped.
 
     Raises
     ------
     ValueError
-        If ``root`` holds no file named ``<class>_group_picNNNNN.<ext>``.
+        If ``root`` holds no file named ``<class>_group_picNNNNN.<ext>``, or
+        if no class has ``min_images`` images.
     """
     layout = "Urban Tribes (pictures_all/<class>_group_picNNNNN.jpg)"
     root = _resolve_root(root, "pictures_all/<class>_group_picNNNNN.jpg", layout)
@@ -168,14 +204,10 @@ def load_urban_tribes(root):
         match = _URBAN_FILE.match(p.stem)
         if match and _is_image(p) and match.group(1).lower() in by_class:
             by_class[match.group(1).lower()].append(p)
-    paths, labels = [], []
-    for label, name in enumerate(URBAN_TRIBES_CLASSES):
-        files = sorted(by_class[name])
-        paths += files
-        labels += [label] * len(files)
-    if not paths:
+    classes = [(name, sorted(by_class[name])) for name in URBAN_TRIBES_CLASSES]
+    if not any(files for _, files in classes):
         raise ValueError(
             f"{layout}: no files named <class>_group_picNNNNN.jpg under {str(root)!r}, "
             f"with <class> one of {', '.join(URBAN_TRIBES_CLASSES)}."
         )
-    return _bunch(paths, labels, URBAN_TRIBES_CLASSES, root, layout)
+    return _bunch(classes, root, layout, min_images, target_names=URBAN_TRIBES_CLASSES)

@@ -27,6 +27,9 @@ class PerClassSplit(BaseCrossValidator):
     ----------
     n_train_per_class : int, default=16
     n_test_per_class : int, default=4
+        Every class needs ``n_train_per_class + n_test_per_class`` samples; the
+        :mod:`sklvgg.datasets` loaders leave smaller classes out with
+        ``min_images``.
     order : {"file", "random"}, default="file"
     n_splits : int, default=1
         With ``order="file"`` every split is the same.
@@ -108,10 +111,14 @@ class PerClassSplit(BaseCrossValidator):
         counts = np.bincount(y_idx, minlength=len(classes))
         short = np.flatnonzero(counts < need)
         if len(short):
+            n = len(short) - 1
+            others = f" (and {n} other class{'es are' if n > 1 else ' is'} short)" if n else ""
             raise ValueError(
                 f"PerClassSplit needs n_train_per_class + n_test_per_class = {need} samples "
-                f"per class; class {classes[short[0]].item()!r} has {counts[short[0]]}"
-                f"{f' (and {len(short) - 1} other classes are short)' if len(short) > 1 else ''}."
+                f"per class; class {classes[short[0]].item()!r} has {counts[short[0]]}{others}. "
+                f"Leave the short classes out (the sklvgg.datasets loaders' min_images={need}; "
+                f"--min-images {need} on the command line) or lower n_train_per_class or "
+                f"n_test_per_class."
             )
         rng = check_random_state(self.random_state)
         members = [np.flatnonzero(y_idx == c) for c in range(len(classes))]

@@ -38,7 +38,7 @@ def plot_training_curves(estimator, *, title=None):
         Two axes: loss (left) and accuracy (right).
     """
     head = _head_of(estimator)
-    fig = _figure(figsize=(10, 4), layout="constrained")
+    fig = _figure(figsize=(10, 4.5), layout="constrained")
     ax_loss, ax_acc = fig.subplots(1, 2)
     epochs = np.arange(1, len(head.loss_curve_) + 1)
     ax_loss.plot(epochs, head.loss_curve_, label="training")
@@ -60,8 +60,9 @@ def plot_training_curves(estimator, *, title=None):
 
 
 def plot_learning_curve_per_class(
-    train_sizes, test_scores, n_classes, *, train_scores=None, reference=None, label="sklvgg", title=None
-):
+    train_sizes, test_scores, n_classes, *, train_scores=None, reference=None, comparable=True,
+    label="sklvgg", title=None,
+):  # fmt: skip
     """Accuracy against training images per class, from ``learning_curve``.
 
     Parameters
@@ -74,7 +75,11 @@ def plot_learning_curve_per_class(
     train_scores : array-like of shape (n_sizes, n_folds), optional
     reference : dict, optional
         Published points to draw beside, ``{images_per_class: accuracy}`` or
-        ``{label: {images_per_class: accuracy}}``.
+        ``{label: {images_per_class: accuracy}}`` (see
+        :func:`sklvgg.experiments.study_reference`).
+    comparable : bool, default=True
+        Whether ``reference`` was measured in this run's setting; if not, it
+        is drawn in grey and marked "not comparable with this run".
     label : str, default="sklvgg"
     title : str, optional
 
@@ -87,19 +92,26 @@ def plot_learning_curve_per_class(
     fig = _figure(figsize=(6, 4), layout="constrained")
     ax = fig.subplots()
     mean, std = test_scores.mean(axis=1), test_scores.std(axis=1)
-    ax.errorbar(per_class, mean, yerr=std, marker="o", capsize=3, label=f"{label} (test)")
+    ax.errorbar(per_class, mean, yerr=std, marker="o", capsize=3, label=f"{label} (validation)")
     if train_scores is not None:
-        ax.plot(per_class, np.asarray(train_scores).mean(axis=1), "o--", alpha=0.6, label=f"{label} (train)")
+        ax.plot(
+            per_class, np.asarray(train_scores).mean(axis=1), "o--", alpha=0.6, label=f"{label} (training)"
+        )
+    series = {}
     if reference:
         series = reference if isinstance(next(iter(reference.values())), dict) else {"reference": reference}
-        for name, points in series.items():
-            xs = sorted(points)
+    for name, points in series.items():
+        xs = sorted(points)
+        if comparable:
             ax.plot(xs, [points[x] for x in xs], "s:", label=name)
     ax.set_xscale("log", base=2)
     ax.set_xticks(per_class, [f"{v:g}" for v in per_class])
     ax.set(xlabel="training images per class", ylabel="accuracy", ylim=(0, 1.02))
     ax.grid(alpha=0.3)
     ax.legend()
+    if not comparable:
+        for name, points in series.items():
+            draw_reference(ax, label=name, points=points, comparable=False)
     ax.set_title(title or "Accuracy vs. training images per class")
     return fig
 
@@ -127,7 +139,7 @@ def plot_temperature_sweep(search, *, param="vgg__temperature", final_scores=Non
     results = search.cv_results_
     temps = np.asarray(results[f"param_{param}"], dtype=float)
     order = np.argsort(temps)
-    fig = _figure(figsize=(6, 4), layout="constrained")
+    fig = _figure(figsize=(7, 5), layout="constrained")
     ax = fig.subplots()
     if final_scores:
         ts = sorted(final_scores)
@@ -142,7 +154,9 @@ def plot_temperature_sweep(search, *, param="vgg__temperature", final_scores=Non
     best = float(search.best_params_[param])
     ax.axvline(best, color="grey", ls=":", label=f"best T = {best:g}")
     ax.set_xscale("log", base=2)
-    ax.set(xlabel="temperature T", ylabel="accuracy")
+    ax.set_xticks(temps[order], [f"{t:g}" for t in temps[order]], rotation=90, fontsize="small")
+    ax.minorticks_off()
+    ax.set(xlabel="temperature T", ylabel="accuracy", ylim=(0, 1.02))
     ax.grid(alpha=0.3)
     ax.legend()
     ax.set_title(title or "Accuracy vs. softmax temperature")
@@ -152,13 +166,123 @@ def plot_temperature_sweep(search, *, param="vgg__temperature", final_scores=Non
     return fig
 
 
+def plot_curves_by(curves, *, xlabel="epoch", ylabel="validation accuracy", legend_title=None, title=None):
+    """One curve per setting against the epochs, e.g. validation accuracy per temperature.
+
+    Parameters
+    ----------
+    curves : dict
+        ``{setting: values}``, one value per epoch (``validation_accuracy_curve_``
+        of a head fitted at that setting); drawn in the order of the keys.
+    xlabel, ylabel : str
+    legend_title : str, optional
+        E.g. ``"T"``: the legend reads ``T = 1.49``.
+    title : str, optional
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+    """
+    import matplotlib as mpl
+
+    fig = _figure(figsize=(7, 4), layout="constrained")
+    ax = fig.subplots()
+    colours = mpl.colormaps["viridis"](np.linspace(0, 0.95, max(len(curves), 1)))
+    for colour, (key, values) in zip(colours, curves.items()):
+        label = f"{legend_title} = {key:g}" if legend_title and isinstance(key, float) else str(key)
+        ax.plot(np.arange(1, len(values) + 1), values, "o-", ms=3, color=colour, label=label)
+    ax.set(xlabel=xlabel, ylabel=ylabel, ylim=(0, 1.02))
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="small", ncol=2 if len(curves) > 8 else 1)
+    ax.set_title(title or f"{ylabel.capitalize()} per {xlabel}")
+    return fig
+
+
+def draw_reference(ax, *, label, y=None, x=None, points=None, comparable=True):
+    """Draw a published value on ``ax``: a horizontal line, a vertical line or points.
+
+    Parameters
+    ----------
+    ax : matplotlib.axes.Axes
+    label : str
+        What the value is and where it comes from (e.g. ``"report: ~65% (Fig. 2)"``).
+    y : float, optional
+        A horizontal line at ``y``.
+    x : float, optional
+        A vertical line at ``x``.
+    points : dict, optional
+        ``{x: y}`` drawn as squares.
+    comparable : bool, default=True
+        Whether the value was measured in the run's setting. If not, it is drawn
+        in grey and the label says "not comparable with this run".
+
+    Returns
+    -------
+    ax : matplotlib.axes.Axes
+    """
+    colour = "C3" if comparable else "0.6"
+    if not comparable:
+        label = f"{label}\nnot comparable with this run"
+    if y is not None:
+        ax.axhline(y, color=colour, ls="--", lw=1.2, alpha=0.9, label=label)
+    elif x is not None:
+        ax.axvline(x, color=colour, ls="--", lw=1.2, alpha=0.9, label=label)
+    else:
+        xs = sorted(points)
+        ax.plot(xs, [points[k] for k in xs], "s", color=colour, alpha=0.9, label=label)
+    ax.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2)
+    return ax
+
+
 def _tile_grid(n):
     cols = int(np.ceil(np.sqrt(n)))
     return int(np.ceil(n / cols)), cols
 
 
-def plot_conv_filters(transformer, *, layer="block1_conv1", title=None):
-    """The filters of a conv layer as RGB tiles (first layer: 64 tiles of 3 x 3).
+def _mosaic(tiles, pad=1):
+    """One image of ``tiles`` (n, h, w[, 3]), each scaled to [0, 1], on a grid; NaN between."""
+    n, h, w = tiles.shape[:3]
+    rows, cols = _tile_grid(n)
+    shape = (rows * (h + pad) - pad, cols * (w + pad) - pad) + tiles.shape[3:]
+    mosaic = np.full(shape, np.nan)
+    for i, tile in enumerate(tiles):
+        r, c = divmod(i, cols)
+        tile = np.asarray(tile, dtype=float)
+        mosaic[r * (h + pad) : r * (h + pad) + h, c * (w + pad) : c * (w + pad) + w] = (tile - tile.min()) / (
+            np.ptp(tile) or 1.0
+        )
+    return mosaic
+
+
+def _draw_tiles(tiles, *, mosaic, title, cmap, tile_inches):
+    """Tiles on a grid of axes (``mosaic=False``) or as one image (faster for hundreds)."""
+    n = len(tiles)
+    rows, cols = _tile_grid(n)
+    if mosaic:
+        side = min(12.0, max(4.0, cols * tile_inches * 0.5))
+        fig = _figure(figsize=(side, side * rows / cols + 0.5), layout="constrained")
+        ax = fig.subplots()
+        image = _mosaic(tiles)
+        if image.ndim == 3:  # RGB: NaN gaps drawn white
+            image = np.nan_to_num(image, nan=1.0)
+        ax.imshow(image, cmap=cmap, interpolation="nearest")
+        ax.set_axis_off()
+    else:
+        fig = _figure(figsize=(cols * tile_inches, rows * tile_inches), layout="constrained")
+        axes = np.atleast_1d(fig.subplots(rows, cols)).ravel()
+        for i, ax in enumerate(axes):
+            ax.set_axis_off()
+            if i < n:
+                tile = np.asarray(tiles[i], dtype=float)
+                if tile.ndim == 3:
+                    tile = (tile - tile.min()) / (np.ptp(tile) or 1.0)
+                ax.imshow(tile, interpolation="nearest", cmap=None if tile.ndim == 3 else cmap)
+    fig.suptitle(title)
+    return fig
+
+
+def plot_conv_filters(transformer, *, layer="block1_conv1", mosaic=None, title=None):
+    """The filters of a conv layer as tiles (first layer: 64 RGB tiles of 3 x 3).
 
     Parameters
     ----------
@@ -166,7 +290,10 @@ def plot_conv_filters(transformer, *, layer="block1_conv1", title=None):
         Its weights are used.
     layer : str, default="block1_conv1"
         For deeper layers the kernels are averaged over input channels and
-        drawn in grey.
+        drawn in grey (512 tiles for ``block5_conv3``).
+    mosaic : bool, optional
+        Draw the tiles as one image instead of one axes each. Default: when
+        there are more than 64 (hundreds of axes are slow to draw).
     title : str, optional
 
     Returns
@@ -175,22 +302,15 @@ def plot_conv_filters(transformer, *, layer="block1_conv1", title=None):
     """
     kernel = transformer.get_layer_weights(layer)[0]  # (3, 3, in, out)
     n = kernel.shape[-1]
-    rows, cols = _tile_grid(n)
-    fig = _figure(figsize=(cols * 0.9, rows * 0.9), layout="constrained")
-    axes = np.atleast_1d(fig.subplots(rows, cols)).ravel()
-    for i, ax in enumerate(axes):
-        ax.set_axis_off()
-        if i >= n:
-            continue
-        k = kernel[..., i]
-        tile = k[..., ::-1] if k.shape[-1] == 3 else k.mean(axis=-1)  # BGR -> RGB
-        tile = (tile - tile.min()) / (np.ptp(tile) or 1.0)
-        ax.imshow(tile, interpolation="nearest", cmap=None if tile.ndim == 3 else "gray")
-    fig.suptitle(title or f"{layer}: {n} filters ({kernel.shape[0]} x {kernel.shape[1]})")
-    return fig
+    k = np.moveaxis(kernel, -1, 0)  # (out, 3, 3, in)
+    tiles = k[..., ::-1] if k.shape[-1] == 3 else k.mean(axis=-1)  # BGR -> RGB
+    return _draw_tiles(
+        tiles, mosaic=n > 64 if mosaic is None else mosaic, cmap="gray", tile_inches=0.9,
+        title=title or f"{layer}: {n} filters ({kernel.shape[0]} x {kernel.shape[1]})",
+    )  # fmt: skip
 
 
-def plot_activation_maps(transformer, image, *, layer="block1_conv1", max_maps=None, title=None):
+def plot_activation_maps(transformer, image, *, layer="block1_conv1", max_maps=None, mosaic=None, title=None):
     """Activation maps of a conv layer for one image.
 
     Parameters
@@ -203,7 +323,10 @@ def plot_activation_maps(transformer, image, *, layer="block1_conv1", max_maps=N
         Any conv or pool layer (64 maps of 224 x 224 for ``block1_conv1``,
         512 of 14 x 14 for ``block5_conv3``).
     max_maps : int, optional
-        Draw only the first ``max_maps`` channels.
+        Draw only the first ``max_maps`` channels (default: all of them).
+    mosaic : bool, optional
+        Draw the maps as one image, each scaled to its own range, instead of
+        one axes each. Default: when there are more than 64.
     title : str, optional
 
     Returns
@@ -212,12 +335,7 @@ def plot_activation_maps(transformer, image, *, layer="block1_conv1", max_maps=N
     """
     maps = transformer.activation_maps(image, layer=layer)[0]  # (H, W, C)
     n = maps.shape[-1] if max_maps is None else min(max_maps, maps.shape[-1])
-    rows, cols = _tile_grid(n)
-    fig = _figure(figsize=(cols * 1.0, rows * 1.0), layout="constrained")
-    axes = np.atleast_1d(fig.subplots(rows, cols)).ravel()
-    for i, ax in enumerate(axes):
-        ax.set_axis_off()
-        if i < n:
-            ax.imshow(maps[..., i], cmap="viridis", interpolation="nearest")
-    fig.suptitle(title or f"{layer}: {n} activation maps of {maps.shape[0]} x {maps.shape[1]}")
-    return fig
+    return _draw_tiles(
+        np.moveaxis(maps[..., :n], -1, 0), mosaic=n > 64 if mosaic is None else mosaic, cmap="viridis",
+        tile_inches=1.0, title=title or f"{layer}: {n} activation maps of {maps.shape[0]} x {maps.shape[1]}",
+    )  # fmt: skip

@@ -1,0 +1,105 @@
+"""The same VGG16 on every Keras 3 backend: TensorFlow, JAX and PyTorch.
+
+Keras picks its backend once per process (``KERAS_BACKEND``), so each backend
+other than the suite's own runs in a subprocess that writes its features to a
+file; the parent compares them with its own within float rounding.
+"""
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+from conftest import assert_features_close
+
+from sklvgg import VGG16FeatureTransformer
+
+RUN = textwrap.dedent(
+    """
+    import json, os, sys
+    import numpy as np
+    import keras
+    from sklvgg import VGG16FeatureTransformer
+
+    X = np.load(sys.argv[1])
+    spec = json.loads(sys.argv[2])
+    out = {"backend": np.array(keras.backend.backend())}
+    for name, kw in spec["cases"].items():
+        vgg = VGG16FeatureTransformer(**kw, **spec["common"]).fit(X)
+        out[name] = vgg.transform(X)
+        out[name + ":hits"] = np.array(vgg.cache_hits_)
+    vgg = VGG16FeatureTransformer(layer="block1_pool", **spec["common"]).fit(X)
+    out["maps"] = vgg.activation_maps(X[:2], layer="block1_conv2")
+    out["filters"] = vgg.get_layer_weights("block1_conv1")[0]
+    np.savez(sys.argv[3], **out)
+    """
+)
+
+CASES = {
+    "block2_pool": dict(layer="block2_pool"),
+    "block4_pool_avg": dict(layer="block4_pool", pooling="avg"),
+    "block5_conv3_max": dict(layer="block5_conv3", pooling="max"),
+    "block5_pool_avg_bf16": dict(layer="block5_pool", pooling="avg", precision="bfloat16"),
+}
+
+
+def _run_backend(backend, X, common, tmp_path):
+    np.save(tmp_path / "X.npy", X)
+    script = tmp_path / "run.py"
+    script.write_text(RUN)
+    out = tmp_path / f"{backend}.npz"
+    env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="3")
+    spec = json.dumps({"cases": CASES, "common": common})
+    proc = subprocess.run(
+        [sys.executable, str(script), str(tmp_path / "X.npy"), spec, str(out)],
+        capture_output=True, text=True, env=env, timeout=600,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return dict(np.load(out))
+
+
+@pytest.mark.parametrize("backend", ["jax", "torch"])
+def test_backend_matches_tensorflow(backend, tmp_path, rng, notop_weights_files):
+    if importlib.util.find_spec(backend) is None:
+        pytest.skip(f"{backend} is not installed")
+    X = rng.integers(0, 256, (4, 32, 32, 3), dtype=np.uint8)
+    common = dict(weights=str(notop_weights_files["keras3"]), input_size=32, batch_size=3,
+                  memory=str(tmp_path / "cache"))  # fmt: skip
+    ours = {}
+    for name, kw in CASES.items():
+        vgg = VGG16FeatureTransformer(**kw, **common).fit(X)
+        ours[name] = vgg.transform(X)
+    theirs = _run_backend(backend, X, common, tmp_path)
+    assert str(theirs["backend"]) == backend
+    for name, kw in CASES.items():
+        assert_features_close(theirs[name], ours[name], kw.get("precision", "float32"))
+        # the cache key holds the backend: TensorFlow's entries are not served to it
+        assert int(theirs[name + ":hits"]) == 0, name
+    vgg = VGG16FeatureTransformer(layer="block1_pool", **common).fit(X)
+    assert_features_close(theirs["maps"], vgg.activation_maps(X[:2], layer="block1_conv2"))
+    np.testing.assert_array_equal(theirs["filters"], vgg.get_layer_weights("block1_conv1")[0])
+
+
+def test_random_weights_are_the_same_on_every_backend(tmp_path, rng):
+    if importlib.util.find_spec("jax") is None:
+        pytest.skip("jax is not installed")
+    X = rng.integers(0, 256, (3, 32, 32, 3), dtype=np.uint8)
+    common = dict(weights=None, random_state=7, input_size=32, batch_size=3)
+    theirs = _run_backend("jax", X, common, tmp_path)
+    ours = VGG16FeatureTransformer(layer="block2_pool", **common).fit(X).transform(X)
+    assert_features_close(theirs["block2_pool"], ours)
+
+
+def test_unsupported_backend_is_named(tmp_path):
+    script = (
+        "import keras, sklvgg._vgg16 as v\ntry:\n    v.keras_backend()\nexcept ValueError as e:\n    print(e)"
+    )
+    env = dict(os.environ, KERAS_BACKEND="numpy", TF_CPP_MIN_LOG_LEVEL="3")
+    proc = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=300
+    )
+    assert "the active one is 'numpy'" in proc.stdout and "KERAS_BACKEND" in proc.stdout, proc.stderr[-2000:]

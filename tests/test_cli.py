@@ -1,0 +1,419 @@
+"""``python -m sklvgg``: one-line errors with exit statuses, --min-images, help, figures.
+
+Each subprocess imports scikit-learn (and, past the checks, TensorFlow), so the
+runs are few and small: a generated folder of 8 x 8 images, 32-pixel input,
+random weights, 2 training and 1 test image per class.
+"""
+
+import csv
+import json
+import os
+import re
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pytest
+import sklearn
+from PIL import Image
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import FunctionTransformer
+from sklearn.utils import Bunch
+from sklearn.utils._param_validation import InvalidParameterError
+
+from sklvgg import SoftmaxHeadClassifier, VGG16FeatureTransformer, experiments
+from sklvgg.__main__ import _EXPERIMENTS, main
+from sklvgg._vgg16 import LAYER_NAMES
+
+N_CLASSES = 21  # > 20 samples at one image per class: scikit-learn's "50%" warning fires
+SHORT = "c05"  # the one class with 2 images, below --n-train 2 + --n-test 1
+SMALL = ["--input-size", "32", "--n-train", "2", "--n-test", "1"]
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    """``root/<class>/image_NNNN.jpg``: 21 classes of 3 images, plus one of 2."""
+    root = tmp_path_factory.mktemp("cli") / "101_ObjectCategories"
+    rng = np.random.default_rng(0)
+    for c in range(N_CLASSES + 1):
+        name = f"c{c:02d}"
+        (root / name).mkdir(parents=True)
+        for i in range(2 if name == SHORT else 3):
+            pixels = rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)
+            Image.fromarray(pixels).save(root / name / f"image_{i + 1:04d}.jpg")
+    return root
+
+
+def sklvgg(args, cwd, **extra_env):
+    """Run ``python -m sklvgg ARGS``; return the completed process."""
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", MPLBACKEND="Agg")
+    env.pop("SKLVGG_DEBUG", None)
+    env.update(extra_env)
+    return subprocess.run(
+        [sys.executable, "-m", "sklvgg", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600
+    )
+
+
+def error_line(proc, status):
+    """Check a user error's shape; return its message."""
+    assert proc.returncode == status, proc.stderr[-3000:]
+    assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
+    lines = [line for line in proc.stderr.splitlines() if "error:" in line]
+    assert len(lines) == 1 and lines[0].startswith("sklvgg: error: "), proc.stderr[-3000:]
+    assert proc.stderr.rstrip("\n").splitlines()[-1] == lines[0]  # the last word
+    return lines[0].removeprefix("sklvgg: error: ")
+
+
+# --------------------------------------------------------------------------- errors
+
+
+def test_layer_is_checked_by_argparse_in_network_order(tmp_path):
+    proc = sklvgg(["reproduce", "caltech256", "--layer", "block9_pool"], tmp_path)
+    message = error_line(proc, 2)
+    assert message.startswith("argument --layer: invalid choice: 'block9_pool'")
+    assert re.findall(r"'(\w+)'", message.split("choose from")[1]) == list(LAYER_NAMES)
+    assert not (tmp_path / "sklvgg_output").exists()
+
+
+def test_estimator_lists_layers_in_network_order():
+    with pytest.raises(InvalidParameterError, match="'layer' parameter") as info:
+        VGG16FeatureTransformer(layer="block9_pool").fit(np.zeros((1, 32, 32, 3)))
+    listed = re.search(r"among \{(.*)\}", str(info.value)).group(1)
+    assert re.findall(r"'(\w+)'", listed) == list(LAYER_NAMES)
+
+
+def test_estimator_parameter_error(folder, tmp_path):
+    args = ["reproduce", "caltech256", "--data", str(folder), "--weights", "none", "--layer", "block5_pool"]
+    proc = sklvgg([*args, *SMALL, "--input-size", "16"], tmp_path)
+    message = error_line(proc, 2)
+    assert message.startswith("The 'input_size' parameter of VGG16FeatureTransformer must be")
+
+
+def test_weights_unavailable(folder, tmp_path):
+    offline = "http://127.0.0.1:9"  # nothing listens: every download is refused at once
+    proc = sklvgg(
+        ["reproduce", "caltech256", "--data", str(folder), "--weights", "imagenet", "--layer", "block5_pool",
+         *SMALL, "--out", "o"],
+        tmp_path, KERAS_HOME=str(tmp_path / "keras"),
+        http_proxy=offline, https_proxy=offline, HTTP_PROXY=offline, HTTPS_PROXY=offline, no_proxy="",
+    )  # fmt: skip
+    message = error_line(proc, 1)
+    assert message.startswith("The ImageNet weights for VGG16 are not in the Keras cache")
+    assert "weights='hed-bsds500'" in message
+
+
+def test_unwritable_out(tmp_path):
+    (tmp_path / "file").write_text("not a folder")
+    proc = sklvgg(["demo", "--out", "file/out"], tmp_path)
+    message = error_line(proc, 1)
+    assert message.startswith("--out ") and "cannot create the folder" in message
+
+
+@pytest.mark.parametrize("how", ["--debug", "SKLVGG_DEBUG=1"])
+def test_debug_shows_the_traceback(tmp_path, how):
+    (tmp_path / "file").write_text("not a folder")
+    args = ["demo", "--out", "file/out"]
+    if how == "--debug":
+        proc = sklvgg([*args, "--debug"], tmp_path)
+    else:
+        proc = sklvgg(args, tmp_path, SKLVGG_DEBUG="1")
+    assert proc.returncode != 0
+    assert "Traceback" in proc.stderr and "cannot create the folder" in proc.stderr
+
+
+def test_bad_data_folder(tmp_path):
+    message = error_line(sklvgg(["reproduce", "layers", "--data", "absent"], tmp_path), 2)
+    assert message.startswith("Could not read --data 'absent' in any known layout")
+
+
+# --------------------------------------------------------------------------- short classes
+
+
+def test_min_images_below_the_split(folder, tmp_path):
+    proc = sklvgg(["reproduce", "caltech256", "--data", str(folder), *SMALL, "--min-images", "2"], tmp_path)
+    message = error_line(proc, 2)
+    assert message.startswith("--min-images 2 keeps classes too small") and "needs 3 images" in message
+
+
+def test_every_class_short(folder, tmp_path):
+    proc = sklvgg(["reproduce", "caltech256", "--data", str(folder), *SMALL, "--n-train", "5"], tmp_path)
+    message = error_line(proc, 2)
+    assert "no class under" in message and "has min_images=6 images or more" in message
+    assert "lower --n-train and --n-test" in message
+
+
+def test_short_classes_dropped_expected_warning_silenced(folder, tmp_path):
+    """The issue's run: a folder with a short class, learning curve from 1 image per class."""
+    proc = sklvgg(
+        ["reproduce", "caltech256", "--data", str(folder), "--layout", "folder", "--weights", "none",
+         "--layer", "block5_pool", *SMALL, "--out", "o"],
+        tmp_path,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert (
+        f"Left out 1 of {N_CLASSES + 1} classes with fewer than 3 images (--min-images 3): {SHORT} (2)"
+        in proc.stdout
+    )
+    assert "number of unique classes" not in proc.stderr
+    res = json.loads((tmp_path / "o" / "caltech256.json").read_text())
+    assert res["n_classes"] == N_CLASSES and res["per_class"] == [1, 2]
+    assert res["reference"]["comparable"] is False
+    (label,) = res["reference"]["series"]
+    assert "Caltech-256" in label and "ImageNet" in label and "fc2" in label
+
+
+# --------------------------------------------------------------------------- help
+
+
+def test_experiment_help_shows_examples(tmp_path):
+    proc = sklvgg(["reproduce", "caltech256", "--help"], tmp_path)
+    assert proc.returncode == 0
+    assert "python -m sklvgg reproduce caltech256 --data ~/data/256_ObjectCategories" in proc.stdout
+    assert "python -m sklvgg reproduce caltech256 --out results/" in proc.stdout
+
+
+@pytest.mark.parametrize("experiment", list(_EXPERIMENTS))
+def test_each_experiment_help(experiment, capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["reproduce", experiment, "--help"])
+    assert info.value.code == 0
+    text = capsys.readouterr().out
+    lines = [line.strip() for line in text.split("Examples:")[1].splitlines()]
+    commands = [line for line in lines if line.startswith(f"python -m sklvgg reproduce {experiment}")]
+    assert any("--data" in c for c in commands)  # real data
+    assert f"python -m sklvgg reproduce {experiment} --out results/" in commands  # embedded default
+    assert "--debug" in text and "Exit status" in text
+
+
+# --------------------------------------------------------------------------- experiments
+
+
+def _numeric_pipeline():
+    """The experiments' pipeline with features instead of VGG16, for speed."""
+    with sklearn.config_context(enable_metadata_routing=True):
+        head = SoftmaxHeadClassifier(max_iter=5, random_state=0)
+        head = head.set_fit_request(X_val=True, y_val=True, sample_weight=False)
+    return Pipeline([("features", FunctionTransformer()), ("head", head)], transform_input=["X_val"])
+
+
+@pytest.fixture
+def numeric_data(rng):
+    y = np.repeat(np.arange(N_CLASSES), 3)
+    return Bunch(filenames=rng.normal(size=(len(y), 4)) + y[:, None], target=y)
+
+
+@pytest.mark.parametrize("comparable", [True, False])
+def test_learning_curves_reference_and_warnings(numeric_data, comparable):
+    reference, _ = experiments.study_reference(dataset="caltech256", weights="imagenet", layer="fc2")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        results = experiments.training_and_learning_curves(
+            numeric_data, _numeric_pipeline(), n_train=2, n_test=1, per_class=[1, 2],
+            reference=reference, comparable=comparable,
+        )  # fmt: skip
+    assert not [w for w in caught if "number of unique classes" in str(w.message)]
+    assert results["reference"]["comparable"] is comparable
+    (ax,) = results["figures"]["images_per_class"].axes
+    labels = [text.get_text() for text in ax.get_legend().get_texts()]
+    (label,) = [text for text in labels if text.startswith("report: ~65% at 16/class")]
+    assert "Caltech-256, ImageNet weights, fc2" in label
+    assert ("not comparable" in label) is not comparable
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
+
+
+def test_study_reference_is_comparable_only_in_its_setting():
+    setting = {"dataset": "caltech256", "weights": "imagenet", "layer": "fc2"}
+    assert experiments.study_reference(**setting)[1]
+    for key, other in [("dataset", "embedded default"), ("weights", None), ("layer", "block4_pool")]:
+        assert not experiments.study_reference(**{**setting, key: other})[1]
+    downloaded = "/data/vgg16_weights_tf_dim_ordering_tf_kernels.h5"  # Keras' ImageNet file
+    assert experiments.study_reference(**{**setting, "weights": downloaded})[1]
+    assert not experiments.study_reference(**{**setting, "weights": "/data/mine.weights.h5"})[1]
+
+
+def test_only_expected_warnings_are_silenced():
+    from sklearn.utils.multiclass import check_classification_targets
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with experiments._expected_warnings_ignored():
+            check_classification_targets(np.arange(30))  # 30 classes, 30 samples
+            warnings.warn("a real problem", UserWarning, stacklevel=1)
+            warnings.warn("The number of unique classes is greater than 50%", RuntimeWarning, stacklevel=1)
+    assert [str(w.message) for w in caught] == [
+        "a real problem",
+        "The number of unique classes is greater than 50%",
+    ]
+
+
+# --------------------------------------------------------------------------- the study's protocol
+
+
+def test_holdout_split_is_stratified_and_round_robin():
+    y = np.repeat([0, 1, 2, 3], [10, 20, 30, 40])
+    train, test = experiments.holdout_split(y, test_size=0.2, random_state=0)
+    assert sorted(np.concatenate([train, test]).tolist()) == list(range(len(y)))
+    np.testing.assert_array_equal(np.bincount(y[test]), [2, 4, 6, 8])  # 20% of every class
+    assert list(y[train[:8]]) == [0, 1, 2, 3] * 2  # k of every class first
+    assert not np.array_equal(train[y[train] == 3], np.sort(train[y[train] == 3]))  # shuffled
+    other, _ = experiments.holdout_split(y, test_size=0.2, random_state=1)
+    assert set(other) != set(train)
+
+
+def test_first_classes_and_report_temperatures():
+    data = Bunch(filenames=np.arange(12), target=np.repeat([5, 2, 9], 4), DESCR="d.")
+    sub = experiments.first_classes(data, 2)
+    assert sorted(set(sub.target)) == [2, 5] and len(sub.filenames) == 8
+    assert experiments.first_classes(data, 3) is data
+    grid = experiments.REPORT_TEMPERATURES
+    assert {1.0, 1.22, 1.49, 1.81} <= set(grid)  # the report's values (section 3.6)
+    np.testing.assert_allclose(np.diff(np.log(grid)), np.log(2) * 2 / 7, atol=0.02)
+
+
+def test_study_head_on_features_records_every_epoch(numeric_data):
+    with sklearn.config_context(enable_metadata_routing=True):
+        head = experiments.make_head("study", epochs=3, random_state=0)
+        head = head.set_fit_request(X_val=True, y_val=True, sample_weight=False)
+    pipe = Pipeline([("features", FunctionTransformer()), ("head", head)], transform_input=["X_val"])
+    res = experiments.training_and_learning_curves(numeric_data, pipe, n_train=2, n_test=1, per_class=[1, 2])
+    assert res["epochs"] == 3
+    assert all(len(res[c]) == 3 for c in ("loss_curve", "accuracy_curve", "validation_loss_curve"))
+    assert [r["epoch"] for r in res["tables"]["curves"]] == [1, 2, 3]
+    assert experiments.make_head("tuned").get_params()["standardize"] is True
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
+
+
+def _fake_results(experiment):
+    if experiment == "caltech256":
+        return {"final_training_loss": 0.01, "final_validation_loss": 2.9, "final_training_accuracy": 1.0,
+                "test_accuracy": 0.66, "images_per_class_trained": 16}  # fmt: skip
+    sweep = {"temperatures": [1.0, 1.49], "max": [0.4, 0.45], "final": [0.42, 0.4],
+             "best_max_temperature": 1.49, "best_final_temperature": 1.0,
+             "baseline": {"layer": "fc2", "max": 0.6, "final": 0.58}}  # fmt: skip
+    return {"sweeps": {"64": sweep, "256": sweep}}
+
+
+@pytest.mark.parametrize("experiment", ["caltech256", "temperature"])
+def test_report_table_cites_the_report(experiment):
+    setting = experiments.REPORT_SETTINGS[experiment]
+    run = {
+        k: setting.get(k)
+        for k in ("dataset", "weights", "layer", "protocol", "temperature_on")
+        if k in setting
+    }
+    table = experiments.compare_with_report(_fake_results(experiment), experiment, **run)
+    assert table["comparable"] and "NOT COMPARABLE" not in table["text"]
+    assert table["text"].startswith(f"Report vs. this run ({experiment})")
+    assert all(re.search(r"(section|Figure) \d", row["source"]) for row in table["rows"])
+    reports = [row["report"] for row in table["rows"]]
+    if experiment == "caltech256":
+        assert reports[-1].startswith("~65%") and "66.0%" in table["rows"][-1]["this run"]
+    else:
+        assert reports[:4] == ["1.81", "1.49", "almost 45% (T 1.49)", "1.22"]
+        assert "temperature worse" in table["rows"][-1]["this run"]
+    other = experiments.compare_with_report(_fake_results(experiment), experiment, **{**run, "weights": None})
+    assert not other["comparable"] and "the comparison is not meaningful" in other["text"]
+
+
+# --------------------------------------------------------------------------- reproduce, in process
+
+
+def _reproduce(experiment, out, *args):
+    assert main(["reproduce", experiment, "--out", str(out), "--weights", "none", *args]) == 0
+    return json.loads((out / f"{experiment}.json").read_text())
+
+
+def _written(out, experiment, figures):
+    names = {p.name for p in out.iterdir()}
+    expected = {f"{experiment}_{f}.png" for f in figures} | {
+        f"{experiment}.json",
+        f"{experiment}_report_vs_run.md",
+        f"{experiment}_report_vs_run.csv",
+    }
+    assert expected <= names, expected - names
+    for png in expected:
+        if png.endswith(".png"):
+            assert (out / png).stat().st_size > 1000
+    text = (out / f"{experiment}_report_vs_run.md").read_text()
+    assert text.startswith(f"Report vs. this run ({experiment})") and "not meaningful" in text
+    return names
+
+
+def test_reproduce_caltech256_study_epochs_and_figures(tmp_path, capsys):
+    small = [
+        "--input-size",
+        "32",
+        "--n-train",
+        "2",
+        "--n-test",
+        "1",
+        "--n-classes",
+        "3",
+        "--layer",
+        "block5_pool",
+    ]
+    res = _reproduce("caltech256", tmp_path, *small, "--epochs", "3")
+    assert res["setting"]["protocol"] == "study"
+    assert res["epochs"] == 3  # the study preset: exactly --epochs epochs, one point each
+    for curve in ("loss_curve", "accuracy_curve", "validation_loss_curve", "validation_accuracy_curve"):
+        assert len(res[curve]) == 3
+    names = _written(tmp_path, "caltech256", [
+        "training_curves", "images_per_class", "filters_block1_conv1", "activations_block1_conv1",
+        "filters_block5_conv3", "activations_block5_conv3",
+    ])  # fmt: skip
+    assert {"caltech256_curves.csv", "caltech256_images_per_class.csv"} <= names
+    assert res["activations"]["shapes"]["block5_conv3"] == [2, 2, 512]
+    rows = list(csv.DictReader(open(tmp_path / "caltech256_activations.csv")))
+    assert sum(row["layer"] == "block5_conv3" for row in rows) == 512  # all of them
+    assert "Report vs. this run (caltech256)" in capsys.readouterr().out
+
+
+def test_reproduce_urban_tribes_holdout(tmp_path):
+    res = _reproduce("urban-tribes", tmp_path, "--input-size", "32", "--n-classes", "3", "--epochs", "2",
+                     "--layer", "block5_pool")  # fmt: skip
+    split = res["split"]
+    assert split["split"] == "holdout" and split["holdout_fraction"] == 0.2
+    assert split["n_test"] == 12 and split["test_fraction"] == 0.2  # 3 classes x 20 images
+    assert split["test_per_class"] == {"min": 4, "max": 4}  # stratified
+    assert res["per_class"] == [1, 2, 4, 8, 16]
+    (cut,) = res["cut"]["rows"]
+    assert (cut["layer"], cut["pooling"], cut["epochs"]) == ("block3_pool", "flatten", 2)
+    _written(tmp_path, "urban-tribes", ["training_curves", "images_per_class", "cut_block3_pool",
+                                        "activations_block5_conv3"])  # fmt: skip
+    text = (tmp_path / "urban-tribes_report_vs_run.md").read_text()
+    assert "| flattened block3_pool: validation accuracy, last epoch | 9% |" in text
+
+
+def test_reproduce_holdout_refuses_per_class_sizes(tmp_path, capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["reproduce", "urban-tribes", "--out", str(tmp_path), "--n-train", "8"])
+    assert info.value.code == 2
+    assert "--n-train apply to --split per-class" in capsys.readouterr().err
+
+
+def test_reproduce_layers(tmp_path):
+    res = _reproduce("layers", tmp_path, "--input-size", "32", "--n-train", "2", "--n-test", "1",
+                     "--n-classes", "3", "--epochs", "2")  # fmt: skip
+    assert [(r["layer"], r["pooling"], r["epochs"], r["n_classes"]) for r in res["rows"]] == [
+        ("block4_pool", "flatten", 2, 3), ("block5_pool", "flatten", 2, 3)
+    ]  # fmt: skip
+    _written(tmp_path, "layers", ["cut_block4_pool", "cut_block5_pool", "layers"])
+    assert len(list(csv.DictReader(open(tmp_path / "layers_curves.csv")))) == 4
+
+
+def test_reproduce_temperature(tmp_path, capsys):
+    res = _reproduce("temperature", tmp_path, "--n-train", "2", "--n-test", "1", "--n-classes", "2", "3",
+                     "--epochs", "2", "--temperatures", "1", "1.49")  # fmt: skip
+    assert res["setting"]["temperature_on"] == "fc2" and res["note"]
+    assert set(res["sweeps"]) == {"2", "3"}
+    for sweep in res["sweeps"].values():
+        assert sweep["temperatures"] == [1.0, 1.49] and all(len(c) == 2 for c in sweep["curves"].values())
+        assert sweep["baseline"]["layer"] == "fc2"
+    _written(tmp_path, "temperature", ["temperature_curves_2", "temperature_curves_3", "temperature_2",
+                                       "temperature_3"])  # fmt: skip
+    assert "mean nothing" in capsys.readouterr().out
