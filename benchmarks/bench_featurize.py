@@ -7,7 +7,10 @@ Measured side by side in one run (these machines are noisy; compare ratios):
 3. ``transform`` on JPEG paths of the shared photos (target >= 0.85 x (1));
 4. ``keras.Model.predict`` on the same array (what users write by hand);
 5. ``precision="bfloat16"`` (target >= 1.6 x (1) on CPUs with AVX512-BF16), with
-   the cosine similarity of its features to float32 ones on real photos.
+   the cosine similarity of its features to float32 ones on real photos;
+6. ``layer=["block4_pool", "block5_pool"]`` (average pooling), one pass for
+   both, against ``block5_pool`` alone (target: time per image within 5%) and
+   against a ``FeatureUnion`` of two single-layer transformers (two passes).
 
 Usage::
 
@@ -75,7 +78,7 @@ def main(argv=None):
     rows = {}
 
     def raw():
-        return [function(b).numpy() for b in batches]
+        return [function(b) for b in batches]  # a FeatureFunction returns NumPy arrays
 
     t_raw, _ = timed(raw, args.repeat)
     rows["1. raw compiled forward pass (ceiling)"] = t_raw
@@ -92,6 +95,27 @@ def main(argv=None):
     vgg_bf16.transform(images[: args.batch_size])
     t_bf16, _ = timed(lambda: vgg_bf16.transform(images), args.repeat)
     rows["5. transform(uint8 array), bfloat16"] = t_bf16
+
+    # Several layers in one pass (issue 17), against block5_pool alone and a FeatureUnion.
+    from sklearn.pipeline import FeatureUnion
+
+    pooled = dict(common, layer="block5_pool", pooling="avg")
+    layer_rows = {}
+    for name, make in {
+        "6a. block5_pool alone": lambda: VGG16FeatureTransformer(**pooled),
+        '6b. layer=["block4_pool", "block5_pool"]': lambda: VGG16FeatureTransformer(
+            **dict(pooled, layer=["block4_pool", "block5_pool"])
+        ),
+        "6c. FeatureUnion(block4_pool, block5_pool)": lambda: FeatureUnion(
+            [
+                (layer, VGG16FeatureTransformer(**dict(pooled, layer=layer)))
+                for layer in ("block4_pool", "block5_pool")
+            ]
+        ),
+    }.items():
+        estimator = make().fit(images)
+        estimator.transform(images[: args.batch_size])  # build and trace
+        layer_rows[name], _ = timed(lambda e=estimator: e.transform(images), args.repeat)
 
     # Agreement of bfloat16 with float32 on real photos, with a real pretrained backbone.
     cos_kw = dict(layer="block5_pool", pooling="avg", batch_size=args.batch_size)
@@ -124,6 +148,18 @@ def main(argv=None):
     for name, seconds in rows.items():
         ratio = t_raw / seconds
         lines.append(f"| {name} | {n / seconds:.1f} | {ratio:.2f} | {targets.get(name[0], '')} |")
+    lines += [
+        "",
+        "Several layers, average pooling (ratio: time per image of 6a over this row's):",
+        "",
+        "| pipeline | images/s | ratio to (6a) | target |",
+        "|---|---:|---:|---|",
+    ]
+    layer_targets = {"6b": ">= 0.95", "6c": "(reference: two passes)"}
+    t_alone = layer_rows["6a. block5_pool alone"]
+    for name, seconds in layer_rows.items():
+        target = layer_targets.get(name[:2], "")
+        lines.append(f"| {name} | {n / seconds:.1f} | {t_alone / seconds:.2f} | {target} |")
     lines += [
         "",
         f"bfloat16 vs float32 features ({cos_what}, the same {n} photos): cosine "

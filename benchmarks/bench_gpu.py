@@ -8,7 +8,8 @@ One run, side by side, on whichever Keras 3 backend is active (``KERAS_BACKEND``
    batch sizes 32-512, float32 and bfloat16: images/s, and the fraction of the
    matmul peak that is (VGG16 costs about 31 GFLOP per 224 px image up to
    ``fc2``; the script counts each layer's multiply-adds);
-3. ``transform`` on JPEG paths (photo-sized JPEGs it writes, or ``--jpeg-folder``);
+3. ``transform`` on JPEG paths (photo-sized JPEGs it writes, or ``--jpeg-folder``),
+   decoded by one thread per core (``n_jobs=-1``);
 4. the cached re-read of the same images (``memory=``).
 
 Targets: in-memory bfloat16 >= 40% of the matmul peak; JPEG paths >= 2,000
@@ -184,7 +185,7 @@ def main(argv=None):
         else:
             paths = write_jpegs(tmp, args.n_jpegs, (375, 500), os.cpu_count())
             what = f"{len(paths)} generated 500 x 375 JPEGs"
-        common = dict(weights=None, layer=layer, pooling="avg", random_state=0,
+        common = dict(weights=None, layer=layer, pooling="avg", random_state=0, n_jobs=-1,
                       input_size=args.input_size, batch_size=bs, precision=precision)  # fmt: skip
         vgg = VGG16FeatureTransformer(**common).fit(paths[:1])
         vgg.transform(paths[: 2 * bs])

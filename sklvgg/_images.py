@@ -9,6 +9,7 @@ import queue
 import stat
 import threading
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -197,6 +198,17 @@ def _to_rgb_array(img):
     return np.asarray(img.convert("RGB"), dtype=np.uint8)
 
 
+def _map(pool, function, items):
+    """``[function(x) for x in items]``, on ``pool``'s threads when given.
+
+    Pillow releases the GIL while it decodes and resizes, so threads scale
+    with cores. The first failing item's exception is raised, in row order.
+    """
+    if pool is None or len(items) < 2:
+        return [function(x) for x in items]
+    return list(pool.map(function, items))
+
+
 class _ArraySource:
     """Images held in one 4-D array ``(n, H, W, 3)``."""
 
@@ -208,11 +220,11 @@ class _ArraySource:
     def __len__(self):
         return len(self.X)
 
-    def batch(self, rows, size):
+    def batch(self, rows, size, pool=None):
         block = self.X[rows]
         if block.shape[1:3] == (size, size):
             return block.astype(np.float32, copy=False)
-        return np.stack([resize_rgb(img, size) for img in block])
+        return np.stack(_map(pool, lambda img: resize_rgb(img, size), block))
 
     def item(self, row):
         return self.X[row]
@@ -223,8 +235,8 @@ class _ListSource(_ArraySource):
 
     kind = "list"
 
-    def batch(self, rows, size):
-        return np.stack([resize_rgb(self.X[r], size) for r in rows])
+    def batch(self, rows, size, pool=None):
+        return np.stack(_map(pool, lambda r: resize_rgb(self.X[r], size), rows))
 
 
 class _PathSource:
@@ -238,8 +250,8 @@ class _PathSource:
     def __len__(self):
         return len(self.paths)
 
-    def batch(self, rows, size):
-        return np.stack([resize_rgb(read_image(self.paths[r], r, size), size) for r in rows])
+    def batch(self, rows, size, pool=None):
+        return np.stack(_map(pool, lambda r: resize_rgb(read_image(self.paths[r], r, size), size), rows))
 
     def item(self, row):
         return self.paths[row]
@@ -388,13 +400,14 @@ def as_image_source(X):
     return _ListSource(images)
 
 
-def iter_batches(source, rows, batch_size, size, prefetch=2):
+def iter_batches(source, rows, batch_size, size, prefetch=2, n_threads=1):
     """Yield ``(rows_in_batch, float32 batch)`` with decoding done ahead.
 
     A background thread reads and resizes the next ``prefetch`` batches while
-    the caller runs the network on the current one (Pillow and TensorFlow
-    release the GIL). Memory stays bounded by ``(prefetch + 1) * batch_size``
-    images whatever ``len(rows)`` is.
+    the caller runs the network on the current one (Pillow and the Keras
+    backends release the GIL); with ``n_threads > 1`` the images of a batch
+    are decoded and resized by that many threads at once. Memory stays
+    bounded by ``(prefetch + 1) * batch_size`` images whatever ``len(rows)`` is.
 
     Parameters
     ----------
@@ -405,6 +418,8 @@ def iter_batches(source, rows, batch_size, size, prefetch=2):
     batch_size : int
     size : int
     prefetch : int, default=2
+    n_threads : int, default=1
+        Threads decoding and resizing the images of one batch.
 
     Yields
     ------
@@ -413,9 +428,19 @@ def iter_batches(source, rows, batch_size, size, prefetch=2):
     """
     rows = np.asarray(rows, dtype=np.intp)
     chunks = [rows[i : i + batch_size] for i in range(0, len(rows), batch_size)]
+    n_threads = min(int(n_threads), batch_size, len(rows))
+    pool = ThreadPoolExecutor(n_threads, thread_name_prefix="sklvgg-decode") if n_threads > 1 else None
+    try:
+        yield from _prefetched(source, chunks, size, prefetch, pool)
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _prefetched(source, chunks, size, prefetch, pool):
     if len(chunks) <= 1:
         for chunk in chunks:
-            yield chunk, source.batch(chunk, size)
+            yield chunk, source.batch(chunk, size, pool)
         return
     slots = queue.Queue(maxsize=prefetch)
     stop = threading.Event()
@@ -432,7 +457,7 @@ def iter_batches(source, rows, batch_size, size, prefetch=2):
     def produce():
         try:
             for chunk in chunks:
-                if not put((chunk, source.batch(chunk, size), None)):
+                if not put((chunk, source.batch(chunk, size, pool), None)):
                     return
         except BaseException as exc:  # handed to the consumer, raised there
             put((None, None, exc))

@@ -1,9 +1,11 @@
 """VGG16FeatureTransformer: images in, VGG16 activations out."""
 
 import os
+from collections import Counter
 from numbers import Integral, Real
 
 import numpy as np
+from joblib import effective_n_jobs
 from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
@@ -70,21 +72,30 @@ class VGG16FeatureTransformer(TransformerMixin, BaseEstimator):
         - ``None``: Keras' default random initialisation (Glorot-uniform
           kernels, zero biases), drawn from ``random_state``.
 
-    layer : str, default="fc2"
+    layer : str or list of str, default="fc2"
         Keras name of the layer to cut at: ``block1_conv1`` ... ``block5_pool``,
-        ``flatten``, ``fc1``, ``fc2`` or ``predictions``.
+        ``flatten``, ``fc1``, ``fc2`` or ``predictions``. A list (or tuple) of
+        distinct names, in any order and mixing conv, pool and dense layers,
+        computes all of them in one forward pass: each is pooled or flattened
+        as ``pooling`` says and the blocks are concatenated in the order given
+        (``feature_slices_`` says where each lies). ``["block4_pool",
+        "block5_pool"]`` costs one pass, where a ``FeatureUnion`` of two
+        transformers costs two.
 
     pooling : {None, "avg", "max"}, default=None
         For conv and pool layers: ``None`` flattens the ``(H, W, C)`` map
         (100,352 values at ``block4_pool`` for 224 x 224 input), ``"avg"`` and
         ``"max"`` pool over space to ``C`` values. Ignored for the other layers,
-        whose output is already a vector, so one grid can span both kinds.
+        whose output is already a vector, so one grid can span both kinds (and
+        one list of layers can mix them).
 
     temperature : float, default=1.0
-        Only with ``layer="predictions"``: the temperature ``T`` of the
-        softmax over the 1000 ImageNet classes, applied as ``temperature_on``
-        says. ``T > 1`` softens the distribution, ``T < 1`` sharpens it. Any
-        other value with another layer is an error at ``fit``.
+        Only with ``layer="predictions"`` (or ``"predictions"`` in the list of
+        layers, where it acts on that block only): the temperature ``T`` of
+        the softmax over the 1000 ImageNet classes, applied as
+        ``temperature_on`` says. ``T > 1`` softens the distribution, ``T < 1``
+        sharpens it. Any other value without ``"predictions"`` is an error at
+        ``fit``.
 
     temperature_on : {"logits", "fc2"}, default="logits"
         Only with ``layer="predictions"``; where ``T`` divides. With ``h`` the
@@ -105,8 +116,8 @@ class VGG16FeatureTransformer(TransformerMixin, BaseEstimator):
 
     input_size : int, default=224
         Side of the square the images are resized to. ``flatten``, ``fc1``,
-        ``fc2`` and ``predictions`` need 224; conv and pool layers accept any
-        size >= 32.
+        ``fc2`` and ``predictions`` (alone or in a list) need 224; conv and
+        pool layers accept any size >= 32.
 
     batch_size : int, default=32
         Images per forward pass. Memory for file inputs is bounded by a few
@@ -136,15 +147,32 @@ class VGG16FeatureTransformer(TransformerMixin, BaseEstimator):
         candidates, worker processes and later sessions on the same folder
         push each image through VGG16 once. ``temperature``, ``batch_size``
         and ``verbose`` are not in the key (the cache holds the logits for
-        ``layer="predictions"``). See the Notes.
+        ``layer="predictions"``). With a list of layers each layer is stored
+        apart, under the key a single-layer transformer uses: a later run with
+        a subset, a superset or single layers of the list reuses what exists
+        and computes only what is missing. See the Notes.
+
+    n_jobs : int, default=None
+        Threads that decode and resize images (files, or arrays that need
+        resizing) for the next batch while the network runs on the current
+        one; Pillow releases the GIL, so decoding scales with cores, which a
+        GPU needs to be kept busy. ``None`` means 1 unless in a
+        :func:`joblib.parallel_config` context; ``-1`` means all cores. The
+        results are the same for every value.
 
     Attributes
     ----------
-    output_shape_ : tuple of int
-        Shape of one image's activations at ``layer`` before pooling.
+    output_shape_ : tuple of int or dict
+        Shape of one image's activations at ``layer`` before pooling; for a
+        list of layers, a dict from each layer to that shape.
 
     n_features_out_ : int
-        Number of output features.
+        Number of output features (for a list of layers, the sum over them).
+
+    feature_slices_ : dict of str to slice
+        Columns of each layer's block in the output, in the order of ``layer``:
+        ``X_new[:, vgg.feature_slices_["block5_pool"]]`` picks one back out.
+        ``{layer: slice(0, n_features_out_)}`` for a single layer.
 
     weights_id_ : str
         What the weights resolved to: ``"imagenet"``, ``"random:SEED"``, or the
@@ -152,7 +180,8 @@ class VGG16FeatureTransformer(TransformerMixin, BaseEstimator):
 
     cache_hits_, cache_misses_ : int
         After each ``transform``: rows served from the cache and rows that
-        were not (with ``memory=None`` every row is a miss).
+        were not (with ``memory=None`` every row is a miss). With a list of
+        layers a row is a hit only if every layer of it was cached.
 
     See Also
     --------
@@ -193,7 +222,9 @@ class VGG16FeatureTransformer(TransformerMixin, BaseEstimator):
     :class:`~sklvgg.ImageReadError` naming the path and row, without blocking.
 
     Only images never seen go through the network, batched together, and each
-    batch is written as soon as it is computed, so an unreadable file late in
+    batch is written as soon as it is computed (with a list of layers: the
+    images that miss any layer, in one pass through the layers that some of
+    them miss; entries already stored are kept, not rewritten), so an unreadable file late in
     the input does not lose the features computed before it. Entries are
     written atomically (temporary file, then rename) with the permissions the
     process umask allows (``0o666 & ~umask``), so a group-writable folder is
@@ -243,12 +274,20 @@ class VGG16FeatureTransformer(TransformerMixin, BaseEstimator):
     ...                               pooling="avg", input_size=32, random_state=0)
     >>> vgg.fit_transform(images).shape
     (2, 512)
+
+    Several layers in one pass, and one block picked back out:
+
+    >>> vgg = VGG16FeatureTransformer(weights=None, layer=["block4_pool", "block5_pool"],
+    ...                               pooling="avg", input_size=32, random_state=0)
+    >>> X_new = vgg.fit_transform(images)
+    >>> X_new.shape, vgg.feature_slices_["block5_pool"]
+    ((2, 1024), slice(512, 1024, None))
     """
 
     _parameter_constraints = {
         "weights": [StrOptions({"imagenet", "hed-bsds500"}), str, os.PathLike, None],
         # dict keys: a set that keeps network order, so that errors list the layers in order
-        "layer": [StrOptions(dict.fromkeys(LAYER_NAMES).keys())],
+        "layer": [StrOptions(dict.fromkeys(LAYER_NAMES).keys()), list, tuple],  # list: see _check_params
         "pooling": [StrOptions({"avg", "max"}), None],
         "temperature": [Interval(Real, 0, None, closed="neither")],
         "temperature_on": [StrOptions({"logits", "fc2"})],
@@ -258,6 +297,7 @@ class VGG16FeatureTransformer(TransformerMixin, BaseEstimator):
         "random_state": ["random_state"],
         "verbose": ["verbose"],
         "memory": [None, str, os.PathLike, HasMethods(["cache"])],
+        "n_jobs": [Integral, None],
     }
 
     def __init__(
@@ -274,6 +314,7 @@ class VGG16FeatureTransformer(TransformerMixin, BaseEstimator):
         random_state=None,
         verbose=0,
         memory=None,
+        n_jobs=None,
     ):
         self.weights = weights
         self.layer = layer
@@ -286,32 +327,71 @@ class VGG16FeatureTransformer(TransformerMixin, BaseEstimator):
         self.random_state = random_state
         self.verbose = verbose
         self.memory = memory
+        self.n_jobs = n_jobs
 
     # ------------------------------------------------------------------ fitting
 
-    def _check_params(self):
-        if self.layer in TOP_LAYERS and self.input_size != TOP_INPUT_SIZE:
+    def _layers(self):
+        """``layer`` as a tuple of names (one for a str)."""
+        return (self.layer,) if isinstance(self.layer, str) else tuple(self.layer)
+
+    def _check_layers(self):
+        """The elements of a list ``layer``: known, distinct, at least one."""
+        if isinstance(self.layer, str):
+            return
+        allowed = "{" + ", ".join(repr(name) for name in LAYER_NAMES) + "}"
+        if len(self.layer) == 0:
             raise ValueError(
-                f"layer={self.layer!r} needs input_size={TOP_INPUT_SIZE} (the fully "
+                f"The 'layer' parameter of VGG16FeatureTransformer must be a layer name or a "
+                f"non-empty list of distinct layer names among {allowed}. Got an empty "
+                f"{type(self.layer).__name__} instead."
+            )
+        unknown = [name for name in self.layer if not isinstance(name, str) or name not in LAYER_NAMES]
+        if unknown:
+            raise ValueError(
+                f"The 'layer' parameter of VGG16FeatureTransformer must be a layer name or a "
+                f"list of layer names among {allowed}. Got {list(self.layer)!r}, where "
+                f"{', '.join(repr(name) for name in unknown)} "
+                f"{'is not a layer' if len(unknown) == 1 else 'are not layers'} of VGG16."
+            )
+        repeated = [name for name, count in Counter(self.layer).items() if count > 1]
+        if repeated:
+            raise ValueError(
+                f"The 'layer' parameter of VGG16FeatureTransformer must list distinct layers. "
+                f"Got {list(self.layer)!r}, where {', '.join(repr(name) for name in repeated)} "
+                f"{'is' if len(repeated) == 1 else 'are'} repeated."
+            )
+
+    def _check_params(self):
+        self._check_layers()
+        layers = self._layers()
+        top = [name for name in layers if name in TOP_LAYERS]
+        if top and self.input_size != TOP_INPUT_SIZE:
+            if isinstance(self.layer, str):
+                what = f"layer={self.layer!r} needs"
+            else:
+                what = f"The layers {top!r} in layer={list(self.layer)!r} need"
+            raise ValueError(
+                f"{what} input_size={TOP_INPUT_SIZE} (the fully "
                 f"connected layers were built for 224 x 224 images); got "
                 f"input_size={self.input_size}. Conv and pool layers accept other sizes."
             )
-        if self.temperature != 1.0 and self.layer != "predictions":
+        if self.temperature != 1.0 and "predictions" not in layers:
             raise ValueError(
                 f"temperature={self.temperature!r} only applies to layer='predictions' "
-                f"(a softmax over the ImageNet logits); with layer={self.layer!r} it "
-                f"must be 1.0."
+                f"(a softmax over the ImageNet logits; in a list of layers, to its "
+                f"'predictions' block); with layer={self.layer!r} it must be 1.0."
             )
         if self.temperature_on not in ("logits", "fc2"):
             raise ValueError(
                 f"The 'temperature_on' parameter of VGG16FeatureTransformer must be a str "
                 f"among {{'fc2', 'logits'}}. Got {self.temperature_on!r} instead."
             )
-        if self.temperature_on != "logits" and self.layer != "predictions":
+        if self.temperature_on != "logits" and "predictions" not in layers:
             raise ValueError(
                 f"temperature_on={self.temperature_on!r} only applies to layer='predictions' "
-                f"(where the temperature divides); with layer={self.layer!r} it must be "
-                f"'logits'."
+                f"(where the temperature divides; in a list of layers, its 'predictions' "
+                f"block); with layer={self.layer!r} it must be 'logits'."
             )
 
     #: Parameters that determine the fitted attributes; changing one needs a new ``fit``.
@@ -323,10 +403,12 @@ class VGG16FeatureTransformer(TransformerMixin, BaseEstimator):
             isinstance(weights, str) and weights not in ("imagenet", "hed-bsds500")
         ):
             weights = os.path.expanduser(os.fspath(weights))
+        layers = self._layers()
         return {
             "weights": weights,
-            "layer": self.layer,
-            "pooling": self.pooling if self.layer in SPATIAL_LAYERS else None,
+            # a list and a tuple of the same names are the same layers
+            "layer": self.layer if isinstance(self.layer, str) else layers,
+            "pooling": self.pooling if any(name in SPATIAL_LAYERS for name in layers) else None,
             "input_size": self.input_size,
             "precision": self.precision,
         }
@@ -368,46 +450,78 @@ class VGG16FeatureTransformer(TransformerMixin, BaseEstimator):
         """
         self._check_params()
         as_image_source(X)
+        layers = self._layers()
         seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
-        self._weight_source = resolve_weights(self.weights, self.layer, int(seed))
+        # the weights needed: the top if any layer is in it (that layer names it in errors)
+        deepest = next((name for name in layers if name in TOP_LAYERS), layers[0])
+        self._weight_source = resolve_weights(self.weights, deepest, int(seed))
         self.weights_id_ = self._weight_source.key
         self._fit_params = self._fitted_for()
-        self.output_shape_ = layer_output_shape(self.layer, self.input_size)
-        if self.layer in SPATIAL_LAYERS and self.pooling is not None:
-            self.n_features_out_ = self.output_shape_[-1]
-        else:
-            self.n_features_out_ = int(np.prod(self.output_shape_))
+        shapes = {name: layer_output_shape(name, self.input_size) for name in layers}
+        self.output_shape_ = shapes[self.layer] if isinstance(self.layer, str) else shapes
+        self.feature_slices_ = self._block_slices(layers)
+        self.n_features_out_ = self.feature_slices_[layers[-1]].stop
         return self
+
+    def _block_slices(self, layers):
+        """``{layer: slice}``: the columns of each layer's block, concatenated in order."""
+        slices, start = {}, 0
+        for name in layers:
+            width = self._layer_width(name)
+            slices[name] = slice(start, start + width)
+            start += width
+        return slices
+
+    def _layer_width(self, layer):
+        """Features of one layer at this ``input_size`` after ``pooling``."""
+        shape = layer_output_shape(layer, self.input_size)
+        if layer in SPATIAL_LAYERS and self.pooling is not None:
+            return shape[-1]
+        return int(np.prod(shape))
 
     # ------------------------------------------------------------------ transform
 
-    def _feature_function(self):
+    def _feature_function(self, layers=None):
+        """The compiled cut at ``layers`` (default: all of ``layer``), in one pass."""
+        layers = self._layers() if layers is None else tuple(layers)
         # Re-fingerprinted (memoised on size and mtime): a weights file changed
         # on disk since fit is reloaded, never served from a stale model.
         return get_feature_function(
-            self._weight_source.refreshed(), self.layer, self.input_size, self.precision, self.pooling
+            self._weight_source.refreshed(),
+            layers[0] if len(layers) == 1 else layers,
+            self.input_size,
+            self.precision,
+            self.pooling,
         )
 
-    def _compute(self, source, rows, on_batch=None, layer=None):
+    def _compute(self, source, rows, on_batch=None, layer=None, layers=None):
         """Run the network on ``source[rows]``; returns float32 ``(len(rows), d)``.
 
         ``on_batch(positions, features)`` is called after every batch, so that
         what was computed is kept even if a later image fails to load. With
-        ``layer`` given, the unpooled, flattened activations of that layer are
-        computed instead of the transformer's own output.
+        ``layers`` (a tuple) given, the features of those layers only,
+        concatenated; with ``layer`` given, the unpooled, flattened activations
+        of that layer are computed instead of the transformer's own output.
         """
         if layer is None:
-            function, width, layer = self._feature_function(), self.n_features_out_, self.layer
+            layers = self._layers() if layers is None else tuple(layers)
+            function = self._feature_function(layers)
+            width = sum(self._layer_width(name) for name in layers)
+            desc = "+".join(layers)
         else:
             function = get_feature_function(
                 self._weight_source.refreshed(), layer, self.input_size, self.precision, None
             )
             width = int(np.prod(layer_output_shape(layer, self.input_size)))
+            desc = layer
         out = np.empty((len(rows), width), dtype=np.float32)
-        progress = _progress(len(rows), self.verbose, f"VGG16 {layer}")
+        progress = _progress(len(rows), self.verbose, f"VGG16 {desc}")
         position = 0
         try:
-            for chunk, batch in iter_batches(source, rows, self.batch_size, self.input_size):
+            n_threads = effective_n_jobs(self.n_jobs)
+            for chunk, batch in iter_batches(
+                source, rows, self.batch_size, self.input_size, n_threads=n_threads
+            ):
                 done = slice(position, position + len(chunk))
                 out[done] = function(batch)
                 if on_batch is not None:
@@ -419,43 +533,63 @@ class VGG16FeatureTransformer(TransformerMixin, BaseEstimator):
         return out
 
     def _raw_features(self, source):
-        """Activations (logits for ``predictions``) of every image, via the cache."""
+        """Activations (logits for ``predictions``) of every image, via the cache.
+
+        Each layer has its own cache (the key a single-layer transformer
+        uses). The images that miss any layer go through the network in one
+        pass, cut at the layers that some of them miss; only the missing
+        entries are written and used, the others are read back as stored.
+        """
         location = resolve_location(self.memory)
         n = len(source)
         if location is None:
             self.cache_hits_, self.cache_misses_ = 0, n
             return self._compute(source, np.arange(n))
         weights_id = self._weight_source.refreshed().key
-        cache = FeatureCache(
-            location,
-            model_key(weights_id, self.layer, self.pooling, self.input_size, self.precision),
-            self.n_features_out_,
-        )
+        layers = self._layers()
+        caches = {
+            name: FeatureCache(
+                location,
+                model_key(weights_id, name, self.pooling, self.input_size, self.precision),
+                self._layer_width(name),
+            )
+            for name in layers
+        }
         keys = image_keys(source)
-        found = cache.lookup(keys)
+        found = {name: caches[name].lookup(keys) for name in layers}
         first_rows = {}
         for row, key in enumerate(keys):
-            if key not in found:
-                first_rows.setdefault(key, row)
+            if key not in first_rows and any(key not in found[name] for name in layers):
+                first_rows[key] = row
         missing = list(first_rows)
+        # in the order of ``layer``: the layers that at least one missed image lacks
+        todo = tuple(name for name in layers if any(key not in found[name] for key in missing))
+        blocks = self._block_slices(todo)
 
         def store(done, values):
             for key, vector in zip(missing[done], values):
-                cache.write(key, vector)
-                found[key] = vector
+                for name in todo:
+                    if key not in found[name]:
+                        block = vector[blocks[name]]
+                        caches[name].write(key, block)
+                        found[name][key] = block
 
         if missing:
-            self._compute(source, np.fromiter(first_rows.values(), np.intp), on_batch=store)
+            self._compute(source, np.fromiter(first_rows.values(), np.intp), on_batch=store, layers=todo)
         self.cache_hits_ = sum(1 for key in keys if key not in first_rows)
         self.cache_misses_ = n - self.cache_hits_
         if self.verbose:
+            folders = ", ".join(str(cache.folder) for cache in caches.values())
             print(
-                f"[VGG16FeatureTransformer] cache {cache.folder}: {self.cache_hits_} hits, "
-                f"{self.cache_misses_} misses ({len(missing)} images computed)"
+                f"[VGG16FeatureTransformer] cache {folders}: {self.cache_hits_} hits, "
+                f"{self.cache_misses_} misses ({len(missing)} images computed"
+                + (f" at {', '.join(todo)})" if len(layers) > 1 else ")")
             )
         out = np.empty((n, self.n_features_out_), dtype=np.float32)
-        for row, key in enumerate(keys):
-            out[row] = found[key]
+        for name, columns in self._block_slices(layers).items():
+            stored = found[name]
+            for row, key in enumerate(keys):
+                out[row, columns] = stored[key]
         return out
 
     def transform(self, X):
@@ -469,9 +603,10 @@ class VGG16FeatureTransformer(TransformerMixin, BaseEstimator):
         Returns
         -------
         X_new : ndarray of shape (n_images, n_features), dtype float32
-            The activations at ``layer`` (pooled or flattened); for
-            ``layer="predictions"``, the class probabilities at ``temperature``
-            (see ``temperature_on``).
+            The activations at ``layer`` (pooled or flattened; for a list of
+            layers, concatenated in its order, see ``feature_slices_``); for
+            ``predictions``, the class probabilities at ``temperature`` (see
+            ``temperature_on``).
 
         Raises
         ------
@@ -483,11 +618,12 @@ class VGG16FeatureTransformer(TransformerMixin, BaseEstimator):
         self._check_params()
         self._check_unchanged_since_fit()
         features = self._raw_features(as_image_source(X))
-        if self.layer == "predictions":
+        if "predictions" in self._layers():
             bias = (
                 _predictions_bias(self._weight_source.refreshed()) if self.temperature_on == "fc2" else None
             )
-            features = _softmax(features, self.temperature, bias)
+            columns = self._block_slices(self._layers())["predictions"]
+            features[:, columns] = _softmax(features[:, columns], self.temperature, bias)
         return features
 
     def get_layer_weights(self, layer):
@@ -526,6 +662,11 @@ class VGG16FeatureTransformer(TransformerMixin, BaseEstimator):
         Returns
         -------
         maps : ndarray of shape (n_images, H, W, C), dtype float32
+
+        Notes
+        -----
+        ``layer`` here is this method's own argument, one layer, whatever the
+        transformer's ``layer`` (one or several).
         """
         check_is_fitted(self)
         self._check_unchanged_since_fit()
@@ -547,12 +688,18 @@ class VGG16FeatureTransformer(TransformerMixin, BaseEstimator):
         -------
         feature_names_out : ndarray of str
             ``"{layer}_{i}"`` (e.g. ``fc2_0`` ... ``fc2_4095``); for
-            ``layer="predictions"`` the ImageNet class names.
+            ``predictions`` the ImageNet class names. For a list of layers,
+            each block named by its layer, in the order of ``layer``
+            (``block4_pool_0`` ... ``block4_pool_511``, ``block5_pool_0`` ...).
         """
         check_is_fitted(self)
-        if self.layer == "predictions":
-            return np.asarray(imagenet_class_names(), dtype=object)
-        return np.asarray([f"{self.layer}_{i}" for i in range(self.n_features_out_)], dtype=object)
+        names = []
+        for layer, columns in self._block_slices(self._layers()).items():
+            if layer == "predictions":
+                names += imagenet_class_names()
+            else:
+                names += [f"{layer}_{i}" for i in range(columns.stop - columns.start)]
+        return np.asarray(names, dtype=object)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -391,19 +391,28 @@ def get_feature_function(source, layer, input_size, precision, pooling):
     ----------
     source : WeightSource
         Where the weights come from (see :func:`resolve_weights`).
-    layer : str
+    layer : str or tuple of str
+        One layer, or several distinct layers computed in one forward pass
+        (one Keras model with several outputs).
     input_size : int
     precision : {"float32", "bfloat16"}
     pooling : {None, "avg", "max"}
+        Applied to the conv and pool layers only.
 
     Returns
     -------
-    function : callable
+    function : FeatureFunction
         Takes a float32 tensor ``(n, input_size, input_size, 3)`` of RGB values
         in [0, 255] and returns float32 ``(n, d)``; for ``"predictions"`` the
-        ImageNet logits.
+        ImageNet logits. For several layers, their pooled or flattened
+        activations concatenated in the order given (``d`` the sum of theirs).
     """
-    include_top = layer in TOP_LAYERS
+    if not isinstance(layer, str):
+        layer = tuple(layer)
+        if len(layer) == 1:  # the very graph of the single layer
+            layer = layer[0]
+    layers = (layer,) if isinstance(layer, str) else layer
+    include_top = any(name in TOP_LAYERS for name in layers)
     key = (source.key, include_top, input_size, precision, layer, pooling)
     if precision == "bfloat16":
         _warn_if_bfloat16_is_emulated()
@@ -559,11 +568,12 @@ class FeatureFunction:
     ----------
     compiled : callable
         The backend's compiled function, from a float32 array of RGB values
-        in [0, 255] to the backend's float32 tensor ``(n, d)``.
+        in [0, 255] to the backend's float32 tensor ``(n, d)`` (for a cut at
+        several layers, their features concatenated).
     to_numpy : callable
         Converts that tensor to a NumPy array (off the device).
     keras_model : keras.Model
-        The cut model (input: preprocessed BGR batches).
+        The cut model (input: preprocessed BGR batches); one output per layer.
     backend : str
         The Keras backend it runs on.
     """
@@ -578,10 +588,21 @@ class FeatureFunction:
 
 
 def _compile_cut(model, layer, input_size, pooling):
+    """Cut ``model`` at ``layer`` (a str) or at each of several layers (a tuple).
+
+    Several layers make one ``keras.Model`` with one output per layer: the
+    trunk they share is computed once per batch, and each output is pooled
+    (conv and pool layers) or flattened, then concatenated in the order given.
+    """
     import keras
 
-    cut = keras.Model(model.inputs, model.get_layer(layer).output, name=f"vgg16_{layer}")
-    pool = pooling if layer in SPATIAL_LAYERS else None
+    if isinstance(layer, str):
+        cut = keras.Model(model.inputs, model.get_layer(layer).output, name=f"vgg16_{layer}")
+        pool = pooling if layer in SPATIAL_LAYERS else None
+    else:
+        outputs = [model.get_layer(name).output for name in layer]
+        cut = keras.Model(model.inputs, outputs, name="vgg16_" + "__".join(layer))
+        pool = tuple(pooling if name in SPATIAL_LAYERS else None for name in layer)
     backend = keras_backend()
     compile_for = {"tensorflow": _compile_tensorflow, "jax": _compile_jax, "torch": _compile_torch}
     compiled, to_numpy = compile_for[backend](cut, input_size, pool)
@@ -589,9 +610,15 @@ def _compile_cut(model, layer, input_size, pooling):
 
 
 def _head_ops(y, pool):
-    """Cast to float32, pool over space (or flatten), with ``keras.ops``: one code for every backend."""
+    """Cast to float32, pool over space (or flatten), with ``keras.ops``: one code for every backend.
+
+    With ``pool`` a tuple (one entry per output of a multi-output cut), ``y``
+    is the list of outputs, each treated so, and the result their concatenation.
+    """
     from keras import ops
 
+    if isinstance(pool, tuple):
+        return ops.concatenate([_head_ops(part, p) for part, p in zip(y, pool)], axis=1)
     y = ops.cast(y, "float32")
     if pool == "avg":
         y = ops.mean(y, axis=(1, 2))

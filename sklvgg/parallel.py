@@ -49,7 +49,8 @@ def transform_paths(
     transformer : VGG16FeatureTransformer
         Fitted or not (it is fitted here on the first path: nothing is learnt).
         Its ``memory`` must be set: the cache is what makes partitions
-        restartable.
+        restartable. Any ``layer`` works, one or a list (each layer cached
+        apart, so that later runs with other combinations reuse it).
     paths : sequence of path-like
         Image files, readable from every worker.
     client : distributed.Client, optional

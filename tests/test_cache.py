@@ -599,3 +599,110 @@ def test_a_group_writable_folder_is_shared_by_two_users(rng):
             np.testing.assert_array_equal(v, np.full(8, i, np.float32))
     finally:
         shutil.rmtree(shared, ignore_errors=True)
+
+
+# ----------------------------------------------------------------------------- several layers (issue 17)
+
+
+@pytest.fixture
+def cuts(counted, monkeypatch):
+    """``counted``, plus the layers each compiled cut was asked for, in order."""
+    seen = dict(counted, layers=[])
+    inner = transformer_module.get_feature_function
+
+    def recording(source, layer, *args):
+        function = inner(source, layer, *args)
+        layers = (layer,) if isinstance(layer, str) else tuple(layer)
+
+        def wrapper(batch):
+            seen["layers"].append(layers)
+            return function(batch)
+
+        return wrapper
+
+    monkeypatch.setattr(transformer_module, "get_feature_function", recording)
+    seen["counted"] = counted
+    return seen
+
+
+def _computed(cuts):
+    """Images and per-batch layer tuples computed since the last call, then reset."""
+    images, layers = cuts["counted"]["images"], list(cuts["layers"])
+    cuts["counted"]["images"], cuts["layers"][:] = 0, []
+    return images, layers
+
+
+def test_layers_are_cached_apart_subsets_and_supersets_reuse_them(tmp_path, cuts, rng):
+    X = rng.integers(0, 256, (8, 32, 32, 3), dtype=np.uint8)
+    pair = small(tmp_path, layer=["block5_pool", "block3_pool"]).fit(X)
+    first = pair.transform(X)
+    assert _computed(cuts) == (8, [("block5_pool", "block3_pool")] * 2)  # one pass, batches of 5
+    assert (pair.cache_hits_, pair.cache_misses_) == (0, 8)
+    # one entry per image and layer, under the key a single-layer transformer uses
+    weights_id = pair.weights_id_
+    for name in ("block5_pool", "block3_pool"):
+        folder = tmp_path / "sklvgg-features" / model_key(weights_id, name, "avg", 32, "float32")
+        assert len(entries(folder)) == 8
+
+    # a subset, a reordering: nothing computed, the stored bytes back
+    for layer, columns in (("block3_pool", slice(512, 768)), (["block3_pool", "block5_pool"], None)):
+        vgg = small(tmp_path, layer=layer).fit(X)
+        out = vgg.transform(X)
+        assert _computed(cuts) == (0, []) and (vgg.cache_hits_, vgg.cache_misses_) == (8, 0)
+        expected = first[:, columns] if columns else np.hstack([first[:, 512:], first[:, :512]])
+        np.testing.assert_array_equal(out, expected)
+
+    # a superset: only the missing layer, for every image, in one pass
+    triple = small(tmp_path, layer=["block3_pool", "block4_pool", "block5_pool"]).fit(X)
+    out = triple.transform(X)
+    assert _computed(cuts) == (8, [("block4_pool",)] * 2)
+    assert (triple.cache_hits_, triple.cache_misses_) == (0, 8)  # a hit needs every layer
+    np.testing.assert_array_equal(out[:, triple.feature_slices_["block3_pool"]], first[:, 512:])
+    np.testing.assert_array_equal(out[:, triple.feature_slices_["block5_pool"]], first[:, :512])
+    reference = small(None, layer="block4_pool").fit(X).transform(X)
+    _computed(cuts)
+    assert_features_close(out[:, triple.feature_slices_["block4_pool"]], reference)
+    np.testing.assert_array_equal(triple.transform(X), out)
+    assert _computed(cuts) == (0, []) and triple.cache_hits_ == 8
+
+
+def test_images_missing_different_layers_go_through_one_pass(tmp_path, cuts, rng):
+    X = rng.integers(0, 256, (9, 32, 32, 3), dtype=np.uint8)
+    stored4 = small(tmp_path, layer="block4_pool").fit(X).transform(X[:3])  # 0-2: block4_pool
+    stored5 = small(tmp_path, layer="block5_pool").fit(X).transform(X[3:5])  # 3-4: block5_pool
+    _computed(cuts)
+
+    def stamps():
+        return {p: (p.stat().st_ino, p.stat().st_mtime_ns) for p in entries(tmp_path)}
+
+    before = stamps()
+    vgg = small(tmp_path, layer=["block5_pool", "block4_pool"]).fit(X)
+    out = vgg.transform(X[[8, 0, 3, 0, 5]])  # 8, 5: neither; 0: block4_pool only; 3: block5_pool only
+    assert _computed(cuts) == (4, [("block5_pool", "block4_pool")])  # 4 distinct images, one batch
+    assert (vgg.cache_hits_, vgg.cache_misses_) == (0, 5)
+    # the entries already there are kept and served as stored, not replaced by the new pass
+    after = stamps()
+    assert len(after) == len(before) + 6 and all(after[p] == stamp for p, stamp in before.items())
+    np.testing.assert_array_equal(out[1, 512:], stored4[0])
+    np.testing.assert_array_equal(out[2, :512], stored5[0])
+    np.testing.assert_array_equal(out[3], out[1])
+    separate = np.hstack([small(None, layer=name).fit(X).transform(X[[8, 0, 3, 0, 5]])
+                          for name in ("block5_pool", "block4_pool")])  # fmt: skip
+    assert_features_close(out, separate)
+    _computed(cuts)
+    vgg = small(tmp_path, layer=["block4_pool", "block5_pool"]).fit(X)
+    again = vgg.transform(X)  # 0, 3, 5, 8 now have both layers; 1, 2, 4, 6, 7 neither
+    assert _computed(cuts) == (5, [("block4_pool", "block5_pool")])
+    assert (vgg.cache_hits_, vgg.cache_misses_) == (4, 5)
+    np.testing.assert_array_equal(again[[8, 0, 3, 5], :512], out[[0, 1, 2, 4], 512:])
+
+
+def test_grid_search_over_layer_lists_shares_the_per_layer_cache(tmp_path, labelled, cuts):
+    X, y = labelled
+    small(tmp_path, layer=["block3_pool", "block4_pool", "block5_pool"]).fit(X).transform(X)
+    assert _computed(cuts)[0] == 24
+    pipe = Pipeline([("vgg", small(tmp_path)), ("clf", LogisticRegression(max_iter=300))])
+    grid = {"vgg__layer": [["block4_pool", "block5_pool"], ["block3_pool"], ("block5_pool", "block3_pool")]}
+    search = GridSearchCV(pipe, grid, cv=StratifiedKFold(3)).fit(X, y)
+    assert _computed(cuts) == (0, [])  # every candidate, fold and the refit: from the cache
+    assert search.best_estimator_["vgg"].cache_hits_ == 24

@@ -152,7 +152,7 @@ def test_iter_batches_keeps_order_and_propagates_errors(rng):
     np.testing.assert_array_equal(np.concatenate([b for _, b in got]), images[order])
 
     class Failing:
-        def batch(self, rows, size):
+        def batch(self, rows, size, pool=None):
             if rows[0] >= 4:
                 raise ImageReadError("x.jpg", int(rows[0]), "boom")
             return np.zeros((len(rows), size, size, 3), np.float32)
@@ -163,6 +163,49 @@ def test_iter_batches_keeps_order_and_propagates_errors(rng):
     it = iter_batches(source, range(10), 1, 8)
     next(it)
     it.close()
+
+
+@pytest.mark.parametrize("kind", ["path", "list", "array"])
+def test_threaded_decoding_gives_the_same_batches(tmp_path, rng, monkeypatch, kind):
+    import threading
+
+    import sklvgg._images as images_module
+
+    sizes = [(20 + 3 * i, 30 - i) for i in range(9)]
+    arrays = [rng.integers(0, 256, (h, w, 3), dtype=np.uint8) for h, w in sizes]
+    if kind == "path":
+        X = []
+        for i, a in enumerate(arrays):
+            X.append(str(tmp_path / f"{i}.png"))
+            Image.fromarray(a).save(X[-1])
+    else:
+        X = arrays if kind == "list" else np.stack([a[:20, :20] for a in arrays])
+    source = as_image_source(X)
+    serial = list(iter_batches(source, range(9), 4, 16))
+    seen = set()
+    real_resize = images_module.resize_rgb
+
+    def recording(img, size):
+        seen.add(threading.current_thread().name)
+        return real_resize(img, size)
+
+    monkeypatch.setattr(images_module, "resize_rgb", recording)
+    threaded = list(iter_batches(source, range(9), 4, 16, n_threads=3))
+    assert [list(r) for r, _ in threaded] == [list(r) for r, _ in serial]
+    for (_, a), (_, b) in zip(threaded, serial):
+        np.testing.assert_array_equal(a, b)  # decoding is exact, whichever thread does it
+    assert len({name for name in seen if name.startswith("sklvgg-decode")}) > 1
+
+
+def test_threaded_decoding_reports_the_first_bad_file(tmp_path, rng):
+    paths = []
+    for i in range(6):
+        paths.append(str(tmp_path / f"{i}.png"))
+        Image.fromarray(rng.integers(0, 256, (10, 10, 3), dtype=np.uint8)).save(paths[-1])
+    for bad in (3, 4):
+        (tmp_path / f"{bad}.png").write_bytes(b"not an image")
+    with pytest.raises(ImageReadError, match=r"3\.png.*row 3|row 3.*3\.png"):
+        list(iter_batches(as_image_source(paths), range(6), 6, 8, n_threads=4))
 
 
 # ----------------------------------------------------------------------------- read as documented (issue 15)

