@@ -52,7 +52,7 @@ def client():
         yield c
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def process_client():
     """Worker processes, for the test that kills one."""
     cluster, c = _start_cluster(processes=True)
@@ -89,7 +89,7 @@ def test_transform_paths_matches_single_process(client, photos, tmp_path):
     stamps = entry_stamps(cache)
     assert len(stamps) == 48
     lazy = transform_paths(small(cache), photos, client=client, partition_size=10, return_dask_array=True)
-    np.testing.assert_array_equal(lazy.compute(), got)  # read back: the stored bytes
+    np.testing.assert_array_equal(client.compute(lazy, sync=True), got)  # read back: the stored bytes
     assert entry_stamps(cache) == stamps  # the second run wrote nothing: no convnet work
     with pytest.raises(ValueError, match="memory"):
         transform_paths(small(None), photos, client=client)
@@ -170,7 +170,7 @@ def test_transform_paths_with_several_layers(client, photos, tmp_path):
     expected = several(None).fit(photos).transform(photos)
     lazy = transform_paths(several(cache), photos, client=client, partition_size=5, return_dask_array=True)
     assert lazy.shape == (12, 1024)
-    got = lazy.compute()
+    got = client.compute(lazy, sync=True)
     assert_features_close(got, expected)
     stamps = entry_stamps(cache)
     assert len(stamps) == 24  # one entry per image and layer
