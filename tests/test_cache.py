@@ -57,6 +57,12 @@ def labelled(rng):
     return X, y
 
 
+def cache_of(vgg, folder, X):
+    """The fitted single-layer transformer's cache in ``folder``, and the keys of images ``X``."""
+    key = model_key(vgg.weights_id_, vgg.layer, vgg.pooling, vgg.input_size, vgg.precision)
+    return FeatureCache(folder, key, vgg.n_features_out_), image_keys(as_image_source(X))
+
+
 def entries(folder):
     return sorted(p for p in folder.rglob("*.f32"))
 
@@ -126,12 +132,8 @@ def test_cache_returns_the_stored_bytes(tmp_path, rng, precision):
         # every later read, by any estimator on that folder, is the stored bytes
         np.testing.assert_array_equal(small(tmp_path / "mixed", **kw).fit(X).transform(X), full)
         # ... which are the bytes of the entries on disk, read back directly
-        cache = FeatureCache(
-            tmp_path / "mixed",
-            model_key(cached.weights_id_, kw["layer"], kw["pooling"], 32, precision),
-            cached.n_features_out_,
-        )
-        stored = np.stack([cache.read(k) for k in image_keys(as_image_source(X))])
+        cache, keys = cache_of(cached, tmp_path / "mixed", X)
+        stored = np.stack([cache.read(k) for k in keys])
         np.testing.assert_array_equal(stored, full)
 
 
@@ -442,8 +444,7 @@ def test_an_entry_copied_to_another_key_is_detected(tmp_path, rng):
     X = rng.integers(0, 256, (3, 32, 32, 3), dtype=np.uint8)
     vgg = small(tmp_path).fit(X)
     expected = vgg.transform(X)
-    keys = image_keys(as_image_source(X))
-    cache = FeatureCache(tmp_path, model_key(vgg.weights_id_, "block4_pool", "avg", 32, "float32"), 512)
+    cache, keys = cache_of(vgg, tmp_path, X)
     victim = cache._path(keys[1])
     shutil.copyfile(cache._path(keys[0]), victim)  # a whole, CRC-valid entry of another image
     with pytest.warns(CacheWarning, match="another image.*recomputed and rewritten") as record:
@@ -461,8 +462,7 @@ def test_entries_swapped_by_rename_or_moved_to_another_model_are_detected(tmp_pa
     X = rng.integers(0, 256, (3, 32, 32, 3), dtype=np.uint8)
     vgg = small(tmp_path).fit(X)
     expected = vgg.transform(X)
-    keys = image_keys(as_image_source(X))
-    cache = FeatureCache(tmp_path, model_key(vgg.weights_id_, "block4_pool", "avg", 32, "float32"), 512)
+    cache, keys = cache_of(vgg, tmp_path, X)
     a, b = cache._path(keys[0]), cache._path(keys[2])
     os.rename(a, a + ".x")
     os.rename(b, a)
