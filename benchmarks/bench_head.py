@@ -18,17 +18,25 @@ Feature sets:
 Generated features imitate VGG activations: non-negative, sparse after a ReLU,
 of large scale, with class structure. Usage::
 
-    python benchmarks/bench_head.py [--input-size 224] [--skip-large] [--skip-sgd]
+    python benchmarks/bench_head.py [--input-size 224] [--skip-large] [--skip-sgd] [--against REV]
 
 ``--skip-sgd`` leaves out ``SGDClassifier``, which takes most of the run (minutes
-on the large sets).
+on the large sets). ``--against REV`` adds the head of an earlier git revision
+(its ``sklvgg`` package extracted with ``git archive`` and imported under another
+name), fitted in turns with today's head on the same features, for refactors whose
+target is "equal or better accuracy, fit time within 10%".
 
 Writes ``benchmarks/results/head.md``.
 """
 
 import argparse
+import importlib
+import io
 import os
+import subprocess
 import sys
+import tarfile
+import tempfile
 import time
 import warnings
 from pathlib import Path
@@ -112,12 +120,40 @@ def fit_score(model, Xtr, ytr, Xva, yva, repeat=3, repeat_below=10.0):
     return model.score(Xva, yva), min(times), model
 
 
-def run(name, Xtr, ytr, Xva, yva, lines, skip_sgd=False):
+def head_at_revision(revision):
+    """``SoftmaxHeadClassifier`` of the ``sklvgg`` package at a git revision."""
+    archive = subprocess.run(
+        ["git", "-C", str(HERE.parent), "archive", revision, "sklvgg"], capture_output=True, check=True
+    ).stdout
+    folder = Path(tempfile.mkdtemp(prefix="sklvgg-at-"))
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(folder, filter="data")
+    name = "sklvgg_at_" + "".join(c if c.isalnum() else "_" for c in revision)
+    (folder / "sklvgg").rename(folder / name)
+    sys.path.insert(0, str(folder))
+    return importlib.import_module(name).SoftmaxHeadClassifier
+
+
+def run(name, Xtr, ytr, Xva, yva, lines, skip_sgd=False, against=None):
     from sklvgg import SoftmaxHeadClassifier
 
     print(f"\n{name}: train {Xtr.shape}, validation {Xva.shape}", flush=True)
     *score, head = fit_score(SoftmaxHeadClassifier(random_state=0), Xtr, ytr, Xva, yva)
     results = {"SoftmaxHeadClassifier (defaults, no scaler)": tuple(score)}
+    if against is not None:
+        revision, reference = against
+        # in turns with today's head, best of three rounds, so that drift hits both alike
+        ref_times, ref_acc = [], None
+        for round_ in range(3):
+            ref_acc, t, _ = fit_score(reference(random_state=0), Xtr, ytr, Xva, yva)
+            ref_times.append(t)
+            if round_ < 2:
+                score[1] = min(
+                    score[1], fit_score(SoftmaxHeadClassifier(random_state=0), Xtr, ytr, Xva, yva)[1]
+                )
+        results["SoftmaxHeadClassifier (defaults, no scaler)"] = tuple(score)
+        results[f"SoftmaxHeadClassifier at {revision} (defaults)"] = (ref_acc, min(ref_times))
+        print(f"  head at {revision}: {ref_acc:.4f} in {min(ref_times):.2f}s", flush=True)
     epochs = head.n_iter_
     alpha = head.alpha
     print(f"  SoftmaxHeadClassifier: {score[0]:.4f} in {score[1]:.2f}s, {epochs} epochs", flush=True)
@@ -145,6 +181,7 @@ def run(name, Xtr, ytr, Xva, yva, lines, skip_sgd=False):
         print(f"  {label}: {results[label][0]:.4f} in {results[label][1]:.2f}s", flush=True)
     head_acc, head_time = results["SoftmaxHeadClassifier (defaults, no scaler)"]
     best_other = max(acc for label, (acc, _) in results.items() if "Softmax" not in label)
+    reference = [(label, acc, t) for label, (acc, t) in results.items() if " at " in label]
     t_lr = next(t for label, (_, t) in results.items() if "Logistic" in label)
     t_mlp = next(t for label, (_, t) in results.items() if "MLP" in label)
     lines += [
@@ -166,6 +203,13 @@ def run(name, Xtr, ytr, Xva, yva, lines, skip_sgd=False):
         f"/ MLPClassifier at equal epochs: {head_time / t_mlp:.2f} (target <= 1).",
         "",
     ]
+    for label, acc, t in reference:
+        lines += [
+            f"Head against the {label.split(' (')[0].replace('SoftmaxHeadClassifier ', 'head ')}: "
+            f"accuracy {100 * (head_acc - acc):+.2f} points (target >= 0), fit time ratio "
+            f"{head_time / t:.2f} (target <= 1.10; each the best of three rounds in turns).",
+            "",
+        ]
 
 
 def main(argv=None):
@@ -177,19 +221,22 @@ def main(argv=None):
         "--memory", default=str(HERE / ".cache"),
         help="per-image feature cache, so reruns skip VGG16 (default: %(default)s)",
     )  # fmt: skip
+    parser.add_argument("--against", metavar="REV", help="also fit the head of this git revision")
     parser.add_argument("--out", default=str(HERE / "results" / "head.md"))
     args = parser.parse_args(argv)
+    against = (args.against, head_at_revision(args.against)) if args.against else None
     lines = [
         "# Softmax head against scikit-learn's linear classifiers",
         "",
         f"Command: `python benchmarks/bench_head.py --input-size {args.input_size}"
-        f"{' --skip-large' if args.skip_large else ''}{' --skip-sgd' if args.skip_sgd else ''}` "
+        f"{' --skip-large' if args.skip_large else ''}{' --skip-sgd' if args.skip_sgd else ''}"
+        f"{f' --against {args.against}' if args.against else ''}` "
         f"on {os.cpu_count()} CPUs.",
         "",
     ]
     if SHARED.is_dir():
         run(f"Real: hed-bsds500 block5_pool avg, Caltech-101 photos at {args.input_size} px",
-            *real_features(args.input_size, args.memory), lines, args.skip_sgd)  # fmt: skip
+            *real_features(args.input_size, args.memory), lines, args.skip_sgd, against)  # fmt: skip
     else:
         lines += ["Real features skipped: ../shared/data/caltech101-20 not present.", ""]
     if not args.skip_large:
@@ -198,13 +245,15 @@ def main(argv=None):
             *vgg_like(256, 20, 4096, 16),
             lines,
             args.skip_sgd,
+            against,
         )
         if SHARED.is_dir() and args.input_size == 224:
+            features = real_block4_features(args.input_size, args.memory)
             run("Real block4_pool: hed-bsds500, flattened, 32 Caltech-101 classes at 224 px",
-                *real_block4_features(args.input_size, args.memory), lines, args.skip_sgd)  # fmt: skip
+                *features, lines, args.skip_sgd, against)  # fmt: skip
         else:
             run("block4_pool-like: 512 x 100,352, 32 classes (generated)",
-                *vgg_like(32, 16, 100352, 12), lines, args.skip_sgd)  # fmt: skip
+                *vgg_like(32, 16, 100352, 12), lines, args.skip_sgd, against)  # fmt: skip
     write_report(lines, args.out)
     return 0
 
