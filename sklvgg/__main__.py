@@ -152,6 +152,15 @@ def _weights_option(text):
     )
 
 
+def _add_weights_argument(parser):
+    """``--weights``, the same for every command."""
+    parser.add_argument(
+        "--weights", default="hed-bsds500", type=_weights_option,
+        help="'imagenet' (Keras download), 'hed-bsds500' (offline, conv layers only; the "
+        "default), 'none', or a VGG16 weights file",
+    )  # fmt: skip
+
+
 def _layer_help(default):
     return f"VGG16 layer to cut at (default: {default}); one of, in network order: {', '.join(LAYER_NAMES)}"
 
@@ -509,11 +518,7 @@ def _add_reproduce(sub, common):
             "--layout", default="auto", choices=["auto", "caltech256", "urban-tribes", "folder"],
             help="layout of --data (default: try each)",
         )  # fmt: skip
-        exp.add_argument(
-            "--weights", default="hed-bsds500", type=_weights_option,
-            help="'imagenet' (Keras download), 'hed-bsds500' (offline, conv layers only; the "
-            "default), 'none', or a VGG16 weights file",
-        )  # fmt: skip
+        _add_weights_argument(exp)
         exp.add_argument(
             "--protocol", default="study", choices=["study", "tuned"],
             help="the head: 'study' (the default), the report's Keras Dense softmax on the raw "
@@ -630,11 +635,7 @@ def build_parser():
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     demo.add_argument("--out", default="sklvgg_output", help="output folder (default: %(default)s)")
-    demo.add_argument(
-        "--weights", default="hed-bsds500", type=_weights_option,
-        help="'hed-bsds500' (offline pretrained conv layers, the default), 'imagenet', "
-        "'none' or a weights file path",
-    )  # fmt: skip
+    _add_weights_argument(demo)
     demo.add_argument(
         "--layer", default="block4_pool", choices=LAYER_NAMES, metavar="LAYER",
         help=_layer_help("block4_pool"),

@@ -1,5 +1,6 @@
 """Every gallery example and command runs at its smallest settings; outputs checked."""
 
+import csv
 import json
 import os
 import subprocess
@@ -27,6 +28,7 @@ def test_every_example_is_listed():
     assert names == {
         "plot_caltech256", "plot_layer_cut", "plot_temperature_sweep",
         "plot_urban_tribes", "plot_filters_activations", "plot_caltech101_hed",
+        "plot_layer_combinations",
     }  # fmt: skip
 
 
@@ -47,6 +49,18 @@ def test_example_runs(example, tmp_path):
         assert res["per_class_accuracy"][-1] > 1 / 3 + 0.15  # above chance
     if example.stem == "plot_temperature_sweep":
         assert "mean nothing" in stdout
+    if example.stem == "plot_layer_combinations":
+        n_images = int(stdout.split(" images,", 1)[0].split()[-1])
+        # a fresh cache: one pass over every image, then the grid and a single layer read it back
+        assert f"images pushed through VGG16: {n_images} " in stdout
+        assert "alone: 0 images computed, same: True" in stdout
+        with open(out / "layer_combinations.csv") as f:
+            rows = list(csv.DictReader(f))
+        assert len(rows) == 10 and {r["power"] for r in rows} == {"none", "signed sqrt"}
+        for row in rows:
+            assert row["passes_layer_list"] == "1"
+            assert int(row["passes_feature_union"]) == row["layers"].count(" + ") + 1
+            assert 0 <= float(row["accuracy"]) <= 1
     if example.stem == "plot_caltech101_hed":
         res = json.loads((out / "caltech101_hed.json").read_text())
         assert res["hed-bsds500, tuned head"]["16"] > 0.05  # 100 classes, 32 px
