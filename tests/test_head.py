@@ -485,6 +485,13 @@ def test_early_stopping_restores_the_best_weights(rng):
     proba = head.predict_proba(Xv)[np.arange(len(yv)), yv]
     assert -np.mean(np.log(proba)) == pytest.approx(head.validation_loss_curve_[best - 1], rel=1e-5)
     assert head.score(Xv, yv) == pytest.approx(head.validation_accuracy_curve_[best - 1])
+    # it stopped on the epoch that made n_iter_no_change in a row without improvement by tol
+    best_so_far, stalled = np.inf, []
+    for value in head.validation_loss_curve_:
+        stalled.append(0 if value < best_so_far - head.tol else stalled[-1] + 1 if stalled else 1)
+        best_so_far = min(best_so_far, value)
+    assert stalled[-1] == head.n_iter_no_change
+    assert max(stalled[:-1]) < head.n_iter_no_change
 
 
 def test_step_size_floor_stops_training(blobs):
@@ -511,6 +518,28 @@ def test_undo_and_schedule_follow_the_rules(blobs):
     assert wild._optimizer.learning_rate == pytest.approx(200.0)
 
 
+def test_a_diverging_epoch_is_abandoned_early(blobs):
+    """Once an epoch's running loss passes twice the start's, its remaining batches are skipped
+    (the epoch is undone anyway): with 20 batches, far fewer than 400 samples are seen."""
+    X, y = blobs
+    with pytest.warns(sklearn.exceptions.ConvergenceWarning):
+        wild = SoftmaxHeadClassifier(learning_rate_init=1e3, max_iter=1, batch_size=20).fit(X, y)
+    assert wild.n_iter_ == 1
+    assert 0 < wild.t_ <= 100
+
+
+@pytest.mark.parametrize("n_iter_no_change", [2, 3])
+def test_undone_epochs_count_as_stalled(blobs, n_iter_no_change):
+    """Every epoch diverges and is undone: each divides the step by 5 and counts towards
+    ``n_iter_no_change``, which stops training after exactly that many epochs."""
+    X, y = blobs
+    head = SoftmaxHeadClassifier(learning_rate_init=1e6, n_iter_no_change=n_iter_no_change, batch_size=20)
+    head.fit(X, y)
+    assert head.n_iter_ == n_iter_no_change
+    assert head._optimizer.learning_rate == pytest.approx(1e6 / 5**n_iter_no_change)
+    assert len(set(head.loss_curve_)) == 1  # the start's objective, each time
+
+
 # ---------------------------------------------------------------- weights
 
 
@@ -528,6 +557,18 @@ def test_class_weight_dict_is_keyed_by_labels(rng):
     np.testing.assert_allclose(by_name.predict_proba(X), by_dict.predict_proba(X), rtol=1e-6)
     with pytest.raises(ValueError, match="class_weight has labels that are not classes: \\[3\\]"):
         SoftmaxHeadClassifier(class_weight={3: 2.0}).fit(X, y)
+
+
+def test_class_weight_dict_in_any_key_order(rng):
+    """Three classes, the dict's keys in another order than ``classes_``: the same fit as
+    per-sample weights looked up by label."""
+    X = rng.normal(size=(300, 5))
+    y = np.array([10, 20, 30])[np.argmax(X[:, :3] + 0.7 * rng.normal(size=(300, 3)), axis=1)]
+    class_weight = {30: 0.5, 10: 4.0, 20: 2.0}
+    kw = dict(solver="lbfgs", tol=1e-8)
+    by_dict = SoftmaxHeadClassifier(class_weight=class_weight, **kw).fit(X, y)
+    by_weight = SoftmaxHeadClassifier(**kw).fit(X, y, sample_weight=[class_weight[label] for label in y])
+    np.testing.assert_allclose(by_dict.predict_proba(X), by_weight.predict_proba(X), rtol=1e-5, atol=1e-7)
 
 
 @pytest.mark.parametrize("solver", ["adam", "lbfgs"])
@@ -685,3 +726,10 @@ def test_study_head_preset(blobs):
     assert head.n_iter_ == 16 and head.t_ == 16 * 300
     assert head.loss_curve_[-1] < head.loss_curve_[0]
     assert study_head(max_iter=3).max_iter == 3
+
+
+def test_lbfgs_stops_at_max_iter_and_warns(blobs):
+    X, y = blobs
+    with pytest.warns(sklearn.exceptions.ConvergenceWarning):
+        head = SoftmaxHeadClassifier(solver="lbfgs", max_iter=3, tol=1e-10).fit(X, y)
+    assert head.n_iter_ == 3 and len(head.loss_curve_) == 3

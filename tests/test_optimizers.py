@@ -152,3 +152,30 @@ def test_pickle_keeps_the_state(cls, params_grads):
         copy.update_params(b, g)
     for x, z in zip(a, b):
         np.testing.assert_array_equal(x, z)
+
+
+@pytest.mark.parametrize(
+    "solver, expected",
+    [
+        ("sgd", {"momentum": 0.8, "nesterov": False}),
+        ("adam", {"beta_1": 0.8, "beta_2": 0.99, "epsilon": 1e-6}),
+        ("rmsprop", {"epsilon": 1e-6, "rho": 0.9}),
+    ],
+)
+def test_make_optimizer_passes_the_heads_parameters(solver, expected):
+    """Each solver's optimiser gets the head's step size and its own hyper-parameters."""
+    from sklvgg import SoftmaxHeadClassifier
+    from sklvgg._optimizers import make_optimizer
+
+    head = SoftmaxHeadClassifier(
+        solver=solver, learning_rate_init=0.0123, momentum=0.8, nesterovs_momentum=False,
+        beta_1=0.8, beta_2=0.99, epsilon=1e-6,
+    )  # fmt: skip
+    params = [np.zeros((3, 2)), np.zeros(3)]
+    optimizer = make_optimizer(head, params)
+    cls = {"sgd": SGDOptimizer, "adam": AdamOptimizer, "rmsprop": RMSpropOptimizer}[solver]
+    assert type(optimizer) is cls
+    assert optimizer.learning_rate == optimizer.learning_rate_init == 0.0123
+    assert optimizer.t == 0
+    for name, value in expected.items():
+        assert getattr(optimizer, name) == value, name
