@@ -106,9 +106,10 @@ def across_backends(args, argv):
     for name in names:
         cells = []
         for r in ran.values():
-            table = r["rows"] if name in r["rows"] else r["layer_rows"]
-            base = r["rows"].get("1. raw compiled forward pass (ceiling)") if name[0] != "6" else None
-            base = base if base is not None else r["layer_rows"]["6a. block5_pool alone"]
+            if name.startswith("6"):
+                table, base = r["layer_rows"], r["layer_rows"]["6a. block5_pool alone"]
+            else:
+                table, base = r["rows"], r["rows"]["1. raw compiled forward pass (ceiling)"]
             seconds = table.get(name)
             cells.append(" | " if seconds is None else f"{r['n'] / seconds:.1f} | {base / seconds:.2f}")
         lines.append(f"| {name} | " + " | ".join(cells) + " |")

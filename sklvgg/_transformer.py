@@ -487,11 +487,7 @@ class VGG16FeatureTransformer(TransformerMixin, BaseEstimator):
         # Re-fingerprinted (memoised on size and mtime): a weights file changed
         # on disk since fit is reloaded, never served from a stale model.
         return get_feature_function(
-            self._weight_source.refreshed(),
-            layers[0] if len(layers) == 1 else layers,
-            self.input_size,
-            self.precision,
-            self.pooling,
+            self._weight_source.refreshed(), layers, self.input_size, self.precision, self.pooling
         )
 
     def _compute(self, source, rows, on_batch=None, layer=None, layers=None):
@@ -586,7 +582,7 @@ class VGG16FeatureTransformer(TransformerMixin, BaseEstimator):
                 + (f" at {', '.join(todo)})" if len(layers) > 1 else ")")
             )
         out = np.empty((n, self.n_features_out_), dtype=np.float32)
-        for name, columns in self._block_slices(layers).items():
+        for name, columns in self.feature_slices_.items():
             stored = found[name]
             for row, key in enumerate(keys):
                 out[row, columns] = stored[key]
@@ -622,7 +618,7 @@ class VGG16FeatureTransformer(TransformerMixin, BaseEstimator):
             bias = (
                 _predictions_bias(self._weight_source.refreshed()) if self.temperature_on == "fc2" else None
             )
-            columns = self._block_slices(self._layers())["predictions"]
+            columns = self.feature_slices_["predictions"]
             features[:, columns] = _softmax(features[:, columns], self.temperature, bias)
         return features
 
@@ -694,7 +690,7 @@ class VGG16FeatureTransformer(TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self)
         names = []
-        for layer, columns in self._block_slices(self._layers()).items():
+        for layer, columns in self.feature_slices_.items():
             if layer == "predictions":
                 names += imagenet_class_names()
             else:
