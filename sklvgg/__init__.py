@@ -3,6 +3,7 @@
 from ._cache import CacheWarning
 from ._head import SoftmaxHeadClassifier, study_head
 from ._images import ImageReadError
+from ._reporting import TransformTally, collect_transforms
 from ._transformer import VGG16FeatureTransformer
 from ._vgg16 import LAYER_NAMES, WeightsUnavailableError
 
@@ -13,8 +14,10 @@ __all__ = [
     "ImageReadError",
     "LAYER_NAMES",
     "SoftmaxHeadClassifier",
+    "TransformTally",
     "VGG16FeatureTransformer",
     "WeightsUnavailableError",
     "__version__",
+    "collect_transforms",
     "study_head",
 ]

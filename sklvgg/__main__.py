@@ -177,7 +177,7 @@ def _weights(value):
         try:
             hed_weights_path()
         except OSError as exc:
-            print(f"{exc}\nFalling back to weights=None (random initialisation).")
+            print(f"{exc}\nFalling back to weights=None (random initialisation).", file=sys.stderr)
             return None
     return value
 
@@ -234,7 +234,7 @@ def _embedded(out, layout, n_classes, n_per_class=20):
     from sklvgg.datasets import make_shapes_dataset
 
     root = make_shapes_dataset(out / "data", n_classes=n_classes, n_per_class=n_per_class, layout=layout)
-    print(f"No --data given: using the embedded default, generated in {root}")
+    _info(f"No --data given: using the embedded default, generated in {root}")
     return root
 
 
@@ -253,7 +253,7 @@ def _demo(args):
     out = _output_folder(args.out)
     start = time.perf_counter()
     data, _ = _load(_embedded(out, "caltech256", args.n_classes), "caltech256")
-    print(f"Embedded default: {data.DESCR}")
+    _info(f"Embedded default: {data.DESCR}")
     weights = _weights(args.weights)
     pipe = experiments.make_pipeline(
         weights=weights, layer=args.layer, input_size=args.input_size,
@@ -364,7 +364,7 @@ def _reproduce(args):
         n = 11 if layout == "urban-tribes" else 10
         data, _ = _load(_embedded(out, layout, n, max(20, need)), layout, min_images)
         dataset = "embedded default"
-    print(data.DESCR)
+    _info(data.DESCR)
     _report_dropped(data, min_images)
     weights = _weights(args.weights)
     memory = args.memory or out / "cache"
@@ -486,6 +486,15 @@ def _common_options():
     common.add_argument(
         "--debug", action="store_true",
         help="show the traceback of an error (also: environment variable SKLVGG_DEBUG=1)",
+    )  # fmt: skip
+    loud = common.add_mutually_exclusive_group()
+    loud.add_argument(
+        "-v", "--verbose", action="count", default=0,
+        help="say more: TensorFlow's own log lines and the cache counts of every fit",
+    )  # fmt: skip
+    loud.add_argument(
+        "-q", "--quiet", action="store_true",
+        help="say less: no progress bars, no cache line, only the results and errors",
     )  # fmt: skip
     return common
 
@@ -652,6 +661,48 @@ def build_parser():
     return parser
 
 
+#: -q (-1), default (0), -v (1), -vv (2): set by main() from the options.
+_VERBOSITY = 0
+
+
+def _info(text):
+    """Print progress information, unless ``-q``."""
+    if _VERBOSITY >= 0:
+        print(text)
+
+
+def _quiet_tensorflow_logs(verbosity):
+    """Hide TensorFlow's C++ log lines, unless the user asked for them.
+
+    ``TF_CPP_MIN_LOG_LEVEL=3`` is set only where the user set no level (and
+    did not pass ``-v``). Its C++ logger still prints a few lines before it
+    reads that level (``cudart_stub.cc ... Could not find cuda drivers``, the
+    oneDNN notice), so the backend is imported here, with the standard error
+    file descriptor pointed at ``/dev/null`` for the import only.
+    """
+    if verbosity >= 1 or "TF_CPP_MIN_LOG_LEVEL" in os.environ:
+        return
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    if "tensorflow" in sys.modules or os.environ.get("KERAS_BACKEND", "tensorflow") != "tensorflow":
+        return
+    import importlib.util
+
+    if importlib.util.find_spec("tensorflow") is None:
+        return  # the import error comes, whole, where TensorFlow is first needed
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            try:
+                import tensorflow  # noqa: F401
+            except Exception:  # noqa: BLE001 - reported where it is first used, stderr restored
+                pass
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def _one_line(exc):
     return " ".join(str(exc).split()) or type(exc).__name__
 
@@ -670,13 +721,23 @@ def main(argv=None):
         0 on success. Errors exit through :class:`SystemExit`: 2 for wrong
         usage or data, 1 when the environment fails (see :data:`USER_ERRORS`).
     """
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    global _VERBOSITY
+    from sklvgg import collect_transforms
+
     os.environ.setdefault("MPLBACKEND", "Agg")
     parser = build_parser()
     args = parser.parse_args(argv)
     debug = args.debug or os.environ.get("SKLVGG_DEBUG", "0") not in ("", "0")
+    _VERBOSITY = -1 if args.quiet else args.verbose
+    _quiet_tensorflow_logs(_VERBOSITY)
     try:
-        return args.func(args)
+        if _VERBOSITY >= 1:  # every transformer prints its own cache line
+            return args.func(args)
+        with collect_transforms(progress=_VERBOSITY >= 0) as tally:
+            status = args.func(args)
+        if tally.transforms:
+            _info(tally.summary())
+        return status
     except tuple(error for error, _ in USER_ERRORS) as exc:
         if debug:
             raise

@@ -13,6 +13,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._cache import FeatureCache, image_keys, model_key, resolve_location
 from ._images import as_image_source, iter_batches
+from ._reporting import active_tally, progress_bar
 from ._vgg16 import (
     LAYER_NAMES,
     MIN_INPUT_SIZE,
@@ -136,7 +137,11 @@ class VGG16FeatureTransformer(TransformerMixin, BaseEstimator):
         Seeds the random initialisation when ``weights=None``.
 
     verbose : int, default=0
-        1 shows a progress bar with images/s during ``transform``.
+        1 shows a progress bar with images/s for each network pass and, with
+        ``memory``, prints the cache's hits and misses after each
+        ``transform``. Inside :func:`sklvgg.collect_transforms` (what the
+        command line uses) the counts go to its tally instead, one line for a
+        whole learning curve or grid search.
 
     memory : None, str, os.PathLike or joblib.Memory, default=None
         Folder of the per-image feature cache (a ``joblib.Memory`` is used
@@ -504,6 +509,8 @@ class VGG16FeatureTransformer(TransformerMixin, BaseEstimator):
             function = self._feature_function(layers)
             width = sum(self._layer_width(name) for name in layers)
             desc = "+".join(layers)
+            if self.pooling is not None and any(name in SPATIAL_LAYERS for name in layers):
+                desc += f" ({self.pooling} pooled)"
         else:
             function = get_feature_function(
                 self._weight_source.refreshed(), layer, self.input_size, self.precision, None
@@ -511,7 +518,7 @@ class VGG16FeatureTransformer(TransformerMixin, BaseEstimator):
             width = int(np.prod(layer_output_shape(layer, self.input_size)))
             desc = layer
         out = np.empty((len(rows), width), dtype=np.float32)
-        progress = _progress(len(rows), self.verbose, f"VGG16 {desc}")
+        progress = progress_bar(len(rows), self.verbose, f"VGG16 {desc}, {self.input_size} px")
         position = 0
         try:
             n_threads = effective_n_jobs(self.n_jobs)
@@ -540,7 +547,9 @@ class VGG16FeatureTransformer(TransformerMixin, BaseEstimator):
         n = len(source)
         if location is None:
             self.cache_hits_, self.cache_misses_ = 0, n
-            return self._compute(source, np.arange(n))
+            features = self._compute(source, np.arange(n))
+            self._report_cache(n, None, ())
+            return features
         weights_id = self._weight_source.refreshed().key
         layers = self._layers()
         caches = {
@@ -574,19 +583,30 @@ class VGG16FeatureTransformer(TransformerMixin, BaseEstimator):
             self._compute(source, np.fromiter(first_rows.values(), np.intp), on_batch=store, layers=todo)
         self.cache_hits_ = sum(1 for key in keys if key not in first_rows)
         self.cache_misses_ = n - self.cache_hits_
-        if self.verbose:
-            folders = ", ".join(str(cache.folder) for cache in caches.values())
-            print(
-                f"[VGG16FeatureTransformer] cache {folders}: {self.cache_hits_} hits, "
-                f"{self.cache_misses_} misses ({len(missing)} images computed"
-                + (f" at {', '.join(todo)})" if len(layers) > 1 else ")")
-            )
+        self._report_cache(len(missing), caches, todo)
         out = np.empty((n, self.n_features_out_), dtype=np.float32)
         for name, columns in self.feature_slices_.items():
             stored = found[name]
             for row, key in enumerate(keys):
                 out[row, columns] = stored[key]
         return out
+
+    def _report_cache(self, computed, caches, todo):
+        """Count this transform in the active tally, or print its line when ``verbose``."""
+        tally = active_tally()
+        if tally is not None:
+            tally.add(
+                rows=self.cache_hits_ + self.cache_misses_,
+                rows_read_back=self.cache_hits_,
+                images_computed=computed,
+            )
+        elif self.verbose and caches is not None:
+            folders = ", ".join(str(cache.folder) for cache in caches.values())
+            print(
+                f"[VGG16FeatureTransformer] cache {folders}: {self.cache_hits_} hits, "
+                f"{self.cache_misses_} misses ({computed} images computed"
+                + (f" at {', '.join(todo)})" if len(caches) > 1 else ")")
+            )
 
     def transform(self, X):
         """Compute the VGG16 features of the images.
@@ -722,10 +742,3 @@ def _predictions_bias(source):
             bias = np.asarray(source.arrays(True)["predictions"][1], dtype=np.float32)
         _BIASES[source.key] = bias
     return _BIASES[source.key]
-
-
-def _progress(total, verbose, desc):
-    """A tqdm bar in images/s, or a silent stand-in when ``verbose=0``."""
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc=desc, unit="img", disable=not verbose or total == 0, leave=True)

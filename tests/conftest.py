@@ -88,3 +88,42 @@ def quiet_tf():
     import tensorflow as tf
 
     tf.get_logger().setLevel("ERROR")
+
+
+@pytest.fixture
+def fake_network(monkeypatch):
+    """Replace the compiled VGG16 by a cheap, deterministic stand-in of the same widths.
+
+    For tests of what happens around the network (cache, temperature,
+    searches) at sizes where the real one costs seconds (the 224 px top):
+    each image's features are fixed functions of its pixels' mean and spread,
+    different per column and per layer. Returns the list of batch sizes seen.
+    """
+    import sklvgg._transformer as transformer_module
+    from sklvgg._vgg16 import SPATIAL_LAYERS, layer_output_shape
+
+    seen = []
+
+    def get_feature_function(source, layer, input_size, precision, pooling):
+        layers = (layer,) if isinstance(layer, str) else tuple(layer)
+        widths = []
+        for name in layers:
+            shape = layer_output_shape(name, input_size)
+            widths.append(
+                shape[-1] if pooling is not None and name in SPATIAL_LAYERS else int(np.prod(shape))
+            )
+
+        def features(batch):
+            seen.append(len(batch))
+            batch = np.asarray(batch, dtype=np.float64)
+            stats = np.stack([batch.mean(axis=(1, 2, 3)), batch.std(axis=(1, 2, 3))], axis=1) / 255
+            blocks = []
+            for k, width in enumerate(widths):
+                columns = np.arange(width)
+                blocks.append(8 * np.sin(stats[:, :1] * (columns + 1) + stats[:, 1:] * (k + 2) + columns))
+            return np.concatenate(blocks, axis=1).astype(np.float32)
+
+        return features
+
+    monkeypatch.setattr(transformer_module, "get_feature_function", get_feature_function)
+    return seen

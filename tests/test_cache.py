@@ -92,7 +92,7 @@ def test_subsets_orders_repeats_and_supersets(tmp_path, counted, rng):
     assert len(entries(tmp_path)) == 13
 
 
-def test_learning_curve_and_temperature_search_compute_each_image_once(tmp_path, counted, labelled):
+def test_learning_curve_computes_each_image_once(tmp_path, counted, labelled):
     X, y = labelled
     cv = StratifiedKFold(3, shuffle=True, random_state=0)
     pipe = Pipeline([("vgg", small(tmp_path)), ("head", LogisticRegression(max_iter=300))])
@@ -100,7 +100,11 @@ def test_learning_curve_and_temperature_search_compute_each_image_once(tmp_path,
     assert np.isfinite(scores).all()  # 4 sizes x 3 folds, all fitted
     assert counted["images"] == 24
 
-    counted["images"] = 0
+
+def test_temperature_search_computes_each_image_once(tmp_path, fake_network, counted, labelled):
+    """The cache holds the logits: a grid over T never recomputes an image (the 224 px top faked)."""
+    X, y = labelled
+    cv = StratifiedKFold(3, shuffle=True, random_state=0)
     vgg = VGG16FeatureTransformer(weights=None, layer="predictions", random_state=0,
                                   batch_size=8, memory=tmp_path)  # fmt: skip
     pipe = Pipeline([("vgg", vgg), ("head", SoftmaxHeadClassifier(max_iter=5, random_state=0))])

@@ -45,14 +45,43 @@ def folder(tmp_path_factory):
     return root
 
 
-def sklvgg(args, cwd, **extra_env):
-    """Run ``python -m sklvgg ARGS``; return the completed process."""
+def sklvgg_process(args, cwd, **extra_env):
+    """Run ``python -m sklvgg ARGS`` in a new process; return the completed process."""
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", MPLBACKEND="Agg")
     env.pop("SKLVGG_DEBUG", None)
     env.update(extra_env)
     return subprocess.run(
         [sys.executable, "-m", "sklvgg", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600
     )
+
+
+@pytest.fixture
+def sklvgg(monkeypatch, capsys):
+    """Run ``main(ARGS)`` in this process, in ``cwd``; return its status, stdout and stderr.
+
+    The same exit statuses and messages as ``python -m sklvgg`` (whose process
+    boundary :func:`test_unwritable_out` and :func:`test_weights_unavailable`
+    check), without a new Python and TensorFlow per test.
+    """
+
+    def run(args, cwd, **extra_env):
+        monkeypatch.chdir(cwd)
+        monkeypatch.delenv("SKLVGG_DEBUG", raising=False)
+        for name, value in extra_env.items():
+            monkeypatch.setenv(name, value)
+        capsys.readouterr()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                status = main(args)
+            except SystemExit as exc:
+                status = exc.code
+        out, err = capsys.readouterr()
+        # as a process prints them: every warning on stderr
+        err += "".join(warnings.formatwarning(w.message, w.category, w.filename, w.lineno) for w in caught)
+        return subprocess.CompletedProcess(args, status, out, err)
+
+    return run
 
 
 def error_line(proc, status):
@@ -68,7 +97,7 @@ def error_line(proc, status):
 # --------------------------------------------------------------------------- errors
 
 
-def test_layer_is_checked_by_argparse_in_network_order(tmp_path):
+def test_layer_is_checked_by_argparse_in_network_order(tmp_path, sklvgg):
     proc = sklvgg(["reproduce", "caltech256", "--layer", "block9_pool"], tmp_path)
     message = error_line(proc, 2)
     assert message.startswith("argument --layer: invalid choice: 'block9_pool'")
@@ -83,7 +112,7 @@ def test_estimator_lists_layers_in_network_order():
     assert re.findall(r"'(\w+)'", listed) == list(LAYER_NAMES)
 
 
-def test_estimator_parameter_error(folder, tmp_path):
+def test_estimator_parameter_error(folder, tmp_path, sklvgg):
     args = ["reproduce", "caltech256", "--data", str(folder), "--weights", "none", "--layer", "block5_pool"]
     proc = sklvgg([*args, *SMALL, "--input-size", "16"], tmp_path)
     message = error_line(proc, 2)
@@ -92,7 +121,7 @@ def test_estimator_parameter_error(folder, tmp_path):
 
 def test_weights_unavailable(folder, tmp_path):
     offline = "http://127.0.0.1:9"  # nothing listens: every download is refused at once
-    proc = sklvgg(
+    proc = sklvgg_process(
         ["reproduce", "caltech256", "--data", str(folder), "--weights", "imagenet", "--layer", "block5_pool",
          *SMALL, "--out", "o"],
         tmp_path, KERAS_HOME=str(tmp_path / "keras"),
@@ -105,24 +134,25 @@ def test_weights_unavailable(folder, tmp_path):
 
 def test_unwritable_out(tmp_path):
     (tmp_path / "file").write_text("not a folder")
-    proc = sklvgg(["demo", "--out", "file/out"], tmp_path)
+    proc = sklvgg_process(["demo", "--out", "file/out"], tmp_path)
     message = error_line(proc, 1)
     assert message.startswith("--out ") and "cannot create the folder" in message
 
 
 @pytest.mark.parametrize("how", ["--debug", "SKLVGG_DEBUG=1"])
-def test_debug_shows_the_traceback(tmp_path, how):
+def test_debug_shows_the_traceback(tmp_path, how, monkeypatch):
     (tmp_path / "file").write_text("not a folder")
+    monkeypatch.chdir(tmp_path)
     args = ["demo", "--out", "file/out"]
     if how == "--debug":
-        proc = sklvgg([*args, "--debug"], tmp_path)
+        args.append("--debug")
     else:
-        proc = sklvgg(args, tmp_path, SKLVGG_DEBUG="1")
-    assert proc.returncode != 0
-    assert "Traceback" in proc.stderr and "cannot create the folder" in proc.stderr
+        monkeypatch.setenv("SKLVGG_DEBUG", "1")
+    with pytest.raises(OSError, match="cannot create the folder"):  # raised whole, not one line
+        main(args)
 
 
-def test_bad_data_folder(tmp_path):
+def test_bad_data_folder(tmp_path, sklvgg):
     message = error_line(sklvgg(["reproduce", "layers", "--data", "absent"], tmp_path), 2)
     assert message.startswith("Could not read --data 'absent' in any known layout")
 
@@ -130,20 +160,20 @@ def test_bad_data_folder(tmp_path):
 # --------------------------------------------------------------------------- short classes
 
 
-def test_min_images_below_the_split(folder, tmp_path):
+def test_min_images_below_the_split(folder, tmp_path, sklvgg):
     proc = sklvgg(["reproduce", "caltech256", "--data", str(folder), *SMALL, "--min-images", "2"], tmp_path)
     message = error_line(proc, 2)
     assert message.startswith("--min-images 2 keeps classes too small") and "needs 3 images" in message
 
 
-def test_every_class_short(folder, tmp_path):
+def test_every_class_short(folder, tmp_path, sklvgg):
     proc = sklvgg(["reproduce", "caltech256", "--data", str(folder), *SMALL, "--n-train", "5"], tmp_path)
     message = error_line(proc, 2)
     assert "no class under" in message and "has min_images=6 images or more" in message
     assert "lower --n-train and --n-test" in message
 
 
-def test_short_classes_dropped_expected_warning_silenced(folder, tmp_path):
+def test_short_classes_dropped_expected_warning_silenced(folder, tmp_path, sklvgg):
     """The issue's run: a folder with a short class, learning curve from 1 image per class."""
     proc = sklvgg(
         ["reproduce", "caltech256", "--data", str(folder), "--layout", "folder", "--weights", "none",
@@ -166,7 +196,7 @@ def test_short_classes_dropped_expected_warning_silenced(folder, tmp_path):
 # --------------------------------------------------------------------------- help
 
 
-def test_experiment_help_shows_examples(tmp_path):
+def test_experiment_help_shows_examples(tmp_path, sklvgg):
     proc = sklvgg(["reproduce", "caltech256", "--help"], tmp_path)
     assert proc.returncode == 0
     assert "python -m sklvgg reproduce caltech256 --data ~/data/256_ObjectCategories" in proc.stdout
@@ -406,6 +436,7 @@ def test_reproduce_layers(tmp_path):
     assert len(list(csv.DictReader(open(tmp_path / "layers_curves.csv")))) == 4
 
 
+@pytest.mark.slow  # the full 224 px network with its top
 def test_reproduce_temperature(tmp_path, capsys):
     res = _reproduce("temperature", tmp_path, "--n-train", "2", "--n-test", "1", "--n-classes", "2", "3",
                      "--epochs", "2", "--temperatures", "1", "1.49")  # fmt: skip
@@ -417,3 +448,41 @@ def test_reproduce_temperature(tmp_path, capsys):
     _written(tmp_path, "temperature", ["temperature_curves_2", "temperature_curves_3", "temperature_2",
                                        "temperature_3"])  # fmt: skip
     assert "mean nothing" in capsys.readouterr().out
+
+
+# --------------------------------------------------------------------------- verbosity
+
+
+@pytest.mark.parametrize("flag", ["-q", None, "-v"])
+def test_quiet_default_and_verbose(tmp_path, sklvgg, flag):
+    args = ["demo", "--out", "o", "--n-classes", "2", "--input-size", "32", "--weights", "none"]
+    proc = sklvgg(args + ([flag] if flag else []), tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "| 16 |" in proc.stdout  # the result, whatever the verbosity
+    summaries = [line for line in proc.stdout.splitlines() if line.startswith("cache: ")]
+    lines = proc.stdout.splitlines()
+    per_fit = [line for line in lines if line.startswith("[VGG16FeatureTransformer] cache")]
+    bars = "VGG16 block4_pool (avg pooled), 32 px" in proc.stderr
+    if flag == "-q":
+        assert (summaries, per_fit, bars) == ([], [], False)
+        assert "embedded default" not in proc.stdout
+    elif flag is None:
+        assert len(summaries) == 1 and per_fit == [] and bars
+        assert summaries[0].startswith("cache: 40 images computed, ")
+    else:  # the library's verbose=1, fit by fit
+        assert summaries == [] and len(per_fit) > 2 and bars
+        assert per_fit[0].endswith(": 0 hits, 32 misses (32 images computed)")  # the 16 + 16 training images
+        assert all(line.endswith(" 0 misses (0 images computed)") for line in per_fit[2:])  # read back
+
+
+def test_tensorflow_log_level_of_the_user_is_kept(monkeypatch):
+    from sklvgg.__main__ import _quiet_tensorflow_logs
+
+    monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "0")
+    _quiet_tensorflow_logs(0)
+    assert os.environ["TF_CPP_MIN_LOG_LEVEL"] == "0"
+    monkeypatch.delenv("TF_CPP_MIN_LOG_LEVEL")
+    _quiet_tensorflow_logs(1)  # -v: TensorFlow speaks
+    assert "TF_CPP_MIN_LOG_LEVEL" not in os.environ
+    _quiet_tensorflow_logs(0)
+    assert os.environ["TF_CPP_MIN_LOG_LEVEL"] == "3"

@@ -3,6 +3,7 @@
 import csv
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -14,13 +15,21 @@ EXAMPLES = sorted((ROOT / "examples").glob("plot_*.py"))
 SMALL = ["--input-size", "32", "--n-classes", "3"]
 
 
-def run(args, cwd):
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", MPLBACKEND="Agg")
+def run(args, cwd, *, as_user=False):
+    """Run ``python ARGS``; return its stdout (and stderr with ``as_user``).
+
+    ``as_user``: the environment a new user has, TensorFlow's log level unset.
+    """
+    env = dict(os.environ, MPLBACKEND="Agg")
+    if as_user:
+        env.pop("TF_CPP_MIN_LOG_LEVEL", None)
+    else:
+        env["TF_CPP_MIN_LOG_LEVEL"] = "3"
     proc = subprocess.run(
         [sys.executable, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    return proc.stdout
+    return (proc.stdout, proc.stderr) if as_user else proc.stdout
 
 
 def test_every_example_is_listed():
@@ -32,6 +41,7 @@ def test_every_example_is_listed():
     }  # fmt: skip
 
 
+@pytest.mark.slow  # a subprocess with TensorFlow per example; the docs build runs them too
 @pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.stem)
 def test_example_runs(example, tmp_path):
     out = tmp_path / "out"
@@ -67,7 +77,20 @@ def test_example_runs(example, tmp_path):
 
 
 def test_demo_command(tmp_path):
-    stdout = run(["-m", "sklvgg", "demo", "--out", "o", "--n-classes", "3", "--input-size", "32"], tmp_path)
+    """The README's first command: its result, and nothing but sklvgg's own lines around it."""
+    demo = ["-m", "sklvgg", "demo", "--out", "o", "--n-classes", "3", "--input-size", "32"]
+    stdout, stderr = run(demo, tmp_path, as_user=True)
+    # TensorFlow's C++ log lines ("I0000 00:00:... cudart_stub.cc:31] ...", absl's preamble) hidden
+    assert not re.search(r"^[IWEF]\d{4} |absl::|cudart_stub|oneDNN", stderr, re.MULTILINE), stderr[-3000:]
+    # one cache line for the command: 60 images (48 train + 12 test) once, every later fit read back
+    cache_lines = [line for line in stdout.splitlines() if "cache" in line.lower() and "hits" in line]
+    assert cache_lines == []  # no per-fit line
+    (summary_line,) = [line for line in stdout.splitlines() if line.startswith("cache: ")]
+    assert summary_line.startswith("cache: 60 images computed, ")
+    read_back = int(summary_line.split(", ")[1].split()[0])
+    assert read_back > 60  # the learning curve's fits
+    # the progress bars (stderr), labelled with what they compute
+    assert "VGG16 block4_pool (avg pooled), 32 px" in stderr
     summary = json.loads((tmp_path / "o" / "summary.json").read_text())
     assert summary["test_accuracy"] > summary["chance"] + 0.15
     assert set(summary["accuracy_by_images_per_class"]) == {"1", "2", "4", "8", "16"}

@@ -1,4 +1,5 @@
 import os
+import time
 
 import numpy as np
 import pytest
@@ -187,6 +188,7 @@ def test_threaded_decoding_gives_the_same_batches(tmp_path, rng, monkeypatch, ki
 
     def recording(img, size):
         seen.add(threading.current_thread().name)
+        time.sleep(0.02)  # long enough that another thread takes the next image, however loaded the CPU
         return real_resize(img, size)
 
     monkeypatch.setattr(images_module, "resize_rgb", recording)

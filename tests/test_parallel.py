@@ -120,6 +120,7 @@ def test_grid_search_on_dask_backend(client, photos, tmp_path):
     np.testing.assert_allclose(second.cv_results_["mean_test_score"], local.cv_results_["mean_test_score"])
 
 
+@pytest.mark.slow  # a cluster of worker processes, each importing TensorFlow
 def test_worker_killed_during_featurisation(process_client, photos, tmp_path):
     client = process_client
     cache = tmp_path / "cache"

@@ -90,6 +90,33 @@ def test_invalid_parameters_fail_at_fit(images, params, match):
         small(**params).fit(images)
 
 
+@pytest.mark.parametrize("form", ["logits", "fc2"])
+def test_temperature_divides_as_documented(rng, fake_network, monkeypatch, form):
+    """Both temperature forms against their formulas, on stand-in logits (the real top: slow tests)."""
+    import scipy.special
+
+    import sklvgg._transformer as transformer_module
+
+    bias = rng.normal(0, 2, 1000).astype(np.float32)
+    monkeypatch.setattr(transformer_module, "_predictions_bias", lambda source: bias)
+    images = rng.integers(0, 256, (3, 20, 20, 3), dtype=np.uint8)
+    vgg = VGG16FeatureTransformer(weights=None, layer=["block5_pool", "predictions"], pooling="avg",
+                                  temperature_on=form, random_state=0).fit(images)  # fmt: skip
+    columns = vgg.feature_slices_["predictions"]
+    # at T = 1 both forms give softmax(z): its log is z less a per-row constant, which no softmax sees
+    logits = np.log(vgg.transform(images)[:, columns].astype(np.float64))
+    for t in (0.25, 1.5, 4.0):
+        got = vgg.set_params(temperature=t).transform(images)
+        if form == "logits":  # softmax(z / T), z the logits
+            expected = scipy.special.softmax(logits / t, axis=1)
+        else:  # softmax(W h / T + b): the bias is not divided
+            expected = scipy.special.softmax((logits - bias) / t + bias, axis=1)
+        np.testing.assert_allclose(got[:, columns], expected, rtol=1e-4, atol=1e-7)
+        np.testing.assert_array_equal(
+            got[:, :512], vgg.set_params(temperature=1.0).transform(images)[:, :512]
+        )
+
+
 @pytest.mark.slow
 def test_temperature_softmax_over_logits(rng):
     images = rng.integers(0, 256, (2, 224, 224, 3), dtype=np.uint8)
@@ -187,6 +214,7 @@ def test_layer_names_are_exported():
     assert LAYER_NAMES == tuple(layer.name for layer in model.layers[1:])
 
 
+@pytest.mark.slow  # real photos at 112 px
 def test_caltech101_transfer_beats_random_init(shared_photos):
     """Real photos, real pretrained conv weights: 50 classes, 16 train + 4 validation."""
     from sklearn.preprocessing import StandardScaler
