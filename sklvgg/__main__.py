@@ -194,8 +194,12 @@ def _output_folder(path, option="--out"):
     return path
 
 
-def _load(data_dir, layout, min_images=1):
-    """Load ``data_dir`` in ``layout`` (``"auto"``: the first that reads); return it and the layout."""
+def _load(data_dir, layout, min_images=1, advice="On the command line: lower --min-images"):
+    """Load ``data_dir`` in ``layout`` (``"auto"``: the first that reads); return it and the layout.
+
+    ``advice`` ends the message when no class has ``min_images`` images: the
+    option to change, which depends on where ``min_images`` came from.
+    """
     from sklvgg.datasets import load_caltech256, load_image_folder, load_urban_tribes
     from sklvgg.datasets._loaders import TooFewImagesError
 
@@ -204,19 +208,30 @@ def _load(data_dir, layout, min_images=1):
         "urban-tribes": load_urban_tribes,
         "folder": load_image_folder,
     }
-    if layout != "auto":
-        return loaders[layout](data_dir, min_images=min_images), layout
     errors = []
-    for name in ("caltech256", "urban-tribes", "folder"):
+    for name in ("caltech256", "urban-tribes", "folder") if layout == "auto" else (layout,):
         try:
             return loaders[name](data_dir, min_images=min_images), name
-        except TooFewImagesError:
-            raise  # the layout is recognised: its classes are too small
+        except TooFewImagesError as exc:  # the layout is recognised: its classes are too small
+            message = str(exc).removesuffix(" Pass a smaller min_images.")
+            raise TooFewImagesError(f"{message} {advice}.") from None
         except ValueError as exc:
+            if layout != "auto":
+                raise
             errors.append(str(exc))
     raise ValueError(
         f"Could not read --data {str(data_dir)!r} in any known layout (see --layout): " + " | ".join(errors)
     )
+
+
+def _report_skipped(data):
+    """Say what a folder-per-class load left aside: files that are not images, empty classes."""
+    skipped, empty = getattr(data, "skipped", {}), getattr(data, "empty", [])
+    if skipped:
+        where = ", ".join(f"{n} in {'the top folder' if name == '.' else name}" for name, n in skipped.items())
+        print(f"Skipped {sum(skipped.values())} files that are not images: {where}")
+    if empty:
+        print(f"Skipped {len(empty)} class folders without any image: {', '.join(empty)}")
 
 
 def _report_dropped(data, min_images):
@@ -356,16 +371,21 @@ def _reproduce(args):
             )
         )
     layout = {"urban-tribes": "urban-tribes"}.get(args.experiment, "caltech256")
-    if args.data:
-        data, dataset = _load(args.data, args.layout, min_images)
-        out = _output_folder(args.out)
+    if args.min_images is None:
+        advice = "On the command line: lower --n-train and --n-test (--min-images defaults to their sum)"
     else:
+        advice = f"On the command line: lower --min-images {min_images}"
+    if args.data:
+        data, dataset = _load(args.data, args.layout, min_images, advice)
+        out = _output_folder(args.out)
+    else:  # generated: as many images per class as the options ask for
         out = _output_folder(args.out)
         n = 11 if layout == "urban-tribes" else 10
-        data, _ = _load(_embedded(out, layout, n, max(20, need)), layout, min_images)
+        data, _ = _load(_embedded(out, layout, n, max(20, need, min_images)), layout, min_images, advice)
         dataset = "embedded default"
     _info(data.DESCR)
     _report_dropped(data, min_images)
+    _report_skipped(data)
     weights = _weights(args.weights)
     memory = args.memory or out / "cache"
     protocol, epochs = args.protocol, args.epochs

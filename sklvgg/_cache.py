@@ -49,7 +49,7 @@ from pathlib import Path
 import numpy as np
 
 from ._images import ImageReadError, file_kind
-from ._vgg16 import SPATIAL_LAYERS, keras_backend
+from ._vgg16 import keras_backend
 
 __all__ = ["CacheWarning", "FeatureCache", "image_keys", "model_key", "resolve_location"]
 
@@ -103,22 +103,23 @@ def resolve_location(memory):
     return None if location is None else Path(location).expanduser()
 
 
-def model_key(weights_id, layer, pooling, input_size, precision):
-    """Hash of everything that changes the cached activations.
+def model_key(features):
+    """Hash of everything that changes the cached activations of one layer.
 
-    ``temperature``, ``temperature_on``, ``batch_size`` and ``verbose`` are not
-    part of it: for ``layer="predictions"`` the cache holds logits and the
-    temperature softmax is applied after the lookup. The Keras backend and its
-    version are (TensorFlow, JAX and PyTorch agree only within float rounding).
+    ``features`` is the transformer's declaration of its own parameters that
+    change a feature vector (:meth:`VGG16FeatureTransformer._feature_spec`:
+    weights identity, layer, pooling, input size, precision); to it are added
+    what the environment changes: the entry format, the preprocessing, and
+    the versions of Keras, of the backend that runs the network (TensorFlow,
+    JAX and PyTorch agree only within float rounding) and of Pillow.
+    ``temperature``, ``temperature_on``, ``batch_size`` and ``verbose`` are
+    not part of it: for ``layer="predictions"`` the cache holds logits and the
+    temperature softmax is applied after the lookup.
 
     Parameters
     ----------
-    weights_id : str
-        The fitted transformer's ``weights_id_``.
-    layer : str
-    pooling : {None, "avg", "max"}
-    input_size : int
-    precision : {"float32", "bfloat16"}
+    features : dict
+        Field name to a JSON-serialisable value.
 
     Returns
     -------
@@ -126,16 +127,10 @@ def model_key(weights_id, layer, pooling, input_size, precision):
         32 hex digits.
     """
     spec = {
+        **features,
         "format": FORMAT_VERSION,
-        "weights": weights_id,
-        "layer": layer,
-        "pooling": pooling if layer in SPATIAL_LAYERS else None,
-        "input_size": int(input_size),
-        "precision": precision,
         "preprocessing": _PREPROCESSING,
         "keras": _pkg_version("keras"),
-        # the backend that runs the network, and its version: kernels, and so
-        # the last bits of the features, differ between them
         "backend": _backend_version(),
         "pillow": _pkg_version("pillow"),
     }

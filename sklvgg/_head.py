@@ -384,7 +384,12 @@ class SoftmaxHeadClassifier(ClassifierMixin, BaseEstimator):
         ``SGDClassifier``'s) trains exactly ``max_iter`` epochs at a constant
         step size: no stopping rule, no undone epoch, no
         ``ConvergenceWarning``; with ``early_stopping`` the best epoch's
-        weights are still kept.
+        weights are still kept. With ``solver="lbfgs"`` (iterations, not
+        epochs) ``tol`` is scipy's ``gtol``, and ``None`` sets ``gtol`` and
+        ``ftol`` to 0: L-BFGS-B then runs until ``max_iter`` iterations or
+        until it can make no further progress at machine precision (its line
+        search fails, typically after a few dozen iterations on a strictly
+        convex problem), whichever comes first; ``n_iter_`` says how many ran.
     n_iter_no_change : int, default=10
         Number of epochs without improvement by ``tol`` that stops training.
     early_stopping : bool, default=False
@@ -402,7 +407,11 @@ class SoftmaxHeadClassifier(ClassifierMixin, BaseEstimator):
     warm_start : bool, default=False
         Start from the previous solution's weights (and standardisation). The
         optimiser starts afresh at ``learning_rate_init`` on every ``fit``, as
-        ``MLPClassifier``'s; ``partial_fit`` continues it.
+        ``MLPClassifier``'s; ``partial_fit`` continues it. With
+        ``init="class_means"``, where the class-mean start has a lower
+        training objective on the new data than the previous weights (new
+        targets for the same rows, say), the fit starts there instead, so that
+        it converges as fast as a fresh one.
     random_state : int, RandomState instance or None, default=None
         Seeds initialisation, shuffling and the validation split. Training is
         deterministic for a given seed.
@@ -646,6 +655,11 @@ class SoftmaxHeadClassifier(ClassifierMixin, BaseEstimator):
             )
         weights = np.ones(len(self.classes_))
         for label, weight in self.class_weight.items():
+            if isinstance(weight, bool) or not isinstance(weight, Real) or not 0 <= weight < np.inf:
+                raise ValueError(
+                    f"class_weight[{label!r}] = {weight!r}: class weights must be finite, non-negative "
+                    f"numbers (as sample_weight's values)."
+                )
             weights[position[label]] = weight
         return weights[y_idx]
 
@@ -659,6 +673,11 @@ class SoftmaxHeadClassifier(ClassifierMixin, BaseEstimator):
         if class_factor is not None:
             sw = sw * class_factor.astype(np.float32)
         weighted = sample_weight is not None or class_factor is not None
+        if weighted and not float(np.sum(sw, dtype=np.float64)) > 0:
+            raise ValueError(
+                "The training weights (sample_weight times class_weight) are all zero: there is "
+                "nothing to train on. Give some samples, or classes, a positive weight."
+            )
         return (sw if weighted else None), sw
 
     def _validation_data(self, X, y_idx, sample_weight, sw, X_val, y_val, rng):
@@ -731,6 +750,22 @@ class SoftmaxHeadClassifier(ClassifierMixin, BaseEstimator):
         W = np.ascontiguousarray(c * direction_W, dtype=Z.dtype)  # C order: the batches' products are faster
         return W, (c * direction_b).astype(Z.dtype), c * A
 
+    def _class_means_beat_warm(self, Z, y_idx, sw):
+        """Whether the class-mean start has a lower training objective than the previous weights.
+
+        A warm start on new targets (other labels for the same rows, say) may
+        begin far from their optimum, where mini-batch training crawls: it then
+        starts where a fresh fit would, and converges as fast. On data like the
+        previous fit's, the previous weights are the better start and are kept.
+        """
+        loss = SoftmaxLoss(self.alpha, float(np.sum(sw)))
+
+        def objective(W, b):
+            return loss.loss_gradient(W, b, Z, y_idx, sw)[0] + loss.penalty(W)
+
+        W, b, _ = self._line_search_start(Z, y_idx, sw)
+        return objective(W, b) < objective(self._W.astype(Z.dtype), self._b.astype(Z.dtype))
+
     def _standardize(self, X):
         Z = np.subtract(X, self.scaler_mean_, dtype=np.float32)
         Z *= 1.0 / self.scaler_scale_
@@ -799,7 +834,7 @@ class SoftmaxHeadClassifier(ClassifierMixin, BaseEstimator):
             X, y_idx, sample_weight, sw, X_val, y_val, rng
         )
         Z = self._standardize(X) if warm else self._init_model(X, len(self.classes_), sample_weight, rng)
-        class_means_start = not warm and self.init == "class_means"
+        class_means_start = self.init == "class_means" and (not warm or self._class_means_beat_warm(Z, y_idx, sw))
         if self.solver == "lbfgs":
             self._fit_lbfgs(Z, y_idx, sw, val, class_means_start)
             return self

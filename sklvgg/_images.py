@@ -4,6 +4,7 @@ Both kinds of input go through the same resize (:func:`resize_rgb`), so an image
 gives the same features whether it is passed as an array or as a lossless file.
 """
 
+import contextlib
 import os
 import queue
 import stat
@@ -20,6 +21,19 @@ _OPEN_FLAGS = (
 )
 #: Mode "I" (32-bit integer) pixels are read on the 16-bit scale: 0-65535 maps to 0-255.
 INT_IMAGE_MAX = 65535.0
+
+
+#: The default most pixels (width x height, read from the file's header before
+#: any decoding) that an image file may have; larger files are refused with an
+#: :class:`ImageReadError` naming them (``VGG16FeatureTransformer``'s
+#: ``max_image_pixels`` raises it). 100 megapixels: a 12,000 x 8,000 photo fits.
+MAX_IMAGE_PIXELS = 100_000_000
+
+#: Images above this many pixels are decoded one at a time (a lock shared by
+#: every decoding thread), so that several threads never hold several huge
+#: images at once: memory stays that of one large image plus the batch.
+LARGE_IMAGE_PIXELS = 16_000_000
+_LARGE_DECODE = threading.Lock()
 
 
 class ImageReadError(ValueError):
@@ -79,6 +93,14 @@ class _NotRegular(Exception):
     """The path leads to something other than a regular file; ``str()`` says what."""
 
 
+class _NotFinite(Exception):
+    """A floating-point image file holds NaN or infinite pixels; ``str()`` says where."""
+
+
+class _TooLarge(Exception):
+    """The image's header gives more pixels than :data:`MAX_IMAGE_PIXELS`."""
+
+
 def _is_path(x):
     return isinstance(x, (str, os.PathLike))
 
@@ -104,7 +126,7 @@ def resize_rgb(image, size):
     return out
 
 
-def read_image(path, row=None, size=None):
+def read_image(path, row=None, size=None, max_pixels=MAX_IMAGE_PIXELS):
     """Decode an image file to an RGB uint8 array.
 
     EXIF orientation is applied, then the image is converted to RGB:
@@ -140,6 +162,10 @@ def read_image(path, row=None, size=None):
         ``size`` the pixels differ by up to about 2 of 255 (1.65/255 measured
         on the Caltech-101 photos at 224). The decoded array is smaller than
         the file's nominal size; without ``size`` the image is decoded fully.
+    max_pixels : int or None, default=MAX_IMAGE_PIXELS
+        Files whose header gives more pixels are refused before decoding;
+        None: no limit but Pillow's own (about 179 megapixels, its
+        ``DecompressionBombError``).
 
     Returns
     -------
@@ -149,8 +175,14 @@ def read_image(path, row=None, size=None):
     ------
     ImageReadError
         If the file is missing, not a regular file (a directory, FIFO or
-        device), unreadable, not an image or truncated.
+        device), unreadable, not an image or truncated, has more than
+        ``max_pixels`` pixels, or (floating-point images) NaN or infinite pixels.
     """
+    return _read_image(path, row, size, max_pixels, resized=False)
+
+
+def _read_image(path, row, size, max_pixels, resized):
+    """:func:`read_image`; with ``resized``, already resized to ``size`` (float32)."""
     from PIL import Image, ImageOps, UnidentifiedImageError
 
     try:
@@ -161,13 +193,30 @@ def read_image(path, row=None, size=None):
                 warnings.simplefilter("ignore", Image.DecompressionBombWarning)
                 img = Image.open(f)
             with img:
+                width, height = img.size
+                if max_pixels is not None and width * height > max_pixels:
+                    raise _TooLarge(
+                        f"{width} x {height} = {width * height:,} pixels, more than "
+                        f"max_image_pixels={max_pixels:,}; raise max_image_pixels (or set it to "
+                        f"None) to read such images"
+                    )
                 if size is not None and img.format == "JPEG":
                     img.draft("RGB", (2 * size, 2 * size))
-                img = ImageOps.exif_transpose(img)
-                img.load()
-                return _to_rgb_array(img)
+                # one image above LARGE_IMAGE_PIXELS decodes at a time, whatever the threads
+                large = img.size[0] * img.size[1] > LARGE_IMAGE_PIXELS
+                with _LARGE_DECODE if large else contextlib.nullcontext():
+                    img = ImageOps.exif_transpose(img)
+                    img.load()
+                    array = _to_rgb_array(img)
+                    del img
+                    # resized under the lock too: the full-size array is freed before the next
+                    return resize_rgb(array, size) if resized else array
     except FileNotFoundError:
         raise ImageReadError(path, row, "no such file") from None
+    except _NotFinite as exc:
+        raise ImageReadError(path, row, str(exc)) from None
+    except _TooLarge as exc:
+        raise ImageReadError(path, row, str(exc)) from None
     except _NotRegular as exc:
         kind = str(exc)
         if kind == "a directory":
@@ -191,7 +240,12 @@ def _to_rgb_array(img):
         gray = np.clip(np.rint(arr * (255.0 / INT_IMAGE_MAX)), 0, 255).astype(np.uint8)
         return np.repeat(gray[..., None], 3, axis=2)
     if img.mode == "F":
-        gray = np.clip(np.rint(np.asarray(img)), 0, 255).astype(np.uint8)
+        values = np.asarray(img)
+        finite = np.isfinite(values)
+        if not finite.all():
+            bad = tuple(int(i) for i in np.argwhere(~finite)[0])
+            raise _NotFinite(f"images must be finite; pixel {bad} is {values[bad]}")
+        gray = np.clip(np.rint(values), 0, 255).astype(np.uint8)
         return np.repeat(gray[..., None], 3, axis=2)
     if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
         img = img.convert("RGBA")
@@ -244,14 +298,15 @@ class _PathSource:
 
     kind = "path"
 
-    def __init__(self, paths):
+    def __init__(self, paths, max_pixels=MAX_IMAGE_PIXELS):
         self.paths = paths
+        self.max_pixels = max_pixels
 
     def __len__(self):
         return len(self.paths)
 
     def batch(self, rows, size, pool=None):
-        return np.stack(_map(pool, lambda r: resize_rgb(read_image(self.paths[r], r, size), size), rows))
+        return np.stack(_map(pool, lambda r: _read_image(self.paths[r], r, size, self.max_pixels, resized=True), rows))
 
     def item(self, row):
         return self.paths[row]
@@ -318,7 +373,7 @@ def _grayscale_to_rgb(img, spatial_ndim, where):
     )
 
 
-def as_image_source(X):
+def as_image_source(X, max_pixels=MAX_IMAGE_PIXELS):
     """Validate image input and wrap it for batched reading.
 
     Parameters
@@ -330,6 +385,8 @@ def as_image_source(X):
         or a 1-D string array works). Pixel values are on the 0-255 scale; a
         float image whose every value is within [0, 1] (not all zero) is used
         as given, with a ``UserWarning`` that it is probably on the 0-1 scale.
+    max_pixels : int or None, default=MAX_IMAGE_PIXELS
+        For paths: the most pixels a file may have (see :func:`read_image`).
 
     Returns
     -------
@@ -367,8 +424,23 @@ def as_image_source(X):
         raise ValueError(f"A string or object array of image paths must be 1-D; got shape {X.shape}.")
     if not items:
         raise ValueError("Expected at least one image; got an empty sequence.")
-    if all(_is_path(x) for x in items):
-        return _PathSource([os.fspath(x) for x in items])
+    is_path = [_is_path(x) for x in items]
+    if all(is_path):
+        paths = [os.fspath(x) for x in items]
+        for row, path in enumerate(paths):
+            if "\0" in (path if isinstance(path, str) else path.decode("latin-1")):
+                raise ImageReadError(path, row, "the path holds a NUL byte, which no file name can")
+        return _PathSource(paths, max_pixels)
+    n_paths = sum(is_path)
+    if n_paths * 2 > len(items) or (n_paths * 2 == len(items) and is_path[0]):
+        # mostly paths (or as many, from row 0 on): the first other row is the culprit
+        row = is_path.index(False)
+        first = is_path.index(True)
+        raise ValueError(
+            f"Row {row} is {items[row]!r} ({type(items[row]).__name__}), not an image file path, "
+            f"while row {first} is a path ({str(items[first])!r}); pass a path in every row "
+            f"(or an image array in every row)."
+        )
     images, unit_rows = [], []
     for row, item in enumerate(items):
         if _is_path(item):

@@ -12,7 +12,7 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ._cache import FeatureCache, image_keys, model_key, resolve_location
-from ._images import as_image_source, iter_batches
+from ._images import MAX_IMAGE_PIXELS, as_image_source, iter_batches
 from ._reporting import active_tally, progress_bar
 from ._vgg16 import (
     LAYER_NAMES,
@@ -30,14 +30,23 @@ __all__ = ["VGG16FeatureTransformer"]
 
 
 def _softmax(z, temperature, bias=None):
-    """``softmax(z / T)``, or with ``bias`` ``softmax((z - b) / T + b)``, in float64."""
-    z = np.asarray(z, dtype=np.float64)
-    if bias is None:
-        z = z / temperature
-    else:
+    """``softmax(z / T)``, or with ``bias`` ``softmax((z - b) / T + b)``, in float64.
+
+    Only the gaps to each row's maximum are divided by ``T`` (softmax does not
+    see a per-row constant): they are <= 0, so the quotient never overflows to
+    +inf however small ``T`` is; -inf at worst, whose exponential is 0. No NaN
+    comes out of finite logits.
+    """
+    z = np.array(z, dtype=np.float64)
+    if bias is not None:
         bias = np.asarray(bias, dtype=np.float64)
-        z = (z - bias) / temperature + bias
+        z -= bias
     z -= z.max(axis=1, keepdims=True)
+    with np.errstate(over="ignore"):
+        z /= temperature
+    if bias is not None:
+        z += bias
+        z -= z.max(axis=1, keepdims=True)
     np.exp(z, out=z)
     z /= z.sum(axis=1, keepdims=True)
     return z.astype(np.float32)
@@ -162,8 +171,19 @@ class VGG16FeatureTransformer(TransformerMixin, BaseEstimator):
         resizing) for the next batch while the network runs on the current
         one; Pillow releases the GIL, so decoding scales with cores, which a
         GPU needs to be kept busy. ``None`` means 1 unless in a
-        :func:`joblib.parallel_config` context; ``-1`` means all cores. The
-        results are the same for every value.
+        :func:`joblib.parallel_config` context; ``-1`` means all cores, -2 all
+        but one, and so on; 0 is refused. The results are the same for every
+        value.
+
+    max_image_pixels : int or None, default=100_000_000
+        The most pixels (width x height) an image file may have. The file's
+        header is checked before decoding, so a "decompression bomb" (a small
+        file of a huge image) fails at once with an ``ImageReadError`` naming
+        it, instead of taking seconds and gigabytes. Raise it (or None: only
+        Pillow's own limit of about 179 megapixels applies) for larger scans.
+        Images over 16 megapixels are decoded one at a time, whatever
+        ``n_jobs``, so memory stays bounded. Not part of the cache key: it
+        never changes the features of an image it lets through.
 
     Attributes
     ----------
@@ -294,7 +314,8 @@ class VGG16FeatureTransformer(TransformerMixin, BaseEstimator):
         # dict keys: a set that keeps network order, so that errors list the layers in order
         "layer": [StrOptions(dict.fromkeys(LAYER_NAMES).keys()), list, tuple],  # list: see _check_params
         "pooling": [StrOptions({"avg", "max"}), None],
-        "temperature": [Interval(Real, 0, None, closed="neither")],
+        # a normal, finite float64: 1 / T and the gaps / T stay representable
+        "temperature": [Interval(Real, np.finfo(np.float64).tiny, np.finfo(np.float64).max, closed="both")],
         "temperature_on": [StrOptions({"logits", "fc2"})],
         "input_size": [Interval(Integral, MIN_INPUT_SIZE, None, closed="left")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
@@ -302,7 +323,8 @@ class VGG16FeatureTransformer(TransformerMixin, BaseEstimator):
         "random_state": ["random_state"],
         "verbose": ["verbose"],
         "memory": [None, str, os.PathLike, HasMethods(["cache"])],
-        "n_jobs": [Integral, None],
+        "n_jobs": [Interval(Integral, None, -1, closed="right"), Interval(Integral, 1, None, closed="left"), None],
+        "max_image_pixels": [Interval(Integral, 1, None, closed="left"), None],
     }
 
     def __init__(
@@ -320,6 +342,7 @@ class VGG16FeatureTransformer(TransformerMixin, BaseEstimator):
         verbose=0,
         memory=None,
         n_jobs=None,
+        max_image_pixels=MAX_IMAGE_PIXELS,
     ):
         self.weights = weights
         self.layer = layer
@@ -333,6 +356,7 @@ class VGG16FeatureTransformer(TransformerMixin, BaseEstimator):
         self.verbose = verbose
         self.memory = memory
         self.n_jobs = n_jobs
+        self.max_image_pixels = max_image_pixels
 
     # ------------------------------------------------------------------ fitting
 
@@ -399,24 +423,34 @@ class VGG16FeatureTransformer(TransformerMixin, BaseEstimator):
                 f"block); with layer={self.layer!r} it must be 'logits'."
             )
 
-    #: Parameters that determine the fitted attributes; changing one needs a new ``fit``.
-    _FITTED_PARAMS = ("weights", "layer", "pooling", "input_size", "precision")
+    #: The parameters that change a feature vector: the one declaration from which
+    #: the cache key (:meth:`_feature_spec`) and the "changed since fit" check
+    #: (:meth:`_fitted_for`) derive. Changing one after fit needs a new ``fit``.
+    _FEATURE_PARAMS = ("weights", "layer", "pooling", "input_size", "precision")
+
+    def _normalised(self, name, layers):
+        """Parameter ``name`` as it acts on ``layers``: equal values, equal features."""
+        value = getattr(self, name)
+        if name == "layer":  # a list and a tuple of the same names are the same layers
+            return value if isinstance(value, str) else tuple(layers)
+        if name == "pooling":  # pooling acts on conv and pool layers only
+            return value if any(layer in SPATIAL_LAYERS for layer in layers) else None
+        if name == "weights" and (
+            isinstance(value, os.PathLike) or (isinstance(value, str) and value not in ("imagenet", "hed-bsds500"))
+        ):
+            return os.path.expanduser(os.fspath(value))
+        return value
+
+    def _feature_spec(self, layer):
+        """What the cache key of one layer's entries hashes: each of ``_FEATURE_PARAMS``."""
+        spec = {name: self._normalised(name, (layer,)) for name in self._FEATURE_PARAMS}
+        spec["layer"] = layer  # each layer of a list under the key a single-layer transformer uses
+        spec["weights"] = self._weight_source.refreshed().key  # the file's content, not its name
+        return spec
 
     def _fitted_for(self):
-        weights = self.weights
-        if isinstance(weights, os.PathLike) or (
-            isinstance(weights, str) and weights not in ("imagenet", "hed-bsds500")
-        ):
-            weights = os.path.expanduser(os.fspath(weights))
         layers = self._layers()
-        return {
-            "weights": weights,
-            # a list and a tuple of the same names are the same layers
-            "layer": self.layer if isinstance(self.layer, str) else layers,
-            "pooling": self.pooling if any(name in SPATIAL_LAYERS for name in layers) else None,
-            "input_size": self.input_size,
-            "precision": self.precision,
-        }
+        return {name: self._normalised(name, layers) for name in self._FEATURE_PARAMS}
 
     def _check_unchanged_since_fit(self):
         fitted = getattr(self, "_fit_params", None)
@@ -454,7 +488,7 @@ class VGG16FeatureTransformer(TransformerMixin, BaseEstimator):
             Fitted transformer.
         """
         self._check_params()
-        as_image_source(X)
+        as_image_source(X, self.max_image_pixels)
         layers = self._layers()
         seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
         # the weights needed: the top if any layer is in it (that layer names it in errors)
@@ -527,6 +561,15 @@ class VGG16FeatureTransformer(TransformerMixin, BaseEstimator):
             ):
                 done = slice(position, position + len(chunk))
                 out[done] = function(batch)
+                finite = np.isfinite(out[done]).all(axis=1)
+                if not finite.all():  # before anything is stored or returned
+                    row = int(rows[position + np.flatnonzero(~finite)[0]])
+                    where = f" ({source.item(row)!r})" if source.kind == "path" else ""
+                    raise ValueError(
+                        f"VGG16 gave non-finite features (NaN or inf) for the image at row {row}"
+                        f"{where}: the weights ({self._weight_source.key}) overflow float32 on it. "
+                        f"Nothing was stored or returned."
+                    )
                 if on_batch is not None:
                     on_batch(done, out[done])
                 position += len(chunk)
@@ -550,14 +593,9 @@ class VGG16FeatureTransformer(TransformerMixin, BaseEstimator):
             features = self._compute(source, np.arange(n))
             self._report_cache(n, None, ())
             return features
-        weights_id = self._weight_source.refreshed().key
         layers = self._layers()
         caches = {
-            name: FeatureCache(
-                location,
-                model_key(weights_id, name, self.pooling, self.input_size, self.precision),
-                self._layer_width(name),
-            )
+            name: FeatureCache(location, model_key(self._feature_spec(name)), self._layer_width(name))
             for name in layers
         }
         keys = image_keys(source)
@@ -631,9 +669,10 @@ class VGG16FeatureTransformer(TransformerMixin, BaseEstimator):
             ``precision`` changed since ``fit``.
         """
         check_is_fitted(self)
+        self._validate_params()  # temperature and the others that may change after fit
         self._check_params()
         self._check_unchanged_since_fit()
-        features = self._raw_features(as_image_source(X))
+        features = self._raw_features(as_image_source(X, self.max_image_pixels))
         if "predictions" in self._layers():
             bias = (
                 _predictions_bias(self._weight_source.refreshed()) if self.temperature_on == "fc2" else None
@@ -688,7 +727,7 @@ class VGG16FeatureTransformer(TransformerMixin, BaseEstimator):
         self._check_unchanged_since_fit()
         if layer not in SPATIAL_LAYERS:
             raise ValueError(f"layer must be a conv or pool layer, one of {SPATIAL_LAYERS}; got {layer!r}.")
-        source = as_image_source(X)
+        source = as_image_source(X, self.max_image_pixels)
         maps = self._compute(source, np.arange(len(source)), layer=layer)
         return maps.reshape((len(source),) + layer_output_shape(layer, self.input_size))
 

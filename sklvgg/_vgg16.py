@@ -641,7 +641,18 @@ def _compile_tensorflow(cut, input_size, pool):
         x = batch[..., ::-1] - mean  # RGB -> BGR, ImageNet mean removed ("caffe")
         return _head_ops(cut(x, training=False), pool)
 
-    return features, lambda y: y.numpy()
+    # Traced once, here: its signature never changes, so it never retraces. TensorFlow
+    # counts each new cut's first trace against the same Python function, though, and
+    # after five it warns "triggered tf.function retracing"; that warning is muted for
+    # this one trace only.
+    logger = tf.get_logger()
+    level = logger.level
+    logger.setLevel("ERROR")
+    try:
+        concrete = features.get_concrete_function()
+    finally:
+        logger.setLevel(level)
+    return concrete, lambda y: y.numpy()
 
 
 def _compile_jax(cut, input_size, pool):
@@ -698,9 +709,21 @@ class WeightSource:
             self.key = f"{kind}:{file_fingerprint(self.path)}"
 
     def refreshed(self):
-        """The same source, its key recomputed if the file changed on disk."""
+        """The same source, its key recomputed if the file changed on disk.
+
+        Raises
+        ------
+        WeightsUnavailableError
+            If the file (an absolute path since fit) is gone.
+        """
         if self.kind in ("file", "hed-bsds500"):
-            return WeightSource(self.kind, self.path)
+            try:
+                return WeightSource(self.kind, self.path)
+            except FileNotFoundError:
+                raise WeightsUnavailableError(
+                    f"The weights file {str(self.path)!r} chosen at fit is missing since fit; "
+                    f"put it back, or fit again with another weights file."
+                ) from None
         return self
 
     def arrays(self, include_top):
@@ -747,7 +770,8 @@ def resolve_weights(weights, layer, seed):
                 f"(e.g. layer='block5_pool', pooling='avg'), or weights='imagenet'."
             )
         return WeightSource("hed-bsds500", path=hed_weights_path())
-    path = Path(os.fspath(weights)).expanduser()
+    # resolved now: a later os.chdir must not make transform read another file
+    path = Path(os.fspath(weights)).expanduser().resolve()
     if not path.is_file():
         raise ValueError(
             f"The 'weights' parameter of VGG16FeatureTransformer must be 'imagenet', "

@@ -20,6 +20,7 @@ through VGG16 once per layer, however many fits the experiment makes.
 
 import csv
 import json
+import math
 import os
 import re
 import warnings
@@ -249,6 +250,16 @@ def holdout_split(y, *, test_size=HOLDOUT_FRACTION, random_state=0):
     (array([2, 2, 2]), array([0, 1, 2]))
     """
     y = np.asarray(y)
+    n, n_classes = len(y), len(np.unique(y))
+    n_test = math.ceil(test_size * n)  # as train_test_split rounds
+    if min(n_test, n - n_test) < n_classes:
+        part = "validation" if n_test < n_classes else "training"
+        raise ValueError(
+            f"A holdout fraction of {test_size:g} (test_size; --holdout-fraction on the command "
+            f"line) leaves {min(n_test, n - n_test)} of the {n} images for {part}, fewer than the "
+            f"{n_classes} classes: every class needs one. Use a fraction between "
+            f"{n_classes / n:.3g} and {1 - n_classes / n:.3g}."
+        )
     train, test = train_test_split(
         np.arange(len(y)), test_size=test_size, stratify=y, shuffle=True, random_state=random_state
     )

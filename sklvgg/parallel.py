@@ -19,8 +19,11 @@ for one machine (Caltech-256's 30,607 images, or millions) through VGG16 in
 parallel partitions, filling the cache as it goes.
 """
 
+from numbers import Integral
+
 import numpy as np
 from sklearn.base import clone
+from sklearn.utils._param_validation import HasMethods, Interval, validate_params
 
 __all__ = ["transform_paths"]
 
@@ -30,6 +33,17 @@ def _transform_partition(transformer, paths):
     return transformer.transform(list(paths))
 
 
+@validate_params(
+    {
+        "transformer": [HasMethods(["fit", "transform"])],
+        "paths": ["array-like"],
+        "client": [None, HasMethods(["submit"])],
+        "partition_size": [Interval(Integral, 1, None, closed="left")],
+        "return_dask_array": ["boolean"],
+        "retries": [Interval(Integral, 0, None, closed="left")],
+    },
+    prefer_skip_nested_validation=True,
+)
 def transform_paths(
     transformer, paths, *, client=None, partition_size=256, return_dask_array=False, retries=3
 ):

@@ -59,7 +59,7 @@ def labelled(rng):
 
 def cache_of(vgg, folder, X):
     """The fitted single-layer transformer's cache in ``folder``, and the keys of images ``X``."""
-    key = model_key(vgg.weights_id_, vgg.layer, vgg.pooling, vgg.input_size, vgg.precision)
+    key = model_key(vgg._feature_spec(vgg.layer))
     return FeatureCache(folder, key, vgg.n_features_out_), image_keys(as_image_source(X))
 
 
@@ -646,9 +646,9 @@ def test_layers_are_cached_apart_subsets_and_supersets_reuse_them(tmp_path, cuts
     assert _computed(cuts) == (8, [("block5_pool", "block3_pool")] * 2)  # one pass, batches of 5
     assert (pair.cache_hits_, pair.cache_misses_) == (0, 8)
     # one entry per image and layer, under the key a single-layer transformer uses
-    weights_id = pair.weights_id_
     for name in ("block5_pool", "block3_pool"):
-        folder = tmp_path / "sklvgg-features" / model_key(weights_id, name, "avg", 32, "float32")
+        single = small(None, layer=name).fit(X)
+        folder = tmp_path / "sklvgg-features" / model_key(single._feature_spec(name))
         assert len(entries(folder)) == 8
 
     # a subset, a reordering: nothing computed, the stored bytes back

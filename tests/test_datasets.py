@@ -132,4 +132,4 @@ def test_min_images_too_high_says_what_to_do(caltech256, loader):
         ValueError, match=r"min_images=4 images or more \(the largest, '.*ak47', has 3\)"
     ) as info:
         loader(root, min_images=4)
-    assert "Pass a smaller min_images" in str(info.value) and "--n-train" in str(info.value)
+    assert "Pass a smaller min_images" in str(info.value)  # the command line adds its options

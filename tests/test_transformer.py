@@ -1,4 +1,5 @@
 import pickle
+import time
 
 import numpy as np
 import pytest
@@ -486,13 +487,14 @@ def test_n_jobs_decodes_in_threads_with_the_same_result(tmp_path, rng, monkeypat
         Image.fromarray(rng.integers(0, 256, (30 + i, 40, 3), dtype=np.uint8)).save(paths[-1])
     serial = small(batch_size=4).fit(paths).transform(paths)
     names = set()
-    real = images_module.read_image
+    real = images_module._read_image
 
     def recording(*args, **kwargs):
         names.add(threading.current_thread().name)
+        time.sleep(0.02)  # so that another thread takes the next image, however loaded the CPU
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(images_module, "read_image", recording)
+    monkeypatch.setattr(images_module, "_read_image", recording)
     threaded = small(batch_size=4, n_jobs=3).fit(paths).transform(paths)
     np.testing.assert_array_equal(threaded, serial)  # same batches: the same bits
     assert sum(name.startswith("sklvgg-decode") for name in names) > 1

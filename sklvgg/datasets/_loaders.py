@@ -1,5 +1,6 @@
 """Loaders for Caltech-256, Urban Tribes and any folder-per-class image set."""
 
+import os
 import re
 from pathlib import Path
 
@@ -41,8 +42,7 @@ def _bunch(classes, root, layout, min_images, *, target_names=None):
         largest, files = max(present, key=lambda c: len(c[1]))
         raise TooFewImagesError(
             f"{layout}: no class under {str(root)!r} has min_images={min_images} images or more "
-            f"(the largest, {largest!r}, has {len(files)}). Pass a smaller min_images; on the "
-            f"command line, lower --n-train and --n-test (--min-images defaults to their sum)."
+            f"(the largest, {largest!r}, has {len(files)}). Pass a smaller min_images."
         )
     names = list(target_names) if target_names is not None else [name for name, _ in kept]
     paths, labels = [], []
@@ -88,10 +88,19 @@ def load_image_folder(root, *, min_images=1):
     Returns
     -------
     data : :class:`~sklearn.utils.Bunch`
-        ``filenames`` (object array of paths, sorted by class then file name),
-        ``target`` (int class indices), ``target_names`` (folder names, sorted),
-        ``root``, ``dropped`` (``{class name: number of images}`` of the classes
-        left out for ``min_images``) and ``DESCR``.
+        ``filenames`` (object array of paths, sorted by class then path
+        within the class folder), ``target`` (int class indices),
+        ``target_names`` (folder names, sorted), ``root``, ``dropped``
+        (``{class name: number of images}`` of the classes left out for
+        ``min_images``), ``skipped`` (``{class name: number of files that are
+        not images}``, with ``"."`` for the files beside the class folders),
+        ``empty`` (class folders without any image) and ``DESCR``.
+
+    Notes
+    -----
+    As ``torchvision.datasets.ImageFolder``, the images of a class are all
+    the image files below its folder, sub-folders included
+    (``cat/indoor/x.jpg`` is a ``cat``); links are followed.
 
     Raises
     ------
@@ -104,16 +113,49 @@ def load_image_folder(root, *, min_images=1):
     layout = "Image folder (root/<class>/<image>)"
     if not root.is_dir():
         raise ValueError(f"{layout}: root {str(root)!r} is not a directory.")
-    classes = [
-        (folder.name, sorted(p for p in folder.iterdir() if _is_image(p)))
-        for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
-    ]
+    classes, skipped = [], {}
+    for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        files, others = _images_under(folder)
+        classes.append((folder.name, files))
+        if others:
+            skipped[folder.name] = others
+    loose = sum(1 for p in root.iterdir() if not p.is_dir())
+    if loose:
+        skipped["."] = loose  # files beside the class folders: no class
     if not any(files for _, files in classes):
         raise ValueError(
             f"{layout}: no class folders with images under {str(root)!r}. Expected "
-            f"root/<class>/<image>{{{','.join(IMAGE_EXTENSIONS)}}}."
+            f"root/<class>/<image>{{{','.join(IMAGE_EXTENSIONS)}}} (images in sub-folders of a "
+            f"class folder count)."
         )
-    return _bunch(classes, root, layout, min_images)
+    data = _bunch(classes, root, layout, min_images)
+    data.skipped = skipped
+    data.empty = [name for name, files in classes if not files]
+    return data
+
+
+def _images_under(folder):
+    """Image files anywhere below ``folder``, sorted by path; and how many other files.
+
+    As ``torchvision.datasets.ImageFolder``: sub-folders are searched and
+    links followed (each real folder once, so a link loop ends); hidden files
+    and folders are skipped.
+    """
+    images, others, seen = [], 0, set()
+    for here, folders, names in os.walk(folder, followlinks=True):
+        real = os.path.realpath(here)
+        if real in seen:
+            folders[:] = []
+            continue
+        seen.add(real)
+        folders[:] = [name for name in folders if not name.startswith(".")]
+        for name in names:
+            path = Path(here) / name
+            if _is_image(path):
+                images.append(path)
+            elif not name.startswith("."):
+                others += 1
+    return sorted(images, key=lambda p: p.relative_to(folder).parts), others
 
 
 def load_caltech256(root, *, include_clutter=False, min_images=1):
