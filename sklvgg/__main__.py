@@ -137,6 +137,17 @@ def _positive_float(text):
     return value
 
 
+def _temperature(text):
+    value = _positive_float(text)
+    tiny, huge = sys.float_info.min, sys.float_info.max
+    if not tiny <= value <= huge:
+        raise argparse.ArgumentTypeError(
+            f"must be a normal, finite number, between {tiny:g} and {huge:g} (1 / T and the logits "
+            f"/ T must be representable); got {text}"
+        )
+    return value
+
+
 def _fraction(text):
     value = _positive_float(text)
     if not value < 1:
@@ -228,7 +239,9 @@ def _report_skipped(data):
     """Say what a folder-per-class load left aside: files that are not images, empty classes."""
     skipped, empty = getattr(data, "skipped", {}), getattr(data, "empty", [])
     if skipped:
-        where = ", ".join(f"{n} in {'the top folder' if name == '.' else name}" for name, n in skipped.items())
+        where = ", ".join(
+            f"{n} in {'the top folder' if name == '.' else name}" for name, n in skipped.items()
+        )
         print(f"Skipped {sum(skipped.values())} files that are not images: {where}")
     if empty:
         print(f"Skipped {len(empty)} class folders without any image: {', '.join(empty)}")
@@ -597,7 +610,7 @@ def _add_reproduce(sub, common):
             )  # fmt: skip
         if name == "temperature":
             exp.add_argument(
-                "--temperatures", nargs="+", type=_positive_float, default=list(REPORT_TEMPERATURES),
+                "--temperatures", nargs="+", type=_temperature, default=list(REPORT_TEMPERATURES),
                 metavar="T", help="temperatures of the sweep (default: 2 ** (2k / 7), k = -7 ... 7: "
                 + " ".join(f"{t:g}" for t in REPORT_TEMPERATURES) + ")",
             )  # fmt: skip

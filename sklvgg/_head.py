@@ -834,7 +834,9 @@ class SoftmaxHeadClassifier(ClassifierMixin, BaseEstimator):
             X, y_idx, sample_weight, sw, X_val, y_val, rng
         )
         Z = self._standardize(X) if warm else self._init_model(X, len(self.classes_), sample_weight, rng)
-        class_means_start = self.init == "class_means" and (not warm or self._class_means_beat_warm(Z, y_idx, sw))
+        class_means_start = self.init == "class_means" and (
+            not warm or self._class_means_beat_warm(Z, y_idx, sw)
+        )
         if self.solver == "lbfgs":
             self._fit_lbfgs(Z, y_idx, sw, val, class_means_start)
             return self

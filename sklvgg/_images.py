@@ -306,7 +306,9 @@ class _PathSource:
         return len(self.paths)
 
     def batch(self, rows, size, pool=None):
-        return np.stack(_map(pool, lambda r: _read_image(self.paths[r], r, size, self.max_pixels, resized=True), rows))
+        return np.stack(
+            _map(pool, lambda r: _read_image(self.paths[r], r, size, self.max_pixels, resized=True), rows)
+        )
 
     def item(self, row):
         return self.paths[row]

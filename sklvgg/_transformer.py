@@ -323,7 +323,11 @@ class VGG16FeatureTransformer(TransformerMixin, BaseEstimator):
         "random_state": ["random_state"],
         "verbose": ["verbose"],
         "memory": [None, str, os.PathLike, HasMethods(["cache"])],
-        "n_jobs": [Interval(Integral, None, -1, closed="right"), Interval(Integral, 1, None, closed="left"), None],
+        "n_jobs": [
+            Interval(Integral, None, -1, closed="right"),
+            Interval(Integral, 1, None, closed="left"),
+            None,
+        ],
         "max_image_pixels": [Interval(Integral, 1, None, closed="left"), None],
     }
 
@@ -436,7 +440,8 @@ class VGG16FeatureTransformer(TransformerMixin, BaseEstimator):
         if name == "pooling":  # pooling acts on conv and pool layers only
             return value if any(layer in SPATIAL_LAYERS for layer in layers) else None
         if name == "weights" and (
-            isinstance(value, os.PathLike) or (isinstance(value, str) and value not in ("imagenet", "hed-bsds500"))
+            isinstance(value, os.PathLike)
+            or (isinstance(value, str) and value not in ("imagenet", "hed-bsds500"))
         ):
             return os.path.expanduser(os.fspath(value))
         return value

@@ -713,3 +713,83 @@ def test_grid_search_over_layer_lists_shares_the_per_layer_cache(tmp_path, label
     search = GridSearchCV(pipe, grid, cv=StratifiedKFold(3)).fit(X, y)
     assert _computed(cuts) == (0, [])  # every candidate, fold and the refit: from the cache
     assert search.best_estimator_["vgg"].cache_hits_ == 24
+
+
+# ------------------------------------------------------------------ the key: one declaration, every field
+
+
+#: For each parameter that changes the features, another value of it (the base is ``small``'s).
+_OTHER_VALUE = {
+    "weights": "file",  # the notop weights file instead of random weights
+    "layer": "block3_pool",
+    "pooling": "max",
+    "input_size": 48,
+    "precision": "bfloat16",
+}
+
+
+def test_every_feature_parameter_changes_the_key(tmp_path, rng, notop_weights_files):
+    """Walk the declaration: a transformer differing in any one field never reads the others' entries."""
+    assert set(_OTHER_VALUE) == set(VGG16FeatureTransformer._FEATURE_PARAMS)
+    X = rng.integers(0, 256, (3, 32, 32, 3), dtype=np.uint8)
+    base = small(tmp_path).fit(X)
+    base.transform(X)
+    assert base.cache_misses_ == 3
+    for name, value in _OTHER_VALUE.items():
+        value = str(notop_weights_files["keras3"]) if value == "file" else value
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # bfloat16 emulated on this CPU
+            other = small(tmp_path, **{name: value}).fit(X)
+            other.transform(X)
+        assert (other.cache_hits_, other.cache_misses_) == (0, 3), name
+        again = small(tmp_path, **{name: value}).fit(X)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            again.transform(X)
+        assert again.cache_hits_ == 3, name  # ... and reads its own back
+
+
+def test_environment_fields_of_the_key(tmp_path, rng, monkeypatch):
+    import sklvgg._cache as cache_module
+
+    X = rng.integers(0, 256, (2, 32, 32, 3), dtype=np.uint8)
+    small(tmp_path).fit(X).transform(X)
+    for seam, value in (("_backend_version", lambda: "jax 0.0"), ("_pkg_version", lambda name: "0.0"),
+                        ("FORMAT_VERSION", 99), ("_PREPROCESSING", "another")):  # fmt: skip
+        with monkeypatch.context() as patch:
+            patch.setattr(cache_module, seam, value)
+            vgg = small(tmp_path).fit(X)
+            vgg.transform(X)
+            assert vgg.cache_hits_ == 0, seam
+
+
+@pytest.mark.parametrize("change", ["longer", "shorter", "header length", "payload", "empty"])
+def test_entries_of_the_wrong_length_or_checksum_are_warned_and_recomputed(tmp_path, rng, change):
+    import struct
+
+    X = rng.integers(0, 256, (3, 32, 32, 3), dtype=np.uint8)
+    vgg = small(tmp_path).fit(X)
+    good = vgg.transform(X)
+    cache, keys = cache_of(vgg, tmp_path, X)
+    path = cache._path(keys[1])
+    blob = bytearray(open(path, "rb").read())
+    if change == "longer":
+        blob += b"\0\0\0\0"  # one float more than the header and the model say
+    elif change == "shorter":
+        blob = blob[:-4]
+    elif change == "header length":
+        struct.pack_into("<Q", blob, 24, len(blob) - 32 + 4)
+    elif change == "payload":
+        blob[-1] ^= 1
+    else:
+        blob = bytearray()
+    with open(path, "wb") as f:
+        f.write(blob)
+    with pytest.warns(CacheWarning, match="truncated or fails its checksum"):
+        again = small(tmp_path).fit(X).transform(X)
+    np.testing.assert_array_equal(again[[0, 2]], good[[0, 2]])
+    assert_features_close(again[1:2], good[1:2])
+    # rewritten whole: read back without a warning
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CacheWarning)
+        np.testing.assert_array_equal(small(tmp_path).fit(X).transform(X), again)

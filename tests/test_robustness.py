@@ -461,3 +461,287 @@ def test_a_fifo_at_a_cache_entry_path_is_a_damaged_entry(tmp_path, rng):
     with warnings.catch_warnings():
         warnings.simplefilter("error", CacheWarning)
         np.testing.assert_array_equal(vgg.transform(X), got)
+
+
+# ----------------------------------------------------------------------------- issue 23: odd input
+
+
+def test_relative_weights_path_is_the_file_chosen_at_fit(tmp_path, notop_weights_files, rng, monkeypatch):
+    import shutil
+
+    from sklvgg import WeightsUnavailableError
+
+    X = rng.integers(0, 256, (2, 32, 32, 3), dtype=np.uint8)
+    here, elsewhere = tmp_path / "here", tmp_path / "elsewhere"
+    here.mkdir(), elsewhere.mkdir()
+    shutil.copy(notop_weights_files["keras3"], here / "w.weights.h5")
+    monkeypatch.chdir(here)
+    vgg = small(weights="w.weights.h5").fit(X)
+    before = vgg.transform(X)
+    # another network under the same relative name in the new working folder
+    import keras
+
+    keras.utils.set_random_seed(9)
+    keras.applications.VGG16(weights=None, include_top=False, input_shape=(32, 32, 3)).save_weights(
+        elsewhere / "w.weights.h5"
+    )
+    monkeypatch.chdir(elsewhere)
+    np.testing.assert_array_equal(vgg.transform(X), before)  # still the file chosen at fit
+    monkeypatch.chdir(tmp_path)  # a folder without any such file
+    np.testing.assert_array_equal(vgg.transform(X), before)
+    (here / "w.weights.h5").unlink()
+    with pytest.raises(WeightsUnavailableError, match="chosen at fit is missing since fit"):
+        vgg.transform(X)
+
+
+def test_temperatures_that_cannot_be_represented_are_refused(rng, fake_network):
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    from sklvgg._transformer import _softmax
+
+    X = rng.integers(0, 256, (2, 16, 16, 3), dtype=np.uint8)
+    for t in (1e-320, 0.0, -1.0, np.inf, np.nan):
+        with pytest.raises(InvalidParameterError, match="'temperature' parameter"):
+            VGG16FeatureTransformer(weights=None, layer="predictions", temperature=t).fit(X)
+    vgg = VGG16FeatureTransformer(weights=None, layer="predictions", random_state=0).fit(X)
+    with pytest.raises(InvalidParameterError, match="'temperature' parameter"):  # set after fit
+        vgg.set_params(temperature=1e-320).transform(X)
+    # the smallest temperature accepted: no overflow, no NaN, a one-hot argmax
+    tiny = np.finfo(np.float64).tiny
+    p = vgg.set_params(temperature=tiny).transform(X)
+    assert np.isfinite(p).all() and np.allclose(p.max(axis=1), 1)
+    z = rng.normal(0, 50, (4, 1000))
+    for bias in (None, rng.normal(0, 2, 1000)):
+        for t in (tiny, 1e-300, 1e300, np.finfo(np.float64).max):
+            out = _softmax(z, t, bias)
+            assert np.isfinite(out).all() and np.allclose(out.sum(axis=1), 1, rtol=1e-5), (t, bias is None)
+
+
+def test_command_line_refuses_unrepresentable_temperatures(tmp_path, capsys):
+    from sklvgg.__main__ import main
+
+    with pytest.raises(SystemExit) as info:
+        main(["reproduce", "temperature", "--out", str(tmp_path), "--temperatures", "1", "1e-320"])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert "--temperatures" in err and "1e-320" in err
+
+
+def test_float_tiff_with_nan_is_refused_naming_the_file(tmp_path):
+    pixels = np.full((8, 8), 100.0, np.float32)
+    pixels[3, 5] = np.nan
+    path = tmp_path / "nan.tif"
+    Image.fromarray(pixels, mode="F").save(path)
+    with pytest.raises(ImageReadError, match=r"row 0: .*nan\.tif.*finite.*\(3, 5\)"):
+        small().fit([path]).transform([path])
+
+
+def test_n_jobs_zero_is_refused_at_fit(images):
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    with pytest.raises(InvalidParameterError, match="'n_jobs' parameter"):
+        small(n_jobs=0).fit(images)
+    small(n_jobs=-2).fit(images)  # all cores but one: valid
+
+
+@pytest.mark.parametrize("memory", [False, True])
+def test_nul_byte_in_a_path_names_the_path_and_row(tmp_path, rng, memory):
+    good = tmp_path / "good.png"
+    Image.fromarray(rgb(rng)).save(good)
+    vgg = small(memory=tmp_path / "cache" if memory else None).fit([good])
+    with pytest.raises(ImageReadError, match=r"row 1: .*bad.*NUL byte"):
+        vgg.transform([str(good), str(tmp_path / "bad\0.png")])
+
+
+@pytest.mark.parametrize("missing", [None, float("nan")])
+def test_missing_value_in_paths_is_the_row_blamed(tmp_path, missing):
+    with pytest.raises(ValueError, match=r"Row 1 is (None|nan) \((NoneType|float)\), not an image file path, "
+                                         r"while row 0 is a path"):  # fmt: skip
+        as_image_source(["a.png", missing, "b.png"])
+    with pytest.raises(ValueError, match="Row 1 is"):
+        as_image_source(["a.png", missing])
+
+
+@pytest.mark.parametrize("size", [0, -5, 2.5])
+def test_partition_size_is_checked(tmp_path, size):
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    from sklvgg.parallel import transform_paths
+
+    with pytest.raises(InvalidParameterError, match="'partition_size' parameter of transform_paths"):
+        transform_paths(small(memory=tmp_path), ["a.png"], partition_size=size)
+
+
+def test_images_over_the_pixel_limit_are_refused_before_decoding(tmp_path, monkeypatch):
+    import sklvgg._images as images_module
+
+    path = tmp_path / "big.png"
+    Image.new("1", (300, 200)).save(path)  # 60,000 pixels
+    decoded = []
+    real = images_module._to_rgb_array
+    monkeypatch.setattr(images_module, "_to_rgb_array", lambda img: decoded.append(1) or real(img))
+    with pytest.raises(ImageReadError, match=r"300 x 200 = 60,000 pixels, more than max_image_pixels=59,999"):
+        small(max_image_pixels=59_999).fit([path]).transform([path])
+    assert decoded == []  # refused from the header
+    assert small(max_image_pixels=60_000).fit([path]).transform([path]).shape == (1, 256)
+    assert small(max_image_pixels=None).fit([path]).transform([path]).shape == (1, 256)
+    assert VGG16FeatureTransformer().max_image_pixels == 100_000_000
+
+
+def test_large_images_decode_one_at_a_time(tmp_path, monkeypatch, rng):
+    import threading
+    import time
+
+    import sklvgg._images as images_module
+
+    monkeypatch.setattr(images_module, "LARGE_IMAGE_PIXELS", 100)  # every image here is "large"
+    paths = []
+    for i in range(6):
+        paths.append(tmp_path / f"{i}.png")
+        Image.fromarray(rgb(rng)).save(paths[-1])
+    active, most = [0], [0]
+    lock = threading.Lock()
+    real = images_module._to_rgb_array
+
+    def counting(img):
+        with lock:
+            active[0] += 1
+            most[0] = max(most[0], active[0])
+        time.sleep(0.02)
+        try:
+            return real(img)
+        finally:
+            with lock:
+                active[0] -= 1
+
+    monkeypatch.setattr(images_module, "_to_rgb_array", counting)
+    small(n_jobs=3).fit(paths).transform(paths)
+    assert most[0] == 1
+
+
+def test_several_cuts_never_log_tf_function_retracing(rng):
+    import logging
+
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("a TensorFlow warning")
+    import tensorflow as tf
+
+    records = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    tf.get_logger().addHandler(handler)
+    try:
+        X = rng.integers(0, 256, (2, 32, 32, 3), dtype=np.uint8)
+        layers = ("block1_pool", "block2_pool", "block2_conv1", "block3_conv1", "block3_pool", "block4_pool")
+        for layer in (*layers, "block4_conv2", "block5_conv1"):
+            small(layer=layer, pooling="max", random_state=11).fit(X).transform(X)
+    finally:
+        tf.get_logger().removeHandler(handler)
+    assert not [r for r in records if "retracing" in r.getMessage()]
+
+
+def test_image_folder_searches_class_subfolders_and_reports_what_it_skips(tmp_path, rng, capsys):
+    from sklvgg.__main__ import _report_skipped
+    from sklvgg.datasets import load_image_folder
+
+    root = tmp_path / "data"
+    for rel in ("cat/indoor/a.jpg", "cat/indoor/b.jpg", "cat/outdoor/deep/c.png", "dog/1.jpg", "dog/2.jpg"):
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(rgb(rng)).save(root / rel)
+    (root / "dog" / "notes.txt").write_text("x")
+    (root / "empty").mkdir()
+    (root / "README").write_text("x")
+    (root / "cat" / "loop").symlink_to(root / "cat")  # a link loop ends
+    data = load_image_folder(root)
+    assert list(data.target_names) == ["cat", "dog"]
+    assert [os.path.relpath(f, root) for f in data.filenames] == [
+        "cat/indoor/a.jpg", "cat/indoor/b.jpg", "cat/outdoor/deep/c.png", "dog/1.jpg", "dog/2.jpg"
+    ]  # fmt: skip
+    assert data.skipped == {"dog": 1, ".": 1} and data.empty == ["empty"]
+    _report_skipped(data)
+    out = capsys.readouterr().out
+    assert "Skipped 2 files that are not images: 1 in dog, 1 in the top folder" in out
+    assert "Skipped 1 class folders without any image: empty" in out
+
+
+@pytest.mark.parametrize("solver", ["adam", "rmsprop", "sgd", "lbfgs"])
+def test_warm_start_on_new_targets_converges_as_a_fresh_fit(solver):
+    import warnings
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 40)).astype(np.float32)
+    y_first = (X[:, 0] > 0).astype(int) + (X[:, 1] > 0)
+    y_new = (X[:, 2] + X[:, 3] > 0).astype(int) + (X[:, 4] > 0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fresh = SoftmaxHeadClassifier(solver=solver, random_state=0, max_iter=500).fit(X, y_new)
+        warm = SoftmaxHeadClassifier(solver=solver, random_state=0, max_iter=500, warm_start=True).fit(
+            X, y_first
+        )
+        first_epochs, first_loss = warm.n_iter_, warm.loss_curve_[-1]
+        warm.fit(X, y_new)
+    epochs = warm.n_iter_ - first_epochs
+    assert epochs <= 1.2 * fresh.n_iter_ + 2, (epochs, fresh.n_iter_)
+    assert warm.loss_curve_[-1] <= fresh.loss_curve_[-1] + 1e-3
+    assert warm.score(X, y_new) >= fresh.score(X, y_new) - 0.01
+    # the start it chose: the class-mean start for the new targets; for the same targets
+    # again, the previous weights (the better start), which are kept
+    y_idx, sw = np.searchsorted(warm.classes_, y_new), np.ones(len(X), np.float32)
+    refit = SoftmaxHeadClassifier(solver=solver, random_state=0, max_iter=500, warm_start=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        refit.fit(X, y_first)
+    Z = refit._standardize(X)
+    assert refit._class_means_beat_warm(Z, y_idx, sw)
+    assert not refit._class_means_beat_warm(Z, np.searchsorted(refit.classes_, y_first), sw)
+    assert first_loss > 0
+
+
+@pytest.mark.parametrize(
+    "class_weight, match",
+    [
+        ({0: -1.0}, r"class_weight\[0\] = -1.0: class weights must be finite, non-negative"),
+        ({1: float("nan")}, r"class_weight\[1\] = nan"),
+        ({2: float("inf")}, r"class_weight\[2\] = inf"),
+        ({0: "heavy"}, r"class_weight\[0\] = 'heavy'"),
+        ({0: 0, 1: 0.0, 2: 0}, "all zero: there is nothing to train on"),
+    ],
+)
+def test_class_weight_values_are_checked(class_weight, match):
+    X = np.random.default_rng(0).normal(size=(30, 4))
+    y = np.repeat([0, 1, 2], 10)
+    with pytest.raises(ValueError, match=match):
+        SoftmaxHeadClassifier(class_weight=class_weight).fit(X, y)
+    with pytest.raises(ValueError, match="Sample weights must contain at least one non-zero"):
+        SoftmaxHeadClassifier().fit(X, y, sample_weight=np.zeros(30))  # scikit-learn's own check
+
+
+def test_lbfgs_with_tol_none_runs_at_most_max_iter():
+    X = np.random.default_rng(0).normal(size=(60, 5))
+    y = (X[:, 0] > 0).astype(int)
+    head = SoftmaxHeadClassifier(solver="lbfgs", tol=None, max_iter=3).fit(X, y)
+    assert head.n_iter_ == 3 == len(head.loss_curve_)
+
+
+def test_command_line_min_images_and_holdout_fraction_name_their_option(tmp_path, capsys):
+    from sklvgg.__main__ import main
+
+    def error(args):
+        with pytest.raises(SystemExit) as info:
+            main(args)
+        assert info.value.code == 2
+        return capsys.readouterr().err.strip().splitlines()[-1]
+
+    folder = tmp_path / "data"
+    for c in range(3):
+        for i in range(4):
+            (folder / f"c{c}").mkdir(parents=True, exist_ok=True)
+            Image.new("RGB", (8, 8), (c * 80, i * 50, 0)).save(folder / f"c{c}" / f"{i}.png")
+    message = error(["reproduce", "layers", "--data", str(folder), "--layout", "folder", "--n-train", "2",
+                     "--n-test", "1", "--min-images", "9", "--out", str(tmp_path / "o")])  # fmt: skip
+    assert "lower --min-images 9" in message and "--n-train" not in message
+    message = error(["reproduce", "urban-tribes", "--data", str(folder), "--layout", "folder",
+                     "--holdout-fraction", "0.9", "--out", str(tmp_path / "o")])  # fmt: skip
+    assert "--holdout-fraction" in message and "fewer than the 3 classes" in message
