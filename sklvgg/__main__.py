@@ -402,16 +402,19 @@ def _reproduce(args):
     weights = _weights(args.weights)
     memory = args.memory or out / "cache"
     protocol, epochs = args.protocol, args.epochs
+    preprocessing = args.preprocessing or experiments.default_preprocessing(protocol)
     split = dict(n_train=n_train or 16, n_test=n_test or 4)
     if hasattr(args, "split"):
         split.update(split=args.split, holdout=args.holdout_fraction)
-    setting = {"dataset": dataset, "weights": str(weights), "protocol": protocol, **split}
+    setting = {
+        "dataset": dataset, "weights": str(weights), "protocol": protocol, "preprocessing": preprocessing, **split,
+    }  # fmt: skip
     start = time.perf_counter()
     if args.experiment in ("caltech256", "urban-tribes"):
         data = experiments.first_classes(data, args.n_classes)
         pipe = experiments.make_pipeline(
             weights=weights, layer=args.layer, pooling=_pooling(args.pooling), input_size=args.input_size,
-            memory=memory, verbose=1, protocol=protocol, epochs=epochs,
+            memory=memory, verbose=1, protocol=protocol, epochs=epochs, preprocessing=preprocessing,
         )  # fmt: skip
         layer = pipe[0].layer
         setting.update(layer=layer, pooling=args.pooling, input_size=args.input_size)
@@ -445,6 +448,7 @@ def _reproduce(args):
             verbose=1,
             protocol=protocol,
             epochs=epochs,
+            preprocessing=preprocessing,
         )
         layer = None
         setting.update(layers=args.layers, pooling=args.pooling, input_size=args.input_size)
@@ -468,7 +472,7 @@ def _reproduce(args):
         setting.update(layer=layer, temperature_on=temperature_on, input_size=224)
         common = dict(
             weights=None if weights == "hed-bsds500" else weights, pooling=None, input_size=224,
-            memory=memory, verbose=1, protocol=protocol, epochs=epochs,
+            memory=memory, verbose=1, protocol=protocol, epochs=epochs, preprocessing=preprocessing,
         )  # fmt: skip
         pipe = experiments.make_pipeline(layer="predictions", temperature_on=temperature_on, **common)
         results = experiments.temperature_sweep(
@@ -566,6 +570,14 @@ def _add_reproduce(sub, common):
             help="the head: 'study' (the default), the report's Keras Dense softmax on the raw "
             "features, Adam at 1e-3, batch 32, a fixed number of epochs (--epochs, 16); 'tuned', "
             "SoftmaxHeadClassifier's defaults (standardised features, L2, stops on convergence)",
+        )  # fmt: skip
+        exp.add_argument(
+            "--preprocessing", default=None, choices=["caffe", "none", "samplewise"],
+            help="what is done to the RGB images before VGG16: 'caffe', Keras' preprocess_input "
+            "(BGR, ImageNet means subtracted: what the weights expect); 'none', the RGB 0-255 values "
+            "as the report's ImageDataGenerator handed them over; 'samplewise', that generator's "
+            "samplewise centring and std normalisation (the report's first try) (default: none "
+            "with --protocol study, caffe with --protocol tuned)",
         )  # fmt: skip
         exp.add_argument(
             "--epochs", type=_int_at_least(1), default=None, metavar="N",

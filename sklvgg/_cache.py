@@ -58,7 +58,8 @@ _MAGIC = b"SKVG"
 _HEADER = struct.Struct("<4s16sIQ")
 #: Bump when anything that changes the stored values or the entry layout changes.
 FORMAT_VERSION = 2
-_PREPROCESSING = "pil-bilinear-float32-resize;rgb2bgr-caffe-mean;v1"
+#: How images become the network's input, besides the ``preprocessing`` parameter.
+_INPUT_PIPELINE = "pil-bilinear-float32-resize;v1"
 #: Timestamps that are whole multiples of this many ns come from a coarse clock.
 _COARSE_NS = 10_000_000
 _NONBLOCK = getattr(os, "O_NONBLOCK", 0)
@@ -109,7 +110,7 @@ def model_key(features):
     ``features`` is the transformer's declaration of its own parameters that
     change a feature vector (:meth:`VGG16FeatureTransformer._feature_spec`:
     weights identity, layer, pooling, input size, precision); to it are added
-    what the environment changes: the entry format, the preprocessing, and
+    what the environment changes: the entry format, the resize, and
     the versions of Keras, of the backend that runs the network (TensorFlow,
     JAX and PyTorch agree only within float rounding) and of Pillow.
     ``temperature``, ``temperature_on``, ``batch_size`` and ``verbose`` are
@@ -129,7 +130,7 @@ def model_key(features):
     spec = {
         **features,
         "format": FORMAT_VERSION,
-        "preprocessing": _PREPROCESSING,
+        "input_pipeline": _INPUT_PIPELINE,
         "keras": _pkg_version("keras"),
         "backend": _backend_version(),
         "pillow": _pkg_version("pillow"),

@@ -17,6 +17,7 @@ from ._reporting import active_tally, progress_bar
 from ._vgg16 import (
     LAYER_NAMES,
     MIN_INPUT_SIZE,
+    PREPROCESSING,
     SPATIAL_LAYERS,
     TOP_INPUT_SIZE,
     TOP_LAYERS,
@@ -57,7 +58,8 @@ class VGG16FeatureTransformer(TransformerMixin, BaseEstimator):
 
     The network is cut at ``layer``; images are resized, preprocessed as
     ``keras.applications.vgg16.preprocess_input`` does ("caffe": RGB to BGR,
-    ImageNet channel means subtracted, no scaling) and pushed through a
+    ImageNet channel means subtracted, no scaling; see ``preprocessing``
+    for the others) and pushed through a
     compiled graph of the active Keras backend (TensorFlow, JAX or PyTorch)
     in batches, with the decoding of the next batch
     overlapping the forward pass of the current one.
@@ -141,6 +143,23 @@ class VGG16FeatureTransformer(TransformerMixin, BaseEstimator):
         where a warning says so once per process. On 128 photos with the
         ``hed-bsds500`` backbone at ``block5_pool`` (avg), bfloat16 features
         had a cosine similarity of 1.0000 (5 digits) with float32's.
+
+    preprocessing : {"caffe", "none", "samplewise"}, default="caffe"
+        What is done to the resized RGB images (values 0-255) before the
+        network:
+
+        - ``"caffe"``: ``keras.applications.vgg16.preprocess_input``, channels
+          reversed to BGR and the ImageNet channel means subtracted, no
+          scaling: what VGG16's weights were trained on;
+        - ``"none"``: the RGB values as they are, as a Keras
+          ``ImageDataGenerator`` without ``preprocessing_function`` hands them
+          to the network (what the study's own runs did; see the user guide);
+        - ``"samplewise"``: ``ImageDataGenerator(samplewise_center=True,
+          samplewise_std_normalization=True)``, each image less its mean over
+          all its pixels and channels, divided by its standard deviation plus
+          1e-6, in RGB order (the study's first attempt).
+
+        Part of the cache key; every backend, input kind and layer list.
 
     random_state : int, RandomState instance or None, default=None
         Seeds the random initialisation when ``weights=None``.
@@ -320,6 +339,7 @@ class VGG16FeatureTransformer(TransformerMixin, BaseEstimator):
         "input_size": [Interval(Integral, MIN_INPUT_SIZE, None, closed="left")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "precision": [StrOptions({"float32", "bfloat16"})],
+        "preprocessing": [StrOptions(set(PREPROCESSING))],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
         "memory": [None, str, os.PathLike, HasMethods(["cache"])],
@@ -342,6 +362,7 @@ class VGG16FeatureTransformer(TransformerMixin, BaseEstimator):
         input_size=224,
         batch_size=32,
         precision="float32",
+        preprocessing="caffe",
         random_state=None,
         verbose=0,
         memory=None,
@@ -356,6 +377,7 @@ class VGG16FeatureTransformer(TransformerMixin, BaseEstimator):
         self.input_size = input_size
         self.batch_size = batch_size
         self.precision = precision
+        self.preprocessing = preprocessing
         self.random_state = random_state
         self.verbose = verbose
         self.memory = memory
@@ -430,7 +452,7 @@ class VGG16FeatureTransformer(TransformerMixin, BaseEstimator):
     #: The parameters that change a feature vector: the one declaration from which
     #: the cache key (:meth:`_feature_spec`) and the "changed since fit" check
     #: (:meth:`_fitted_for`) derive. Changing one after fit needs a new ``fit``.
-    _FEATURE_PARAMS = ("weights", "layer", "pooling", "input_size", "precision")
+    _FEATURE_PARAMS = ("weights", "layer", "pooling", "input_size", "precision", "preprocessing")
 
     def _normalised(self, name, layers):
         """Parameter ``name`` as it acts on ``layers``: equal values, equal features."""
@@ -531,8 +553,9 @@ class VGG16FeatureTransformer(TransformerMixin, BaseEstimator):
         # Re-fingerprinted (memoised on size and mtime): a weights file changed
         # on disk since fit is reloaded, never served from a stale model.
         return get_feature_function(
-            self._weight_source.refreshed(), layers, self.input_size, self.precision, self.pooling
-        )
+            self._weight_source.refreshed(), layers, self.input_size, self.precision, self.pooling,
+            self.preprocessing,
+        )  # fmt: skip
 
     def _compute(self, source, rows, on_batch=None, layer=None, layers=None):
         """Run the network on ``source[rows]``; returns float32 ``(len(rows), d)``.
@@ -552,7 +575,12 @@ class VGG16FeatureTransformer(TransformerMixin, BaseEstimator):
                 desc += f" ({self.pooling} pooled)"
         else:
             function = get_feature_function(
-                self._weight_source.refreshed(), layer, self.input_size, self.precision, None
+                self._weight_source.refreshed(),
+                layer,
+                self.input_size,
+                self.precision,
+                None,
+                self.preprocessing,
             )
             width = int(np.prod(layer_output_shape(layer, self.input_size)))
             desc = layer

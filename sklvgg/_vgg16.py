@@ -380,7 +380,13 @@ _MODELS = OrderedDict()
 MAX_CACHED_MODELS = 3
 
 
-def get_feature_function(source, layer, input_size, precision, pooling):
+#: How images are prepared for the network (``VGG16FeatureTransformer(preprocessing=...)``).
+PREPROCESSING = ("caffe", "none", "samplewise")
+#: ``ImageDataGenerator``'s guard against a constant image in samplewise normalisation.
+SAMPLEWISE_EPSILON = 1e-6
+
+
+def get_feature_function(source, layer, input_size, precision, pooling, preprocessing="caffe"):
     """Compiled function mapping preprocessed batches to activations at ``layer``.
 
     Models are built once per process for a given backbone and kept in a small
@@ -398,6 +404,9 @@ def get_feature_function(source, layer, input_size, precision, pooling):
     precision : {"float32", "bfloat16"}
     pooling : {None, "avg", "max"}
         Applied to the conv and pool layers only.
+    preprocessing : {"caffe", "none", "samplewise"}, default="caffe"
+        What the compiled function does to the RGB batch first (see
+        :func:`preprocess_ops`).
 
     Returns
     -------
@@ -413,7 +422,7 @@ def get_feature_function(source, layer, input_size, precision, pooling):
             layer = layer[0]
     layers = (layer,) if isinstance(layer, str) else layer
     include_top = any(name in TOP_LAYERS for name in layers)
-    key = (source.key, include_top, input_size, precision, layer, pooling)
+    key = (source.key, include_top, input_size, precision, layer, pooling, preprocessing)
     if precision == "bfloat16":
         _warn_if_bfloat16_is_emulated()
     with _LOCK:
@@ -421,7 +430,7 @@ def get_feature_function(source, layer, input_size, precision, pooling):
             _MODELS.move_to_end(key)
             return _MODELS[key]
         backbone = _get_backbone(source, include_top, input_size, precision)
-        function = _compile_cut(backbone, layer, input_size, pooling)
+        function = _compile_cut(backbone, layer, input_size, pooling, preprocessing)
         _MODELS[key] = function
         return function
 
@@ -587,7 +596,7 @@ class FeatureFunction:
         return self._to_numpy(self._compiled(np.ascontiguousarray(batch, dtype=np.float32)))
 
 
-def _compile_cut(model, layer, input_size, pooling):
+def _compile_cut(model, layer, input_size, pooling, preprocessing="caffe"):
     """Cut ``model`` at ``layer`` (a str) or at each of several layers (a tuple).
 
     Several layers make one ``keras.Model`` with one output per layer: the
@@ -605,8 +614,43 @@ def _compile_cut(model, layer, input_size, pooling):
         pool = tuple(pooling if name in SPATIAL_LAYERS else None for name in layer)
     backend = keras_backend()
     compile_for = {"tensorflow": _compile_tensorflow, "jax": _compile_jax, "torch": _compile_torch}
-    compiled, to_numpy = compile_for[backend](cut, input_size, pool)
+    compiled, to_numpy = compile_for[backend](cut, input_size, pool, preprocessing)
     return FeatureFunction(compiled, to_numpy, cut, backend)
+
+
+def preprocess_ops(x, preprocessing, caffe):
+    """The network's input from a float32 batch of RGB values in [0, 255].
+
+    Parameters
+    ----------
+    x : tensor of shape (n, H, W, 3)
+        A tensor of the active backend.
+    preprocessing : {"caffe", "none", "samplewise"}
+        ``"caffe"``: ``keras.applications.vgg16.preprocess_input``, channels
+        reversed to BGR and the ImageNet means subtracted (what the network
+        was trained on); ``"none"``: the RGB values as they are, as an
+        ``ImageDataGenerator`` without ``preprocessing_function`` hands them
+        over; ``"samplewise"``: ``ImageDataGenerator(samplewise_center=True,
+        samplewise_std_normalization=True)``, each image less its mean over
+        all pixels and channels, divided by its standard deviation plus 1e-6
+        (RGB order kept).
+    caffe : callable
+        The backend's own "caffe" step (exactly the published computation).
+
+    Returns
+    -------
+    tensor of shape (n, H, W, 3)
+    """
+    from keras import ops
+
+    if preprocessing == "caffe":
+        return caffe(x)
+    if preprocessing == "none":
+        return x
+    mean = ops.mean(x, axis=(1, 2, 3), keepdims=True)
+    centred = x - mean
+    std = ops.sqrt(ops.mean(centred * centred, axis=(1, 2, 3), keepdims=True))
+    return centred / (std + SAMPLEWISE_EPSILON)
 
 
 def _head_ops(y, pool):
@@ -627,7 +671,7 @@ def _head_ops(y, pool):
     return ops.reshape(y, (-1, int(np.prod(y.shape[1:]))))
 
 
-def _compile_tensorflow(cut, input_size, pool):
+def _compile_tensorflow(cut, input_size, pool, preprocessing="caffe"):
     import tensorflow as tf
 
     mean = tf.constant(CAFFE_MEAN_BGR)
@@ -638,7 +682,8 @@ def _compile_tensorflow(cut, input_size, pool):
         autograph=False,  # no tensor-dependent Python control flow to convert
     )
     def features(batch):
-        x = batch[..., ::-1] - mean  # RGB -> BGR, ImageNet mean removed ("caffe")
+        # "caffe": RGB -> BGR, ImageNet mean removed
+        x = preprocess_ops(batch, preprocessing, lambda rgb: rgb[..., ::-1] - mean)
         return _head_ops(cut(x, training=False), pool)
 
     # Traced once, here: its signature never changes, so it never retraces. TensorFlow
@@ -655,7 +700,7 @@ def _compile_tensorflow(cut, input_size, pool):
     return concrete, lambda y: y.numpy()
 
 
-def _compile_jax(cut, input_size, pool):
+def _compile_jax(cut, input_size, pool, preprocessing="caffe"):
     import jax
     import jax.numpy as jnp
 
@@ -665,14 +710,14 @@ def _compile_jax(cut, input_size, pool):
 
     @jax.jit
     def features(trainable, frozen, batch):
-        x = batch[..., ::-1] - mean
+        x = preprocess_ops(batch, preprocessing, lambda rgb: rgb[..., ::-1] - mean)
         y, _ = cut.stateless_call(trainable, frozen, x, training=False)
         return _head_ops(y, pool)
 
     return (lambda batch: features(trainable, frozen, batch)), np.asarray
 
 
-def _compile_torch(cut, input_size, pool):
+def _compile_torch(cut, input_size, pool, preprocessing="caffe"):
     import keras
     import torch
 
@@ -680,7 +725,8 @@ def _compile_torch(cut, input_size, pool):
 
     def features(batch):
         with torch.inference_mode():
-            x = torch.flip(keras.ops.convert_to_tensor(batch), dims=(-1,)) - mean
+            rgb = keras.ops.convert_to_tensor(batch)
+            x = preprocess_ops(rgb, preprocessing, lambda rgb: torch.flip(rgb, dims=(-1,)) - mean)
             return _head_ops(cut(x, training=False), pool)
 
     return features, lambda y: y.cpu().numpy()

@@ -43,6 +43,7 @@ __all__ = [
     "REPORT_TEMPERATURES",
     "compare_with_report",
     "default_layer",
+    "default_preprocessing",
     "example_setup",
     "filters_and_activations",
     "first_classes",
@@ -108,6 +109,29 @@ def default_layer(weights):
     return "block4_pool" if weights == "hed-bsds500" else "fc2"
 
 
+def default_preprocessing(protocol):
+    """The input preprocessing of a protocol: ``"none"`` for the study's, ``"caffe"`` otherwise.
+
+    The report never names a preprocessing function. It reads the images with
+    Keras' ``ImageDataGenerator`` (section 1.1 (a)), tried samplewise
+    normalisation first and "achieved much better results" without any
+    normalisation (1.1 (b)), and, surprised by that, suspected that Keras'
+    VGG16 "might be different than the original one" (after Figure 3). Had
+    it used ``preprocess_input`` (the "caffe" BGR mean subtraction the
+    weights expect) it would have had no reason for surprise: its final runs
+    fed the generator's RGB 0-255 values as they were, ``"none"``.
+
+    Parameters
+    ----------
+    protocol : {"study", "tuned"}
+
+    Returns
+    -------
+    preprocessing : {"none", "caffe"}
+    """
+    return "none" if protocol == "study" else "caffe"
+
+
 def make_head(protocol="study", *, epochs=None, random_state=0):
     """The softmax head of a protocol.
 
@@ -139,7 +163,7 @@ def make_head(protocol="study", *, epochs=None, random_state=0):
 def make_pipeline(
     weights="imagenet", layer=None, pooling="avg", input_size=224, memory=None,
     temperature=1.0, head=None, verbose=0, random_state=0, precision="float32",
-    protocol="tuned", epochs=None, temperature_on=None,
+    protocol="tuned", epochs=None, temperature_on=None, preprocessing=None,
 ):  # fmt: skip
     """``Pipeline([("vgg", VGG16FeatureTransformer), ("head", SoftmaxHeadClassifier)])``.
 
@@ -161,6 +185,9 @@ def make_pipeline(
     temperature_on : {"logits", "fc2"}, optional
         Passed to :class:`VGG16FeatureTransformer` when given: where the
         temperature divides (``"fc2"`` is the report's form).
+    preprocessing : {"caffe", "none", "samplewise"}, optional
+        Passed to :class:`VGG16FeatureTransformer`; by default
+        :func:`default_preprocessing` of ``protocol``.
 
     Returns
     -------
@@ -171,7 +198,7 @@ def make_pipeline(
     vgg = VGG16FeatureTransformer(
         weights=weights, layer=layer, pooling=pooling, input_size=input_size,
         memory=memory, temperature=temperature, verbose=verbose, random_state=random_state,
-        precision=precision, **extra,
+        precision=precision, preprocessing=preprocessing or default_preprocessing(protocol), **extra,
     )  # fmt: skip
     if head is None:
         head = make_head(protocol, epochs=epochs, random_state=random_state)

@@ -60,6 +60,17 @@ def shared_photos():
     return root
 
 
+IMAGENET_CONV = SHARED_DATA.parent / "vgg16-imagenet-conv" / "vgg16_imagenet_notop.weights.h5"
+
+
+@pytest.fixture(scope="session")
+def imagenet_conv_weights():
+    """The study's network: ImageNet-trained VGG16 conv layers (Keras 3 file in ../shared)."""
+    if not IMAGENET_CONV.is_file():
+        pytest.skip("../shared/data/vgg16-imagenet-conv not present")
+    return IMAGENET_CONV
+
+
 @pytest.fixture(scope="session")
 def notop_model():
     """A randomly initialised VGG16 without its top, for 32 x 32 input."""
@@ -104,7 +115,7 @@ def fake_network(monkeypatch):
 
     seen = []
 
-    def get_feature_function(source, layer, input_size, precision, pooling):
+    def get_feature_function(source, layer, input_size, precision, pooling, preprocessing="caffe"):
         layers = (layer,) if isinstance(layer, str) else tuple(layer)
         widths = []
         for name in layers:

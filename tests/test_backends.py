@@ -44,6 +44,9 @@ CASES = {
     "block4_pool_avg": dict(layer="block4_pool", pooling="avg"),
     "block5_conv3_max": dict(layer="block5_conv3", pooling="max"),
     "block5_pool_avg_bf16": dict(layer="block5_pool", pooling="avg", precision="bfloat16"),
+    # the other preprocessings, in the backend's own ops
+    "block3_pool_none": dict(layer="block3_pool", pooling="avg", preprocessing="none"),
+    "block3_pool_samplewise": dict(layer="block3_pool", pooling="avg", preprocessing="samplewise"),
     # weights=None: the same seed draws the same network on every backend
     "random_block2_pool": dict(layer="block2_pool", weights=None, random_state=7),
 }

@@ -725,6 +725,7 @@ _OTHER_VALUE = {
     "pooling": "max",
     "input_size": 48,
     "precision": "bfloat16",
+    "preprocessing": "samplewise",
 }
 
 
@@ -755,7 +756,7 @@ def test_environment_fields_of_the_key(tmp_path, rng, monkeypatch):
     X = rng.integers(0, 256, (2, 32, 32, 3), dtype=np.uint8)
     small(tmp_path).fit(X).transform(X)
     for seam, value in (("_backend_version", lambda: "jax 0.0"), ("_pkg_version", lambda name: "0.0"),
-                        ("FORMAT_VERSION", 99), ("_PREPROCESSING", "another")):  # fmt: skip
+                        ("FORMAT_VERSION", 99), ("_INPUT_PIPELINE", "another")):  # fmt: skip
         with monkeypatch.context() as patch:
             patch.setattr(cache_module, seam, value)
             vgg = small(tmp_path).fit(X)

@@ -426,6 +426,22 @@ def test_reproduce_holdout_refuses_per_class_sizes(tmp_path, capsys):
     assert "--n-train apply to --split per-class" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("protocol, option, expected", [("study", None, "none"), ("tuned", None, "caffe"),
+                                                         ("study", "samplewise", "samplewise")])  # fmt: skip
+def test_reproduce_preprocessing(tmp_path, monkeypatch, protocol, option, expected):
+    """The study protocol feeds RGB 0-255 as the report's ImageDataGenerator did; --preprocessing overrides."""
+    import sklvgg.experiments as experiments_module
+
+    made = []
+    real = experiments_module.make_pipeline
+    monkeypatch.setattr(experiments_module, "make_pipeline", lambda **kw: made.append(real(**kw)) or made[-1])
+    args = ["--input-size", "32", "--n-train", "2", "--n-test", "1", "--n-classes", "3", "--epochs", "1",
+            "--protocol", protocol] + (["--preprocessing", option] if option else [])  # fmt: skip
+    res = _reproduce("layers", tmp_path, *args)
+    assert res["setting"]["preprocessing"] == expected
+    assert made and all(pipe[0].preprocessing == expected for pipe in made)
+
+
 def test_reproduce_layers(tmp_path):
     res = _reproduce("layers", tmp_path, "--input-size", "32", "--n-train", "2", "--n-test", "1",
                      "--n-classes", "3", "--epochs", "2")  # fmt: skip

@@ -500,3 +500,48 @@ def test_n_jobs_decodes_in_threads_with_the_same_result(tmp_path, rng, monkeypat
     assert sum(name.startswith("sklvgg-decode") for name in names) > 1
     with pytest.raises(ValueError, match="n_jobs"):
         small(n_jobs="all").fit(paths)
+
+
+# ----------------------------------------------------------------------------- preprocessing (issue 25)
+
+
+def _reference_input(images, preprocessing):
+    """The network's input as the Keras computation each option names would make it."""
+    from keras.applications.vgg16 import preprocess_input
+    from keras.src.legacy.preprocessing.image import ImageDataGenerator
+
+    x = images.astype(np.float32)
+    if preprocessing == "caffe":
+        return preprocess_input(x.copy())
+    if preprocessing == "none":  # ImageDataGenerator() without a preprocessing_function
+        return ImageDataGenerator().standardize(x.copy())
+    generator = ImageDataGenerator(samplewise_center=True, samplewise_std_normalization=True)
+    return np.stack([generator.standardize(image.copy()) for image in x])  # per sample, as its flow does
+
+
+@pytest.mark.parametrize("preprocessing", ["caffe", "none", "samplewise"])
+def test_preprocessing_is_the_keras_computation_it_names(
+    notop_model, notop_weights_files, rng, preprocessing
+):
+    import keras
+
+    images = rng.integers(0, 256, (4, 32, 32, 3), dtype=np.uint8)
+    images[1] = images[1] // 4 + 100  # another mean and spread than the others
+    cut = keras.Model(notop_model.inputs, notop_model.get_layer("block2_pool").output)
+    expected = np.asarray(cut(_reference_input(images, preprocessing))).reshape(len(images), -1)
+    for layer in ("block2_pool", ["block1_pool", "block2_pool"]):
+        vgg = VGG16FeatureTransformer(
+            weights=notop_weights_files["keras3"], layer=layer, input_size=32, preprocessing=preprocessing
+        ).fit(images)
+        got = vgg.transform(images)[:, vgg.feature_slices_["block2_pool"]]
+        np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4 * np.abs(expected).max())
+    if preprocessing == "samplewise":  # invariant to a gain and an offset of the pixels, unlike the others
+        brighter = np.clip(images.astype(np.float64) * 0.5 + 60, 0, 255)
+        np.testing.assert_allclose(vgg.transform(brighter), vgg.transform(images * 1.0), rtol=1e-3, atol=1e-3)
+
+
+def test_preprocessing_options_differ_and_are_checked(images):
+    out = {p: small(preprocessing=p).fit(images).transform(images) for p in ("caffe", "none", "samplewise")}
+    assert not np.allclose(out["caffe"], out["none"]) and not np.allclose(out["none"], out["samplewise"])
+    with pytest.raises(ValueError, match="'preprocessing' parameter"):
+        small(preprocessing="bgr").fit(images)

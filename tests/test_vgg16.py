@@ -237,3 +237,38 @@ def test_emulated_bfloat16_warns_once(monkeypatch, images):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         VGG16FeatureTransformer(precision="bfloat16", **kw).fit_transform(images)
+
+
+# ----------------------------------------------------------------------------- the ImageNet conv file (issue 25)
+
+
+def test_imagenet_conv_file_holds_the_published_network(imagenet_conv_weights, shared_photos):
+    """Published values (the file's README: Keras' and MatConvNet's releases), then Keras' own loader."""
+    import keras
+    from keras.applications.vgg16 import preprocess_input
+
+    from sklvgg._images import read_image, resize_rgb
+
+    photo = sorted((shared_photos / "airplanes").glob("*.jpg"))[0]
+    vgg = VGG16FeatureTransformer(weights=imagenet_conv_weights, layer=["block1_pool", "block5_pool"],
+                                  pooling="avg", input_size=64).fit([photo])  # fmt: skip
+    kernel, bias = vgg.get_layer_weights("block1_conv1")
+    np.testing.assert_allclose(bias[:3], [0.73429835, 0.09340367, 0.06775674], rtol=1e-6)
+    np.testing.assert_allclose(kernel[0, 0, 0, :3], [0.42947057, 0.11727387, 0.03401296], rtol=1e-6)
+    # the first filter's weights on the B, G and R input channels, in that order
+    np.testing.assert_allclose(kernel[1, 1, :, 0], [0.03868078, 0.04063221, 0.05020237], rtol=1e-6)
+    np.testing.assert_allclose(vgg.get_layer_weights("block5_conv3")[1][:3], [0.18837857, -0.50036746, 0.5422234],
+                               rtol=1e-6)  # fmt: skip
+    # the features: Keras' own VGG16 loading the same file, on a real photo
+    model = keras.applications.VGG16(weights=None, include_top=False, input_shape=(64, 64, 3))
+    model.load_weights(imagenet_conv_weights)
+    x = preprocess_input(resize_rgb(read_image(photo), 64)[None])
+    for layer in ("block1_pool", "block5_pool"):
+        cut = keras.Model(model.inputs, model.get_layer(layer).output)
+        expected = np.asarray(cut(x)).mean(axis=(1, 2))
+        got = vgg.transform([photo])[:, vgg.feature_slices_[layer]]
+        np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4 * np.abs(expected).max())
+    # the file lacks the fully connected top: one clear error for a cut that needs it
+    for layer in ("fc1", "fc2", "predictions", "flatten"):
+        with pytest.raises(ValueError, match=r"holds only VGG16's conv layers.*fully connected top"):
+            VGG16FeatureTransformer(weights=imagenet_conv_weights, layer=layer).fit([photo])
