@@ -99,10 +99,12 @@ def main(argv=None):
     seconds = time.perf_counter() - start
 
     def acc(weights, layers, head="default head", preprocessing="caffe"):
+        wanted = (weights, layers, head, preprocessing)
         return next(
-            r["accuracy"] for r in rows
-            if (r["weights"], r["layers"], r["head"], r["preprocessing"]) == (weights, layers, head, preprocessing)
-        )  # fmt: skip
+            r["accuracy"]
+            for r in rows
+            if (r["weights"], r["layers"], r["head"], r["preprocessing"]) == wanted
+        )
 
     floors = []
     for combo in combos:
@@ -127,10 +129,8 @@ def main(argv=None):
     for name, _, preprocessing in runs:
         for combo in combos if preprocessing == "caffe" else [("block5_pool",)]:
             layers = " + ".join(combo)
-            lines.append(
-                f"| {name} | {preprocessing} | {layers} | {acc(name, layers, 'default head', preprocessing):.3f} "
-                f"| {acc(name, layers, 'study head', preprocessing):.3f} |"
-            )
+            default, study = (acc(name, layers, head, preprocessing) for head in HEADS)
+            lines.append(f"| {name} | {preprocessing} | {layers} | {default:.3f} | {study:.3f} |")
     lines += ["", "| floor | met | measured |", "|---|---|---|"]
     lines += [f"| {what} | {'yes' if ok else 'NO'} | {value} |" for what, ok, value in floors]
     write_report(lines, args.out)

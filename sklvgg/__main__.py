@@ -406,9 +406,8 @@ def _reproduce(args):
     split = dict(n_train=n_train or 16, n_test=n_test or 4)
     if hasattr(args, "split"):
         split.update(split=args.split, holdout=args.holdout_fraction)
-    setting = {
-        "dataset": dataset, "weights": str(weights), "protocol": protocol, "preprocessing": preprocessing, **split,
-    }  # fmt: skip
+    setting = {"dataset": dataset, "weights": str(weights), "protocol": protocol}
+    setting.update(preprocessing=preprocessing, **split)
     start = time.perf_counter()
     if args.experiment in ("caltech256", "urban-tribes"):
         data = experiments.first_classes(data, args.n_classes)

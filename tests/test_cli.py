@@ -429,7 +429,7 @@ def test_reproduce_holdout_refuses_per_class_sizes(tmp_path, capsys):
 @pytest.mark.parametrize("protocol, option, expected", [("study", None, "none"), ("tuned", None, "caffe"),
                                                          ("study", "samplewise", "samplewise")])  # fmt: skip
 def test_reproduce_preprocessing(tmp_path, monkeypatch, protocol, option, expected):
-    """The study protocol feeds RGB 0-255 as the report's ImageDataGenerator did; --preprocessing overrides."""
+    """The study protocol feeds RGB 0-255 as the report's ImageDataGenerator did; the option overrides."""
     import sklvgg.experiments as experiments_module
 
     made = []

@@ -239,7 +239,7 @@ def test_emulated_bfloat16_warns_once(monkeypatch, images):
         VGG16FeatureTransformer(precision="bfloat16", **kw).fit_transform(images)
 
 
-# ----------------------------------------------------------------------------- the ImageNet conv file (issue 25)
+# ----------------------------------------------------------------------- the ImageNet conv file (issue 25)
 
 
 def test_imagenet_conv_file_holds_the_published_network(imagenet_conv_weights, shared_photos):
@@ -257,8 +257,8 @@ def test_imagenet_conv_file_holds_the_published_network(imagenet_conv_weights, s
     np.testing.assert_allclose(kernel[0, 0, 0, :3], [0.42947057, 0.11727387, 0.03401296], rtol=1e-6)
     # the first filter's weights on the B, G and R input channels, in that order
     np.testing.assert_allclose(kernel[1, 1, :, 0], [0.03868078, 0.04063221, 0.05020237], rtol=1e-6)
-    np.testing.assert_allclose(vgg.get_layer_weights("block5_conv3")[1][:3], [0.18837857, -0.50036746, 0.5422234],
-                               rtol=1e-6)  # fmt: skip
+    block5_bias = vgg.get_layer_weights("block5_conv3")[1]
+    np.testing.assert_allclose(block5_bias[:3], [0.18837857, -0.50036746, 0.5422234], rtol=1e-6)
     # the features: Keras' own VGG16 loading the same file, on a real photo
     model = keras.applications.VGG16(weights=None, include_top=False, input_shape=(64, 64, 3))
     model.load_weights(imagenet_conv_weights)
