@@ -490,6 +490,7 @@ def _reproduce(args):
     results["setting"] = setting
     table = experiments.compare_with_report(
         results, args.experiment, dataset=dataset, weights=weights, layer=layer, protocol=protocol,
+        input_size=setting.get("input_size", args.input_size), preprocessing=preprocessing,
         **({"temperature_on": setting["temperature_on"]} if "temperature_on" in setting else {}),
     )  # fmt: skip
     print("\n" + table["text"] + "\n")

@@ -1,7 +1,7 @@
 """VGG16FeatureTransformer: images in, VGG16 activations out."""
 
 import os
-from collections import Counter
+from collections import Counter, OrderedDict
 from numbers import Integral, Real
 
 import numpy as np
@@ -802,15 +802,13 @@ class VGG16FeatureTransformer(TransformerMixin, BaseEstimator):
         return tags
 
 
-_BIASES = {}
+_BIASES = OrderedDict()
 
 
 def _predictions_bias(source):
-    """The frozen bias of the ``predictions`` layer, memoised per weights key."""
+    """The frozen bias of the ``predictions`` layer, memoised per weights key (a few at most)."""
     if source.key not in _BIASES:
-        if source.kind == "random":
-            bias = np.zeros(1000, np.float32)  # Keras' initialisation: zero biases
-        else:
-            bias = np.asarray(source.arrays(True)["predictions"][1], dtype=np.float32)
-        _BIASES[source.key] = bias
+        _BIASES[source.key] = source.predictions_bias()
+        while len(_BIASES) > 8:
+            _BIASES.popitem(last=False)
     return _BIASES[source.key]

@@ -261,6 +261,12 @@ def check_weights_file(path, include_top):
 
 
 def _weight_pairs(path, load):
+    """``{layer: [kernel, bias]}`` of a VGG16 weights file, checked against the architecture.
+
+    ``load``: True reads every array, False only their shapes, a set of layer
+    names reads those layers' arrays (the others as shapes): the 1,000 biases
+    of ``predictions`` without the 553 MB of the rest.
+    """
     import h5py
 
     path = Path(path)
@@ -270,11 +276,7 @@ def _weight_pairs(path, load):
         raise ValueError(
             f"Cannot read weights file {str(path)!r}: not an HDF5 weights file ({exc})."
         ) from exc
-    pairs = []
-
-    def get(dataset):
-        return np.asarray(dataset) if load else dataset.shape
-
+    pairs = []  # (name in the file or None, kernel dataset, bias dataset)
     with handle as f:
         root = f["model_weights"] if "model_weights" in f else f
         if "layer_names" in root.attrs:  # legacy Keras format
@@ -282,25 +284,32 @@ def _weight_pairs(path, load):
                 group = root[_decode(lname)]
                 names = [_decode(n) for n in group.attrs.get("weight_names", [])]
                 if len(names) == 2:
-                    pairs.append((_decode(lname), get(group[names[0]]), get(group[names[1]])))
+                    pairs.append((_decode(lname), group[names[0]], group[names[1]]))
         else:  # Keras 3 format: groups with vars/0 (kernel) and vars/1 (bias)
 
             def walk(group):
                 if "vars" in group and {"0", "1"} <= set(group["vars"].keys()):
-                    pairs.append((None, get(group["vars/0"]), get(group["vars/1"])))
+                    pairs.append((None, group["vars/0"], group["vars/1"]))
                 for key in sorted(group.keys(), key=_natural_key):
                     child = group[key]
                     if key != "vars" and hasattr(child, "keys"):
                         walk(child)
 
             walk(root)
+        matched = _match_vgg16(path, pairs)
+        return {
+            name: [np.asarray(d) for d in datasets]
+            if load is True or (load and name in load)
+            else [tuple(d.shape) for d in datasets]
+            for name, datasets in matched.items()
+        }
 
-    def shape(a):
-        return tuple(a.shape) if load else tuple(a)
 
+def _match_vgg16(path, pairs):
+    """Match ``(name, kernel, bias)`` triples to VGG16's weight layers, in order and by shape."""
     expected = _KERNEL_SHAPES + _DENSE_SHAPES
-    vgg_pairs = [p for p in pairs if shape(p[1]) in set(expected)]
-    found = [shape(k) for _, k, _ in vgg_pairs]
+    vgg_pairs = [p for p in pairs if tuple(p[1].shape) in set(expected)]
+    found = [tuple(k.shape) for _, k, _ in vgg_pairs]
     if found[:13] != _KERNEL_SHAPES or found[13:] not in ([], _DENSE_SHAPES):
         raise ValueError(
             f"Weights file {str(path)!r} does not hold VGG16's layers: expected the "
@@ -313,12 +322,12 @@ def _weight_pairs(path, load):
                 f"Weights file {str(path)!r} does not hold VGG16's layers in order: "
                 f"layer {name!r} has the shapes of {want!r}."
             )
-        if shape(bias) != shape(kernel)[-1:]:
+        if tuple(bias.shape) != tuple(kernel.shape)[-1:]:
             raise ValueError(
-                f"Weights file {str(path)!r}: the bias of {want!r} has shape {shape(bias)}, "
-                f"expected {shape(kernel)[-1:]}."
+                f"Weights file {str(path)!r}: the bias of {want!r} has shape {tuple(bias.shape)}, "
+                f"expected {tuple(kernel.shape)[-1:]}."
             )
-    return {want: [k, b] for want, (_, k, b) in zip(_WEIGHT_LAYERS, vgg_pairs)}
+    return {want: (k, b) for want, (_, k, b) in zip(_WEIGHT_LAYERS, vgg_pairs)}
 
 
 def file_fingerprint(path):
@@ -344,11 +353,15 @@ def file_fingerprint(path):
         for chunk in iter(lambda: f.read(1 << 22), b""):
             digest.update(chunk)
     with _LOCK:
-        _FINGERPRINTS[key] = digest.hexdigest()
-    return _FINGERPRINTS[key]
+        _FINGERPRINTS[key] = value = digest.hexdigest()
+        while len(_FINGERPRINTS) > _MAX_MEMO:
+            _FINGERPRINTS.popitem(last=False)
+    return value
 
 
-_FINGERPRINTS = {}
+#: How many file fingerprints (and ``predictions`` biases) a process remembers.
+_MAX_MEMO = 64
+_FINGERPRINTS = OrderedDict()
 
 
 def _glorot_uniform(rng, shape):
@@ -771,6 +784,19 @@ class WeightSource:
                     f"put it back, or fit again with another weights file."
                 ) from None
         return self
+
+    def predictions_bias(self):
+        """The 1,000 biases of ``predictions``, read alone (zeros for random weights, as Keras')."""
+        if self.kind == "random":
+            return np.zeros(1000, np.float32)
+        path = imagenet_weights_path(True) if self.kind == "imagenet" else self.path
+        pairs = _weight_pairs(path, load={"predictions"})
+        if "predictions" not in pairs:
+            raise ValueError(
+                f"Weights file {str(path)!r} holds only VGG16's conv layers; the "
+                f"layers {TOP_LAYERS} need a file with the fully connected top."
+            )
+        return np.asarray(pairs["predictions"][1], dtype=np.float32)
 
     def arrays(self, include_top):
         """Weight arrays for VGG16 with or without its top."""

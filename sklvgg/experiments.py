@@ -352,15 +352,30 @@ REPORT_SETTINGS = {
 }  # fmt: skip
 
 
-def _imagenet(weights):
-    """``"imagenet"`` for a path to one of Keras' published ImageNet files."""
-    from ._vgg16 import IMAGENET_FILES
+#: The first biases of ImageNet-trained VGG16's ``block1_conv1``, as Keras and
+#: MatConvNet publish them: a weights file that holds them is the ImageNet network.
+IMAGENET_BLOCK1_BIAS = (0.73429835, 0.09340367, 0.06775674)
 
-    if weights is not None and Path(weights).name in {
-        url.rsplit("/", 1)[1] for url, _ in IMAGENET_FILES.values()
-    }:
+
+def _imagenet(weights):
+    """``"imagenet"`` for Keras' published files, or any file of the ImageNet-trained network.
+
+    A file is recognised by its values (the first biases of ``block1_conv1``),
+    whatever its name: Keras' downloads, the ImageNet conv layers written as a
+    Keras 3 file.
+    """
+    from ._vgg16 import IMAGENET_FILES, _weight_pairs
+
+    if weights is None or weights in ("imagenet", "hed-bsds500"):
+        return weights
+    path = Path(weights)
+    if path.name in {url.rsplit("/", 1)[1] for url, _ in IMAGENET_FILES.values()}:
         return "imagenet"
-    return weights
+    try:
+        bias = _weight_pairs(path, load={"block1_conv1"})["block1_conv1"][1]
+    except (OSError, ValueError):
+        return weights
+    return "imagenet" if np.allclose(bias[:3], IMAGENET_BLOCK1_BIAS, rtol=1e-6) else weights
 
 
 def _why_not_comparable(experiment, run):
@@ -382,6 +397,16 @@ def _why_not_comparable(experiment, run):
         )
     if "temperature_on" in run and run["temperature_on"] != setting["temperature_on"]:
         reasons.append(f"this run divides the {run['temperature_on']} by T, the report the fc2 activations")
+    if run.get("input_size") not in (None, 224):
+        reasons.append(
+            f"this run feeds {run['input_size']} x {run['input_size']} images, the report 224 x 224 "
+            f"(other feature maps, other feature counts)"
+        )
+    if run.get("preprocessing") not in (None, "none"):
+        reasons.append(
+            f"this run preprocesses with {run['preprocessing']!r}, the report fed RGB 0-255 as it was "
+            f"('none': sklvgg's reading of its section 1.1 (b))"
+        )
     return reasons
 
 
@@ -425,6 +450,7 @@ def study_reference(*, dataset, weights, layer, experiment="caltech256", protoco
     (True, [{16: 0.65}])
     """
     run = {"dataset": dataset, "weights": weights, "layer": layer, "protocol": protocol}
+    run.update(input_size=input_size, preprocessing=preprocessing)
     if temperature_on is not None:
         run["temperature_on"] = temperature_on
     reference = {}
@@ -510,10 +536,12 @@ def _report_rows(experiment, results):
     elif experiment == "layers":
         for cut in results["rows"]:
             if cut["layer"] in ("block4_pool", "block5_pool") and cut["pooling"] == "flatten":
+                learns = cut["final_validation_accuracy"] > 2 * cut["chance"]
                 row(
                     f"flattened {cut['layer']}, {cut['n_classes']} classes: validation accuracy, last epoch",
                     "no learning (32 classes, 16/class)",
-                    f"{_pct(cut['final_validation_accuracy'])} (chance {_pct(cut['chance'])})",
+                    f"{_pct(cut['final_validation_accuracy'])} (chance {_pct(cut['chance'])}): "
+                    + ("learns (above twice chance)" if learns else "no learning (at most twice chance)"),
                     "section 1.5 (b)",
                 )
     elif experiment == "temperature":
@@ -563,8 +591,9 @@ def _report_rows(experiment, results):
 
 
 def compare_with_report(
-    results, experiment, *, dataset, weights, layer=None, protocol=None, temperature_on=None
-):
+    results, experiment, *, dataset, weights, layer=None, protocol=None, temperature_on=None,
+    input_size=None, preprocessing=None,
+):  # fmt: skip
     """Set the report's numbers beside the run's, and draw them on its figures.
 
     Parameters
@@ -575,6 +604,9 @@ def compare_with_report(
     experiment : {"caltech256", "urban-tribes", "layers", "temperature"}
     dataset, weights, layer, protocol, temperature_on
         The run's setting, as for :func:`study_reference`.
+    input_size, preprocessing : optional
+        The run's image side and preprocessing, when known: listed among the
+        differences where they are not the report's (224, ``"none"``).
 
     Returns
     -------
@@ -596,6 +628,7 @@ def compare_with_report(
     from .plotting import draw_reference
 
     run = {"dataset": dataset, "weights": weights, "layer": layer, "protocol": protocol}
+    run.update(input_size=input_size, preprocessing=preprocessing)
     if temperature_on is not None:
         run["temperature_on"] = temperature_on
     reasons = _why_not_comparable(experiment, run)

@@ -348,6 +348,19 @@ def test_report_table_cites_the_report(experiment):
         assert "temperature worse" in table["rows"][-1]["this run"]
     other = experiments.compare_with_report(_fake_results(experiment), experiment, **{**run, "weights": None})
     assert not other["comparable"] and "the comparison is not meaningful" in other["text"]
+    for extra, words in (({"input_size": 112}, "112 x 112 images, the report 224 x 224"),
+                         ({"preprocessing": "caffe"}, "preprocesses with 'caffe'")):  # fmt: skip
+        other = experiments.compare_with_report(_fake_results(experiment), experiment, **run, **extra)
+        assert not other["comparable"] and words in other["text"]
+    same = experiments.compare_with_report(_fake_results(experiment), experiment, **run, input_size=224,
+                                           preprocessing="none")  # fmt: skip
+    assert same["comparable"]
+
+
+def test_imagenet_weights_are_recognised_by_their_values(notop_weights_files, imagenet_conv_weights):
+    assert experiments._imagenet(str(imagenet_conv_weights)) == "imagenet"  # not by its name
+    assert experiments._imagenet(str(notop_weights_files["keras3"])) != "imagenet"
+    assert experiments._imagenet("hed-bsds500") == "hed-bsds500"
 
 
 # --------------------------------------------------------------------------- reproduce, in process

@@ -272,3 +272,16 @@ def test_imagenet_conv_file_holds_the_published_network(imagenet_conv_weights, s
     for layer in ("fc1", "fc2", "predictions", "flatten"):
         with pytest.raises(ValueError, match=r"holds only VGG16's conv layers.*fully connected top"):
             VGG16FeatureTransformer(weights=imagenet_conv_weights, layer=layer).fit([photo])
+
+
+def test_a_layer_is_read_alone(notop_weights_files, notop_model):
+    """The predictions bias (1,000 numbers) never loads the 553 MB of the rest: only named layers load."""
+    from sklvgg._vgg16 import WeightSource, _weight_pairs
+
+    pairs = _weight_pairs(notop_weights_files["legacy"], load={"block1_conv1"})
+    kernel, bias = pairs["block1_conv1"]
+    np.testing.assert_array_equal(kernel, notop_model.get_layer("block1_conv1").get_weights()[0])
+    assert pairs["block5_conv3"] == [(3, 3, 512, 512), (512,)]  # shapes only
+    with pytest.raises(ValueError, match="holds only VGG16's conv layers"):
+        WeightSource("file", notop_weights_files["keras3"]).predictions_bias()
+    np.testing.assert_array_equal(WeightSource("random", seed=0).predictions_bias(), np.zeros(1000))
