@@ -720,14 +720,17 @@ def _quiet_tensorflow_logs(verbosity):
     """Hide TensorFlow's C++ log lines, unless the user asked for them.
 
     ``TF_CPP_MIN_LOG_LEVEL=3`` is set only where the user set no level (and
-    did not pass ``-v``). Its C++ logger still prints a few lines before it
-    reads that level (``cudart_stub.cc ... Could not find cuda drivers``, the
-    oneDNN notice), so the backend is imported here, with the standard error
-    file descriptor pointed at ``/dev/null`` for the import only.
+    did not pass ``-v``). Its C++ logger still prints a few INFO lines before
+    it reads any level (``cudart_stub.cc ... Could not find cuda drivers``,
+    the oneDNN notice), so, unless the level asks for INFO lines (0) or ``-v``
+    was given, the backend is imported here with the standard error file
+    descriptor pointed at ``/dev/null`` for the import only.
     """
-    if verbosity >= 1 or "TF_CPP_MIN_LOG_LEVEL" in os.environ:
+    if verbosity >= 1:
         return
-    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    if os.environ["TF_CPP_MIN_LOG_LEVEL"].strip() in ("", "0"):
+        return  # the user asked for TensorFlow's INFO lines
     if "tensorflow" in sys.modules or os.environ.get("KERAS_BACKEND", "tensorflow") != "tensorflow":
         return
     import importlib.util

@@ -105,18 +105,23 @@ def _is_path(x):
     return isinstance(x, (str, os.PathLike))
 
 
-def resize_rgb(image, size):
+def resize_rgb(image, size, crop=False):
     """Resize one ``(H, W, 3)`` image to ``(size, size, 3)`` float32.
 
     Bilinear interpolation, antialiased when shrinking (Pillow's ``BILINEAR``
     filter on each channel in float32, so uint8 and float inputs of the same
     values give the same result). The aspect ratio is not kept, as in
     ``keras.utils.load_img(target_size=...)``: the whole image is squeezed or
-    stretched to the square.
+    stretched to the square. With ``crop``, the centred square of side the
+    shorter side is cut out first: the aspect ratio is kept.
     """
     from PIL import Image
 
     image = np.asarray(image)
+    if crop and image.shape[0] != image.shape[1]:
+        side = min(image.shape[:2])
+        top, left = (image.shape[0] - side) // 2, (image.shape[1] - side) // 2
+        image = image[top : top + side, left : left + side]
     if image.shape[:2] == (size, size):
         return image.astype(np.float32, copy=False)
     out = np.empty((size, size, 3), dtype=np.float32)
@@ -181,7 +186,7 @@ def read_image(path, row=None, size=None, max_pixels=MAX_IMAGE_PIXELS):
     return _read_image(path, row, size, max_pixels, resized=False)
 
 
-def _read_image(path, row, size, max_pixels, resized):
+def _read_image(path, row, size, max_pixels, resized, crop=False):
     """:func:`read_image`; with ``resized``, already resized to ``size`` (float32)."""
     from PIL import Image, ImageOps, UnidentifiedImageError
 
@@ -210,7 +215,7 @@ def _read_image(path, row, size, max_pixels, resized):
                     array = _to_rgb_array(img)
                     del img
                     # resized under the lock too: the full-size array is freed before the next
-                    return resize_rgb(array, size) if resized else array
+                    return resize_rgb(array, size, crop) if resized else array
     except FileNotFoundError:
         raise ImageReadError(path, row, "no such file") from None
     except _NotFinite as exc:
@@ -274,11 +279,11 @@ class _ArraySource:
     def __len__(self):
         return len(self.X)
 
-    def batch(self, rows, size, pool=None):
+    def batch(self, rows, size, pool=None, crop=False):
         block = self.X[rows]
         if block.shape[1:3] == (size, size):
             return block.astype(np.float32, copy=False)
-        return np.stack(_map(pool, lambda img: resize_rgb(img, size), block))
+        return np.stack(_map(pool, lambda img: resize_rgb(img, size, crop), block))
 
     def item(self, row):
         return self.X[row]
@@ -289,8 +294,8 @@ class _ListSource(_ArraySource):
 
     kind = "list"
 
-    def batch(self, rows, size, pool=None):
-        return np.stack(_map(pool, lambda r: resize_rgb(self.X[r], size), rows))
+    def batch(self, rows, size, pool=None, crop=False):
+        return np.stack(_map(pool, lambda r: resize_rgb(self.X[r], size, crop), rows))
 
 
 class _PathSource:
@@ -305,10 +310,11 @@ class _PathSource:
     def __len__(self):
         return len(self.paths)
 
-    def batch(self, rows, size, pool=None):
-        return np.stack(
-            _map(pool, lambda r: _read_image(self.paths[r], r, size, self.max_pixels, resized=True), rows)
-        )
+    def batch(self, rows, size, pool=None, crop=False):
+        def read(r):
+            return _read_image(self.paths[r], r, size, self.max_pixels, resized=True, crop=crop)
+
+        return np.stack(_map(pool, read, rows))
 
     def item(self, row):
         return self.paths[row]
@@ -474,7 +480,7 @@ def as_image_source(X, max_pixels=MAX_IMAGE_PIXELS):
     return _ListSource(images)
 
 
-def iter_batches(source, rows, batch_size, size, prefetch=2, n_threads=1):
+def iter_batches(source, rows, batch_size, size, prefetch=2, n_threads=1, crop=False):
     """Yield ``(rows_in_batch, float32 batch)`` with decoding done ahead.
 
     A background thread reads and resizes the next ``prefetch`` batches while
@@ -494,6 +500,8 @@ def iter_batches(source, rows, batch_size, size, prefetch=2, n_threads=1):
     prefetch : int, default=2
     n_threads : int, default=1
         Threads decoding and resizing the images of one batch.
+    crop : bool, default=False
+        Keep the aspect ratio: the centred square cut out before the resize.
 
     Yields
     ------
@@ -505,16 +513,16 @@ def iter_batches(source, rows, batch_size, size, prefetch=2, n_threads=1):
     n_threads = min(int(n_threads), batch_size, len(rows))
     pool = ThreadPoolExecutor(n_threads, thread_name_prefix="sklvgg-decode") if n_threads > 1 else None
     try:
-        yield from _prefetched(source, chunks, size, prefetch, pool)
+        yield from _prefetched(source, chunks, size, prefetch, pool, crop)
     finally:
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _prefetched(source, chunks, size, prefetch, pool):
+def _prefetched(source, chunks, size, prefetch, pool, crop=False):
     if len(chunks) <= 1:
         for chunk in chunks:
-            yield chunk, source.batch(chunk, size, pool)
+            yield chunk, source.batch(chunk, size, pool, crop)
         return
     slots = queue.Queue(maxsize=prefetch)
     stop = threading.Event()
@@ -531,7 +539,7 @@ def _prefetched(source, chunks, size, prefetch, pool):
     def produce():
         try:
             for chunk in chunks:
-                if not put((chunk, source.batch(chunk, size, pool), None)):
+                if not put((chunk, source.batch(chunk, size, pool, crop), None)):
                     return
         except BaseException as exc:  # handed to the consumer, raised there
             put((None, None, exc))

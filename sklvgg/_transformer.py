@@ -161,6 +161,29 @@ class VGG16FeatureTransformer(TransformerMixin, BaseEstimator):
 
         Part of the cache key; every backend, input kind and layer list.
 
+    flip : bool or "concat", default=False
+        Views of each image and of its mirror image (left-right): True
+        averages their features, ``"concat"`` concatenates them (the mirror's
+        block after the image's; ``get_feature_names_out`` marks it
+        ``_mirrored``). Each view is cached apart, so a search over ``flip``
+        pays for the mirrored view once.
+
+    scales : sequence of int or None, default=None
+        Image sizes, each a view of its own: the image is resized to each
+        (see ``resize``), the network's maps at each size are pooled globally
+        (``pooling`` must be ``"avg"`` or ``"max"``, and the layers conv or
+        pool ones: the fully connected layers need 224 x 224), and the
+        sizes' features averaged. None: ``input_size`` alone. Each size is
+        cached apart: a grid over ``scales`` pays each size once.
+
+    resize : {"stretch", "crop"}, default="stretch"
+        ``"stretch"``: the whole image squeezed or stretched to the square, as
+        ``keras.utils.load_img(target_size=...)``; ``"crop"``: the aspect
+        kept, the centred square of side the shorter side cut out, then
+        resized (the VGG authors rescaled isotropically and ran the network
+        densely over the whole image; at a fixed square input the centre
+        crop is the closest).
+
     random_state : int, RandomState instance or None, default=None
         Seeds the random initialisation when ``weights=None``.
 
@@ -340,6 +363,9 @@ class VGG16FeatureTransformer(TransformerMixin, BaseEstimator):
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "precision": [StrOptions({"float32", "bfloat16"})],
         "preprocessing": [StrOptions(set(PREPROCESSING))],
+        "flip": ["boolean", StrOptions({"concat"})],
+        "scales": [None, list, tuple],  # distinct sizes >= 32: see _check_params
+        "resize": [StrOptions({"stretch", "crop"})],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
         "memory": [None, str, os.PathLike, HasMethods(["cache"])],
@@ -363,6 +389,9 @@ class VGG16FeatureTransformer(TransformerMixin, BaseEstimator):
         batch_size=32,
         precision="float32",
         preprocessing="caffe",
+        flip=False,
+        scales=None,
+        resize="stretch",
         random_state=None,
         verbose=0,
         memory=None,
@@ -378,6 +407,9 @@ class VGG16FeatureTransformer(TransformerMixin, BaseEstimator):
         self.batch_size = batch_size
         self.precision = precision
         self.preprocessing = preprocessing
+        self.flip = flip
+        self.scales = scales
+        self.resize = resize
         self.random_state = random_state
         self.verbose = verbose
         self.memory = memory
@@ -417,9 +449,39 @@ class VGG16FeatureTransformer(TransformerMixin, BaseEstimator):
                 f"{'is' if len(repeated) == 1 else 'are'} repeated."
             )
 
+    def _check_views(self, layers):
+        """``scales`` distinct sizes of conv/pool cuts with global pooling; ``flip="concat"`` not on logits."""
+        if self.scales is not None:
+            sizes = list(self.scales)
+            bad = [
+                s for s in sizes if isinstance(s, bool) or not isinstance(s, Integral) or s < MIN_INPUT_SIZE
+            ]
+            if not sizes or bad or len(set(sizes)) != len(sizes):
+                raise ValueError(
+                    f"The 'scales' parameter of VGG16FeatureTransformer must be None or a non-empty list "
+                    f"of distinct image sizes, integers >= {MIN_INPUT_SIZE}. Got {self.scales!r}."
+                )
+            top = [name for name in layers if name in TOP_LAYERS]
+            if top:
+                raise ValueError(
+                    f"scales={self.scales!r} applies to conv and pool cuts with global pooling; the "
+                    f"fully connected layers {top} need 224 x 224 input (use scales=None)."
+                )
+            if self.pooling is None:
+                raise ValueError(
+                    f"scales={self.scales!r} needs global pooling (pooling='avg' or 'max'): the maps of "
+                    f"different sizes are pooled before they are averaged. Got pooling=None."
+                )
+        if self.flip == "concat" and "predictions" in layers:
+            raise ValueError(
+                "flip='concat' with layer 'predictions' would leave the mirror's logits outside the "
+                "temperature softmax; use flip=True (logits averaged, then the softmax) instead."
+            )
+
     def _check_params(self):
         self._check_layers()
         layers = self._layers()
+        self._check_views(layers)
         top = [name for name in layers if name in TOP_LAYERS]
         if top and self.input_size != TOP_INPUT_SIZE:
             if isinstance(self.layer, str):
@@ -452,7 +514,10 @@ class VGG16FeatureTransformer(TransformerMixin, BaseEstimator):
     #: The parameters that change a feature vector: the one declaration from which
     #: the cache key (:meth:`_feature_spec`) and the "changed since fit" check
     #: (:meth:`_fitted_for`) derive. Changing one after fit needs a new ``fit``.
-    _FEATURE_PARAMS = ("weights", "layer", "pooling", "input_size", "precision", "preprocessing")
+    _FEATURE_PARAMS = ("weights", "layer", "pooling", "input_size", "precision", "preprocessing", "resize")
+    #: The views of an image and how they combine (each view's entries keyed by the above
+    #: and the view): changing one after fit needs a new ``fit`` too.
+    _VIEW_PARAMS = ("flip", "scales")
 
     def _normalised(self, name, layers):
         """Parameter ``name`` as it acts on ``layers``: equal values, equal features."""
@@ -468,16 +533,31 @@ class VGG16FeatureTransformer(TransformerMixin, BaseEstimator):
             return os.path.expanduser(os.fspath(value))
         return value
 
-    def _feature_spec(self, layer):
-        """What the cache key of one layer's entries hashes: each of ``_FEATURE_PARAMS``."""
+    def _feature_spec(self, layer, size=None, mirrored=False):
+        """What the cache key of one layer's entries of one view hashes: each of ``_FEATURE_PARAMS``.
+
+        The view: ``size`` (default ``input_size``) replaces ``input_size``, and
+        a mirrored view is marked as such. Fields at their defaults (no mirror,
+        ``resize="stretch"``) are left out, so the keys of plain views are those
+        of transformers without views.
+        """
         spec = {name: self._normalised(name, (layer,)) for name in self._FEATURE_PARAMS}
         spec["layer"] = layer  # each layer of a list under the key a single-layer transformer uses
         spec["weights"] = self._weight_source.refreshed().key  # the file's content, not its name
+        if size is not None:
+            spec["input_size"] = int(size)
+        if mirrored:
+            spec["mirrored"] = True
+        if spec["resize"] == "stretch":
+            del spec["resize"]
         return spec
 
     def _fitted_for(self):
         layers = self._layers()
-        return {name: self._normalised(name, layers) for name in self._FEATURE_PARAMS}
+        fitted = {name: self._normalised(name, layers) for name in self._FEATURE_PARAMS}
+        fitted["flip"] = self.flip
+        fitted["scales"] = None if self.scales is None else tuple(int(size) for size in self.scales)
+        return fitted
 
     def _check_unchanged_since_fit(self):
         fitted = getattr(self, "_fit_params", None)
@@ -526,7 +606,7 @@ class VGG16FeatureTransformer(TransformerMixin, BaseEstimator):
         shapes = {name: layer_output_shape(name, self.input_size) for name in layers}
         self.output_shape_ = shapes[self.layer] if isinstance(self.layer, str) else shapes
         self.feature_slices_ = self._block_slices(layers)
-        self.n_features_out_ = self.feature_slices_[layers[-1]].stop
+        self.n_features_out_ = self.feature_slices_[layers[-1]].stop * (2 if self.flip == "concat" else 1)
         return self
 
     def _block_slices(self, layers):
@@ -547,17 +627,17 @@ class VGG16FeatureTransformer(TransformerMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ transform
 
-    def _feature_function(self, layers=None):
-        """The compiled cut at ``layers`` (default: all of ``layer``), in one pass."""
+    def _feature_function(self, layers=None, size=None):
+        """The compiled cut at ``layers`` (default: all of ``layer``), in one pass, for ``size`` px."""
         layers = self._layers() if layers is None else tuple(layers)
         # Re-fingerprinted (memoised on size and mtime): a weights file changed
         # on disk since fit is reloaded, never served from a stale model.
         return get_feature_function(
-            self._weight_source.refreshed(), layers, self.input_size, self.precision, self.pooling,
-            self.preprocessing,
+            self._weight_source.refreshed(), layers, self.input_size if size is None else size,
+            self.precision, self.pooling, self.preprocessing,
         )  # fmt: skip
 
-    def _compute(self, source, rows, on_batch=None, layer=None, layers=None):
+    def _compute(self, source, rows, on_batch=None, layer=None, layers=None, size=None, mirrored=False):
         """Run the network on ``source[rows]``; returns float32 ``(len(rows), d)``.
 
         ``on_batch(positions, features)`` is called after every batch, so that
@@ -565,10 +645,12 @@ class VGG16FeatureTransformer(TransformerMixin, BaseEstimator):
         ``layers`` (a tuple) given, the features of those layers only,
         concatenated; with ``layer`` given, the unpooled, flattened activations
         of that layer are computed instead of the transformer's own output.
+        ``size`` (default ``input_size``) and ``mirrored`` choose the view.
         """
+        size = self.input_size if size is None else size
         if layer is None:
             layers = self._layers() if layers is None else tuple(layers)
-            function = self._feature_function(layers)
+            function = self._feature_function(layers, size)
             width = sum(self._layer_width(name) for name in layers)
             desc = "+".join(layers)
             if self.pooling is not None and any(name in SPATIAL_LAYERS for name in layers):
@@ -585,15 +667,20 @@ class VGG16FeatureTransformer(TransformerMixin, BaseEstimator):
             width = int(np.prod(layer_output_shape(layer, self.input_size)))
             desc = layer
         out = np.empty((len(rows), width), dtype=np.float32)
-        progress = progress_bar(len(rows), self.verbose, f"VGG16 {desc}, {self.input_size} px")
+        view = (
+            f"{size} px"
+            + (", mirrored" if mirrored else "")
+            + (", centre crop" if self.resize == "crop" else "")
+        )
+        progress = progress_bar(len(rows), self.verbose, f"VGG16 {desc}, {view}")
         position = 0
         try:
             n_threads = effective_n_jobs(self.n_jobs)
             for chunk, batch in iter_batches(
-                source, rows, self.batch_size, self.input_size, n_threads=n_threads
+                source, rows, self.batch_size, size, n_threads=n_threads, crop=self.resize == "crop"
             ):
                 done = slice(position, position + len(chunk))
-                out[done] = function(batch)
+                out[done] = function(batch[:, :, ::-1] if mirrored else batch)
                 finite = np.isfinite(out[done]).all(axis=1)
                 if not finite.all():  # before anything is stored or returned
                     row = int(rows[position + np.flatnonzero(~finite)[0]])
@@ -611,24 +698,60 @@ class VGG16FeatureTransformer(TransformerMixin, BaseEstimator):
             progress.close()
         return out
 
+    def _views(self):
+        """``[(size, mirrored), ...]``: every view of an image that ``transform`` computes."""
+        sizes = (self.input_size,) if self.scales is None else tuple(int(s) for s in self.scales)
+        mirrors = (False, True) if self.flip else (False,)
+        return [(size, mirrored) for size in sizes for mirrored in mirrors]
+
     def _raw_features(self, source):
-        """Activations (logits for ``predictions``) of every image, via the cache.
+        """Activations (logits for ``predictions``) of every image, via the cache, views combined.
+
+        Each view (size, mirrored) is computed and cached apart (see
+        :meth:`_view_features`); the sizes are averaged (their maps pooled
+        globally), then the mirrored view averaged in or concatenated.
+        """
+        views = self._views()
+        hits = computed = 0
+        parts, caches, todo = {}, None, ()
+        for size, mirrored in views:
+            parts[size, mirrored], view_hits, view_computed, caches, todo = self._view_features(
+                source, size, mirrored
+            )
+            hits, computed = hits + view_hits, computed + view_computed
+        self.cache_hits_, self.cache_misses_ = hits, len(source) * len(views) - hits
+        self._report_cache(computed, caches if len(views) == 1 else None, todo)
+        if len(views) == 1:
+            return parts[views[0]]
+        sizes = list(dict.fromkeys(size for size, _ in views))
+
+        def over_sizes(mirrored):
+            return np.mean([parts[size, mirrored] for size in sizes], axis=0, dtype=np.float32)
+
+        if not self.flip:
+            return over_sizes(False)
+        if self.flip == "concat":
+            return np.hstack([over_sizes(False), over_sizes(True)])
+        return (over_sizes(False) + over_sizes(True)) / np.float32(2)
+
+    def _view_features(self, source, size, mirrored):
+        """One view of every image: ``(features, hits, images computed, caches, layers computed)``.
 
         Each layer has its own cache (the key a single-layer transformer
-        uses). The images that miss any layer go through the network in one
-        pass, cut at the layers that some of them miss; only the missing
-        entries are written and used, the others are read back as stored.
+        uses, with the view's size and mirroring). The images that miss any
+        layer go through the network in one pass, cut at the layers that some
+        of them miss; only the missing entries are written and used, the
+        others are read back as stored.
         """
         location = resolve_location(self.memory)
         n = len(source)
-        if location is None:
-            self.cache_hits_, self.cache_misses_ = 0, n
-            features = self._compute(source, np.arange(n))
-            self._report_cache(n, None, ())
-            return features
         layers = self._layers()
+        if location is None:
+            return self._compute(source, np.arange(n), size=size, mirrored=mirrored), 0, n, None, layers
         caches = {
-            name: FeatureCache(location, model_key(self._feature_spec(name)), self._layer_width(name))
+            name: FeatureCache(
+                location, model_key(self._feature_spec(name, size, mirrored)), self._layer_width(name)
+            )
             for name in layers
         }
         keys = image_keys(source)
@@ -651,16 +774,15 @@ class VGG16FeatureTransformer(TransformerMixin, BaseEstimator):
                         found[name][key] = block
 
         if missing:
-            self._compute(source, np.fromiter(first_rows.values(), np.intp), on_batch=store, layers=todo)
-        self.cache_hits_ = sum(1 for key in keys if key not in first_rows)
-        self.cache_misses_ = n - self.cache_hits_
-        self._report_cache(len(missing), caches, todo)
-        out = np.empty((n, self.n_features_out_), dtype=np.float32)
+            rows = np.fromiter(first_rows.values(), np.intp)
+            self._compute(source, rows, on_batch=store, layers=todo, size=size, mirrored=mirrored)
+        hits = sum(1 for key in keys if key not in first_rows)
+        out = np.empty((n, self.feature_slices_[layers[-1]].stop), dtype=np.float32)
         for name, columns in self.feature_slices_.items():
             stored = found[name]
             for row, key in enumerate(keys):
                 out[row, columns] = stored[key]
-        return out
+        return out, hits, len(missing), caches, todo
 
     def _report_cache(self, computed, caches, todo):
         """Count this transform in the active tally, or print its line when ``verbose``."""
@@ -787,6 +909,8 @@ class VGG16FeatureTransformer(TransformerMixin, BaseEstimator):
                 names += imagenet_class_names()
             else:
                 names += [f"{layer}_{i}" for i in range(columns.stop - columns.start)]
+        if self.flip == "concat":
+            names += [f"{name}_mirrored" for name in names]
         return np.asarray(names, dtype=object)
 
     def __sklearn_tags__(self):

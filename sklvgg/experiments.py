@@ -450,7 +450,6 @@ def study_reference(*, dataset, weights, layer, experiment="caltech256", protoco
     (True, [{16: 0.65}])
     """
     run = {"dataset": dataset, "weights": weights, "layer": layer, "protocol": protocol}
-    run.update(input_size=input_size, preprocessing=preprocessing)
     if temperature_on is not None:
         run["temperature_on"] = temperature_on
     reference = {}

@@ -726,6 +726,7 @@ _OTHER_VALUE = {
     "input_size": 48,
     "precision": "bfloat16",
     "preprocessing": "samplewise",
+    "resize": "crop",
 }
 
 

@@ -507,9 +507,10 @@ def test_quiet_default_and_verbose(tmp_path, sklvgg, flag):
 def test_tensorflow_log_level_of_the_user_is_kept(monkeypatch):
     from sklvgg.__main__ import _quiet_tensorflow_logs
 
-    monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "0")
-    _quiet_tensorflow_logs(0)
-    assert os.environ["TF_CPP_MIN_LOG_LEVEL"] == "0"
+    for level in ("0", "1"):
+        monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", level)
+        _quiet_tensorflow_logs(0)
+        assert os.environ["TF_CPP_MIN_LOG_LEVEL"] == level
     monkeypatch.delenv("TF_CPP_MIN_LOG_LEVEL")
     _quiet_tensorflow_logs(1)  # -v: TensorFlow speaks
     assert "TF_CPP_MIN_LOG_LEVEL" not in os.environ

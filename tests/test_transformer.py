@@ -545,3 +545,79 @@ def test_preprocessing_options_differ_and_are_checked(images):
     assert not np.allclose(out["caffe"], out["none"]) and not np.allclose(out["none"], out["samplewise"])
     with pytest.raises(ValueError, match="'preprocessing' parameter"):
         small(preprocessing="bgr").fit(images)
+
+
+# ----------------------------------------------------------------------------- views (issue 27)
+
+
+def test_flipped_view_is_the_mirror_image(rng):
+    images = rng.integers(0, 256, (3, 40, 56, 3), dtype=np.uint8)
+    mirrored = images[:, :, ::-1]
+    plain = small().fit(images).transform(images)
+    of_mirror = small().fit(mirrored).transform(mirrored)
+    both = small(flip="concat").fit(images)
+    out = both.transform(images)
+    assert out.shape == (3, 1024) and both.n_features_out_ == 1024
+    assert_features_close(out[:, :512], plain)
+    assert_features_close(out[:, 512:], of_mirror)
+    names = both.get_feature_names_out()
+    assert names[0] == "block5_pool_0" and names[512] == "block5_pool_0_mirrored" and len(names) == 1024
+    averaged = small(flip=True).fit(images).transform(images)
+    assert_features_close(averaged, (plain + of_mirror) / 2)
+
+
+def test_scales_average_the_features_of_the_resized_images(rng):
+    from sklvgg._images import resize_rgb
+
+    images = [rng.integers(0, 256, (50, 70, 3), dtype=np.uint8) for _ in range(3)]
+    at = {s: small(input_size=s).fit(images).transform(images) for s in (32, 48)}
+    got = small(scales=[32, 48]).fit(images).transform(images)
+    assert_features_close(got, (at[32] + at[48]) / 2)
+    # crop: the aspect kept, the centred square resized
+    cropped = small(scales=(48,), resize="crop").fit(images).transform(images)
+    squares = np.stack([resize_rgb(img[:, 10:60], 48) for img in images])
+    assert_features_close(cropped, small(input_size=48).fit(squares).transform(squares))
+    assert not np.allclose(cropped, at[48])
+
+
+def test_each_view_is_cached_once(tmp_path, rng, fake_network):
+    images = rng.integers(0, 256, (4, 40, 40, 3), dtype=np.uint8)
+    first = small(memory=tmp_path, scales=[32, 48], flip=True).fit(images)
+    first.transform(images)
+    assert sum(fake_network) == 16 and first.cache_misses_ == 16  # 4 views x 4 images
+    for kw, hits, computed in (
+        (dict(scales=[48]), 4, 0),
+        (dict(scales=[32, 48, 64]), 8, 4),  # only the new size
+        (dict(flip="concat", scales=[32, 48, 64]), 20, 4),  # 64 mirrored only
+        (dict(), 4, 0),  # input_size 32, not mirrored: the plain view's keys
+    ):
+        fake_network.clear()
+        vgg = small(memory=tmp_path, **kw).fit(images)
+        vgg.transform(images)
+        assert (vgg.cache_hits_, sum(fake_network)) == (hits, computed), kw
+
+
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        (dict(scales=[32, 32]), "distinct image sizes"),
+        (dict(scales=[16]), "integers >= 32"),
+        (dict(scales=[]), "non-empty"),
+        (dict(scales=[32], pooling=None), "needs global pooling"),
+        (dict(scales=[224], layer="fc2", input_size=224), r"fully connected layers \['fc2'\] need 224 x 224"),
+        (dict(flip="concat", layer="predictions", input_size=224, pooling=None), "flip='concat'"),
+        (dict(flip="both"), "'flip' parameter"),
+        (dict(resize="pad"), "'resize' parameter"),
+    ],
+)
+def test_view_parameters_are_checked(images, params, match):
+    with pytest.raises(ValueError, match=match):
+        small(**params).fit(images)
+
+
+def test_view_parameters_changed_after_fit_are_refused(images):
+    vgg = small().fit(images)
+    for name, value in (("flip", True), ("scales", [32, 48]), ("resize", "crop")):
+        with pytest.raises(ValueError, match=f"changed since fit: {name}"):
+            clone_of = pickle.loads(pickle.dumps(vgg))
+            clone_of.set_params(**{name: value}).transform(images)
