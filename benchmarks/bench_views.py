@@ -101,7 +101,8 @@ def main(argv=None):
     lines = [
         "# The strongest offline features: views, power and L2 normalisation",
         "",
-        f"`python benchmarks/bench_views.py --scales {base} {extra}` on {machine_description()}. ImageNet conv "
+        f"`python benchmarks/bench_views.py --scales {base} {extra}` on {machine_description()}. "
+        "ImageNet conv "
         f"weights, average pooling, `SoftmaxHeadClassifier()`, 100 classes of the shared photos, images 1-16 "
         f"train, 17-20 score. {tally.summary()}; {seconds:.0f} s in all.",
         "",
@@ -117,7 +118,8 @@ def main(argv=None):
     lines += [
         "",
         f"Best: {best['layers']}, flip {'yes' if best['flip'] else 'no'}, scales {best['scales']}, power "
-        f"{best['power']}, norm {best['norm']}: **{best['accuracy']:.4f}** at {best['passes_per_image']} passes "
+        f"{best['power']}, norm {best['norm']}: **{best['accuracy']:.4f}** at "
+        f"{best['passes_per_image']} passes "
         f"per image ({best['cost_224px_passes']} in 224-px passes), against {baseline['accuracy']:.4f} for "
         f"block5_pool average-pooled alone. Floor >= 0.88: {'met' if met else 'NOT MET'}.",
     ]

@@ -9,6 +9,7 @@ fails (a folder cannot be written, weights cannot be fetched). ``--debug`` or
 import argparse
 import math
 import os
+import re
 import sys
 import textwrap
 import time
@@ -242,9 +243,9 @@ def _report_skipped(data):
         where = ", ".join(
             f"{n} in {'the top folder' if name == '.' else name}" for name, n in skipped.items()
         )
-        print(f"Skipped {sum(skipped.values())} files that are not images: {where}")
+        _info(f"Skipped {sum(skipped.values())} files that are not images: {where}")
     if empty:
-        print(f"Skipped {len(empty)} class folders without any image: {', '.join(empty)}")
+        _info(f"Skipped {len(empty)} class folders without any image: {', '.join(empty)}")
 
 
 def _report_dropped(data, min_images):
@@ -716,6 +717,10 @@ def _info(text):
         print(text)
 
 
+#: TensorFlow's INFO lines before its logger reads any level (absl's preamble, ``I0000 ...``).
+_TF_NOISE = re.compile(rb"^(I\d{4} |WARNING: All log messages before absl::InitializeLog)")
+
+
 def _quiet_tensorflow_logs(verbosity):
     """Hide TensorFlow's C++ log lines, unless the user asked for them.
 
@@ -724,7 +729,9 @@ def _quiet_tensorflow_logs(verbosity):
     it reads any level (``cudart_stub.cc ... Could not find cuda drivers``,
     the oneDNN notice), so, unless the level asks for INFO lines (0) or ``-v``
     was given, the backend is imported here with the standard error file
-    descriptor pointed at ``/dev/null`` for the import only.
+    descriptor pointed at a pipe for the import only: every line of it but
+    those INFO lines (a warning, an error, a fatal message) goes on to the
+    real standard error as it comes.
     """
     if verbosity >= 1:
         return
@@ -737,17 +744,27 @@ def _quiet_tensorflow_logs(verbosity):
 
     if importlib.util.find_spec("tensorflow") is None:
         return  # the import error comes, whole, where TensorFlow is first needed
+    import threading
+
     sys.stderr.flush()
     saved = os.dup(2)
+    read_end, write_end = os.pipe()
+
+    def forward():  # every line but the INFO noise goes on to the real stderr, at once
+        with os.fdopen(read_end, "rb") as lines:
+            for line in lines:
+                if not _TF_NOISE.match(line):
+                    os.write(saved, line)
+
+    reader = threading.Thread(target=forward, daemon=True)
+    reader.start()
+    os.dup2(write_end, 2)
+    os.close(write_end)
     try:
-        with open(os.devnull, "w") as devnull:
-            os.dup2(devnull.fileno(), 2)
-            try:
-                import tensorflow  # noqa: F401
-            except Exception:  # noqa: BLE001 - reported where it is first used, stderr restored
-                pass
+        import tensorflow  # noqa: F401 - an import error is raised whole, stderr restored
     finally:
-        os.dup2(saved, 2)
+        os.dup2(saved, 2)  # the pipe's last writer closed: the reader sees its end
+        reader.join(timeout=5)
         os.close(saved)
 
 
@@ -777,8 +794,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     debug = args.debug or os.environ.get("SKLVGG_DEBUG", "0") not in ("", "0")
     _VERBOSITY = -1 if args.quiet else args.verbose
-    _quiet_tensorflow_logs(_VERBOSITY)
     try:
+        _quiet_tensorflow_logs(_VERBOSITY)
         if _VERBOSITY >= 1:  # every transformer prints its own cache line
             return args.func(args)
         with collect_transforms(progress=_VERBOSITY >= 0) as tally:

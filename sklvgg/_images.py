@@ -27,6 +27,8 @@ INT_IMAGE_MAX = 65535.0
 #: any decoding) that an image file may have; larger files are refused with an
 #: :class:`ImageReadError` naming them (``VGG16FeatureTransformer``'s
 #: ``max_image_pixels`` raises it). 100 megapixels: a 12,000 x 8,000 photo fits.
+#: Pillow's own limit (``PIL.Image.MAX_IMAGE_PIXELS``, twice which it refuses:
+#: about 179 megapixels) still applies above that; raise it too for larger scans.
 MAX_IMAGE_PIXELS = 100_000_000
 
 #: Images above this many pixels are decoded one at a time (a lock shared by

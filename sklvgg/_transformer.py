@@ -221,8 +221,9 @@ class VGG16FeatureTransformer(TransformerMixin, BaseEstimator):
         The most pixels (width x height) an image file may have. The file's
         header is checked before decoding, so a "decompression bomb" (a small
         file of a huge image) fails at once with an ``ImageReadError`` naming
-        it, instead of taking seconds and gigabytes. Raise it (or None: only
-        Pillow's own limit of about 179 megapixels applies) for larger scans.
+        it, instead of taking seconds and gigabytes. Raise it (or None) for
+        larger scans; above about 179 megapixels Pillow's own limit refuses
+        them too, unless ``PIL.Image.MAX_IMAGE_PIXELS`` is raised as well.
         Images over 16 megapixels are decoded one at a time, whatever
         ``n_jobs``, so memory stays bounded. Not part of the cache key: it
         never changes the features of an image it lets through.
@@ -450,7 +451,7 @@ class VGG16FeatureTransformer(TransformerMixin, BaseEstimator):
             )
 
     def _check_views(self, layers):
-        """``scales`` distinct sizes of conv/pool cuts with global pooling; ``flip="concat"`` not on logits."""
+        """``scales``: distinct sizes, conv/pool cuts, global pooling; ``flip="concat"``: not on logits."""
         if self.scales is not None:
             sizes = list(self.scales)
             bad = [
@@ -524,6 +525,8 @@ class VGG16FeatureTransformer(TransformerMixin, BaseEstimator):
         value = getattr(self, name)
         if name == "layer":  # a list and a tuple of the same names are the same layers
             return value if isinstance(value, str) else tuple(layers)
+        if name == "input_size":  # a NumPy integer from a grid, as a plain one (JSON in the key)
+            return int(value)
         if name == "pooling":  # pooling acts on conv and pool layers only
             return value if any(layer in SPATIAL_LAYERS for layer in layers) else None
         if name == "weights" and (
@@ -912,6 +915,18 @@ class VGG16FeatureTransformer(TransformerMixin, BaseEstimator):
         if self.flip == "concat":
             names += [f"{name}_mirrored" for name in names]
         return np.asarray(names, dtype=object)
+
+    #: Parameters added since the first release, with the values that behave as before.
+    _LATER_PARAMS = {
+        "preprocessing": "caffe", "max_image_pixels": MAX_IMAGE_PIXELS, "flip": False, "scales": None,
+        "resize": "stretch",
+    }  # fmt: skip
+
+    def __setstate__(self, state):
+        """Unpickle, giving a transformer pickled by an older version today's new parameters."""
+        super().__setstate__(state)
+        for name, value in self._LATER_PARAMS.items():
+            self.__dict__.setdefault(name, value)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

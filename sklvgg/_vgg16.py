@@ -347,6 +347,7 @@ def file_fingerprint(path):
     key = (str(path), st.st_size, st.st_mtime_ns)
     with _LOCK:
         if key in _FINGERPRINTS:
+            _FINGERPRINTS.move_to_end(key)
             return _FINGERPRINTS[key]
     digest = hashlib.sha256()
     with open(path, "rb") as f:
@@ -842,8 +843,9 @@ def resolve_weights(weights, layer, seed):
                 f"(e.g. layer='block5_pool', pooling='avg'), or weights='imagenet'."
             )
         return WeightSource("hed-bsds500", path=hed_weights_path())
-    # resolved now: a later os.chdir must not make transform read another file
-    path = Path(os.fspath(weights)).expanduser().resolve()
+    # absolute now: a later os.chdir must not make transform read another file (a
+    # symlink stays one: re-pointed, it is followed, as a file rewritten in place)
+    path = Path(os.path.abspath(Path(os.fspath(weights)).expanduser()))
     if not path.is_file():
         raise ValueError(
             f"The 'weights' parameter of VGG16FeatureTransformer must be 'imagenet', "

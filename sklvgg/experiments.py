@@ -281,12 +281,15 @@ def holdout_split(y, *, test_size=HOLDOUT_FRACTION, random_state=0):
     n_test = math.ceil(test_size * n)  # as train_test_split rounds
     if min(n_test, n - n_test) < n_classes:
         part = "validation" if n_test < n_classes else "training"
-        raise ValueError(
+        what = (
             f"A holdout fraction of {test_size:g} (test_size; --holdout-fraction on the command "
             f"line) leaves {min(n_test, n - n_test)} of the {n} images for {part}, fewer than the "
-            f"{n_classes} classes: every class needs one. Use a fraction between "
-            f"{n_classes / n:.3g} and {1 - n_classes / n:.3g}."
+            f"{n_classes} classes: every class needs one in each part."
         )
+        if n < 2 * n_classes:
+            raise ValueError(f"{what} With {n} images no fraction can: too few images per class.")
+        low, high = math.ceil(n_classes / n * 1000) / 1000, math.floor((n - n_classes) / n * 1000) / 1000
+        raise ValueError(f"{what} Use a fraction from {low:g} to {high:g}.")
     train, test = train_test_split(
         np.arange(len(y)), test_size=test_size, stratify=y, shuffle=True, random_state=random_state
     )
@@ -352,15 +355,17 @@ REPORT_SETTINGS = {
 }  # fmt: skip
 
 
-#: The first biases of ImageNet-trained VGG16's ``block1_conv1``, as Keras and
-#: MatConvNet publish them: a weights file that holds them is the ImageNet network.
-IMAGENET_BLOCK1_BIAS = (0.73429835, 0.09340367, 0.06775674)
+#: The first biases of ImageNet-trained VGG16's first and last conv layers, as Keras
+#: and MatConvNet publish them: a weights file that holds both is the ImageNet
+#: network (a fine-tuned one keeps the first, rarely the last).
+IMAGENET_BIASES = {"block1_conv1": (0.73429835, 0.09340367, 0.06775674),
+                   "block5_conv3": (0.18837857, -0.50036746, 0.5422234)}  # fmt: skip
 
 
 def _imagenet(weights):
     """``"imagenet"`` for Keras' published files, or any file of the ImageNet-trained network.
 
-    A file is recognised by its values (the first biases of ``block1_conv1``),
+    A file is recognised by its values (the first biases of its first and last conv layers),
     whatever its name: Keras' downloads, the ImageNet conv layers written as a
     Keras 3 file.
     """
@@ -372,10 +377,11 @@ def _imagenet(weights):
     if path.name in {url.rsplit("/", 1)[1] for url, _ in IMAGENET_FILES.values()}:
         return "imagenet"
     try:
-        bias = _weight_pairs(path, load={"block1_conv1"})["block1_conv1"][1]
+        pairs = _weight_pairs(path, load=set(IMAGENET_BIASES))
     except (OSError, ValueError):
         return weights
-    return "imagenet" if np.allclose(bias[:3], IMAGENET_BLOCK1_BIAS, rtol=1e-6) else weights
+    same = all(np.allclose(pairs[layer][1][:3], bias, rtol=1e-6) for layer, bias in IMAGENET_BIASES.items())
+    return "imagenet" if same else weights
 
 
 def _why_not_comparable(experiment, run):

@@ -36,7 +36,7 @@ def _transform_partition(transformer, paths):
 @validate_params(
     {
         "transformer": [HasMethods(["fit", "transform"])],
-        "paths": ["array-like"],
+        "paths": [HasMethods(["__iter__"])],  # a list, an array, a generator of paths
         "client": [None, HasMethods(["submit"])],
         "partition_size": [Interval(Integral, 1, None, closed="left")],
         "return_dask_array": ["boolean"],

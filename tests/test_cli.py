@@ -516,3 +516,39 @@ def test_tensorflow_log_level_of_the_user_is_kept(monkeypatch):
     assert "TF_CPP_MIN_LOG_LEVEL" not in os.environ
     _quiet_tensorflow_logs(0)
     assert os.environ["TF_CPP_MIN_LOG_LEVEL"] == "3"
+
+
+def test_quiet_import_drops_only_tensorflows_info_lines(tmp_path):
+    """A fake ``tensorflow`` writing INFO, warning and fatal lines to fd 2 while it is imported."""
+    fake = tmp_path / "fake" / "tensorflow"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text(
+        "import os\n"
+        "os.write(2, b'WARNING: All log messages before absl::InitializeLog() is called are written "
+        "to STDERR\\n')\n"
+        "os.write(2, b'I0000 00:00:1 cudart_stub.cc:31] Could not find cuda drivers\\n')\n"
+        "os.write(2, b'F0000 00:00:1 cpu_feature_guard.cc:1] this CPU lacks AVX\\n')\n"
+        "os.write(2, b'E0000 00:00:1 some.cc:2] an error\\n')\n"
+    )
+    code = (
+        f"import sys; sys.path.insert(0, {str(fake.parent)!r})\n"
+        "import os; os.environ.pop('TF_CPP_MIN_LOG_LEVEL', None)\n"
+        "from sklvgg.__main__ import _quiet_tensorflow_logs; _quiet_tensorflow_logs(0)\n"
+        "import sys; sys.stderr.write('after\\n')\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL", "KERAS_BACKEND")}
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stderr.splitlines()
+    fatal, error = (
+        "F0000 00:00:1 cpu_feature_guard.cc:1] this CPU lacks AVX",
+        "E0000 00:00:1 some.cc:2] an error",
+    )
+    assert lines == [fatal, error, "after"], lines
+
+
+def test_min_images_above_the_embedded_default_generates_enough(tmp_path):
+    """Without --data, --min-images 25 asks for more images than the generated set's 20: it generates 25."""
+    res = _reproduce("layers", tmp_path, "--min-images", "25", "--n-classes", "2", "--input-size", "32",
+                     "--n-train", "2", "--n-test", "1", "--epochs", "1")  # fmt: skip
+    assert res["rows"] and len(list((tmp_path / "data").rglob("*.jpg"))) == 10 * 25

@@ -37,7 +37,7 @@ def test_every_example_is_listed():
     assert names == {
         "plot_caltech256", "plot_layer_cut", "plot_temperature_sweep",
         "plot_urban_tribes", "plot_filters_activations", "plot_caltech101_hed",
-        "plot_layer_combinations",
+        "plot_layer_combinations", "plot_strongest_features",
     }  # fmt: skip
 
 
@@ -71,6 +71,13 @@ def test_example_runs(example, tmp_path):
             assert row["passes_layer_list"] == "1"
             assert int(row["passes_feature_union"]) == row["layers"].count(" + ") + 1
             assert 0 <= float(row["accuracy"]) <= 1
+    if example.stem == "plot_strongest_features":
+        with open(out / "strongest_features.csv") as f:
+            rows = list(csv.DictReader(f))
+        assert len(rows) == 16 and {r["passes_per_image"] for r in rows} == {"1", "2", "4"}
+        assert all(0 <= float(r["accuracy"]) <= 1 for r in rows)
+        # the first transform filled the cache with every view; the search computed nothing more
+        assert "views per image: 4;" in stdout
     if example.stem == "plot_caltech101_hed":
         res = json.loads((out / "caltech101_hed.json").read_text())
         assert res["hed-bsds500, tuned head"]["16"] > 0.05  # 100 classes, 32 px

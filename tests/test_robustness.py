@@ -745,3 +745,59 @@ def test_command_line_min_images_and_holdout_fraction_name_their_option(tmp_path
     message = error(["reproduce", "urban-tribes", "--data", str(folder), "--layout", "folder",
                      "--holdout-fraction", "0.9", "--out", str(tmp_path / "o")])  # fmt: skip
     assert "--holdout-fraction" in message and "fewer than the 3 classes" in message
+
+
+def test_review_fixes_numpy_sizes_old_pickles_symlinks_generators(tmp_path, rng, notop_weights_files):
+    import pickle
+    import shutil
+
+    from sklvgg.parallel import transform_paths
+
+    X = rng.integers(0, 256, (2, 32, 32, 3), dtype=np.uint8)
+    # a size from a NumPy grid goes into the cache key
+    vgg = small(input_size=np.int64(32), memory=tmp_path / "c").fit(X)
+    np.testing.assert_array_equal(vgg.transform(X), small(memory=tmp_path / "c").fit(X).transform(X))
+    # a transformer pickled before the later parameters existed
+    old = small().fit(X)
+    for name in VGG16FeatureTransformer._LATER_PARAMS:
+        del old.__dict__[name]
+    revived = pickle.loads(pickle.dumps(old))
+    np.testing.assert_array_equal(revived.transform(X), small().fit(X).transform(X))
+    # a symlinked weights file, re-pointed: followed, as a file rewritten in place
+    a, b = tmp_path / "a.weights.h5", tmp_path / "b.weights.h5"
+    shutil.copy(notop_weights_files["keras3"], a)
+    import keras
+
+    keras.utils.set_random_seed(4)
+    keras.applications.VGG16(weights=None, include_top=False, input_shape=(32, 32, 3)).save_weights(b)
+    link = tmp_path / "best.weights.h5"
+    link.symlink_to(a)
+    linked = small(weights=str(link)).fit(X)
+    first = linked.transform(X)
+    link.unlink()
+    link.symlink_to(b)
+    np.testing.assert_array_equal(linked.transform(X), small(weights=str(b)).fit(X).transform(X))
+    assert not np.allclose(linked.transform(X), first)
+    # transform_paths takes a generator of paths
+    paths = []
+    for i in range(3):
+        paths.append(tmp_path / f"{i}.png")
+        Image.fromarray(rgb(rng)).save(paths[-1])
+    got = transform_paths(small(memory=tmp_path / "p"), (p for p in paths), client=None, partition_size=2)
+    assert got.shape == (3, 256)
+
+
+def test_holdout_fraction_bounds_are_ones_that_work():
+    from sklvgg.experiments import holdout_split
+
+    y = np.repeat(np.arange(11), [4] * 4 + [3] * 7)  # 37 images, 11 classes
+    with pytest.raises(ValueError, match=r"Use a fraction from ([\d.]+) to ([\d.]+)\.") as info:
+        holdout_split(y, test_size=0.9)
+    import re
+
+    low, high = map(float, re.search(r"from ([\d.]+) to ([\d.]+)\.", str(info.value)).groups())
+    for fraction in (low, high):
+        train, test = holdout_split(y, test_size=fraction)
+        assert len(np.unique(y[train])) == len(np.unique(y[test])) == 11
+    with pytest.raises(ValueError, match="too few images per class"):
+        holdout_split(np.arange(11).repeat(1), test_size=0.5)

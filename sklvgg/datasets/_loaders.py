@@ -119,7 +119,7 @@ def load_image_folder(root, *, min_images=1):
         classes.append((folder.name, files))
         if others:
             skipped[folder.name] = others
-    loose = sum(1 for p in root.iterdir() if not p.is_dir())
+    loose = sum(1 for p in root.iterdir() if not p.is_dir() and not p.name.startswith("."))
     if loose:
         skipped["."] = loose  # files beside the class folders: no class
     if not any(files for _, files in classes):
