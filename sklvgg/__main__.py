@@ -181,6 +181,8 @@ def _layer_help(default):
 
 
 def _weights(value):
+    """The ``weights`` of ``--weights``; TensorFlow imported (quietly) here, where it is first needed."""
+    _quiet_tensorflow_logs(_VERBOSITY)
     if value in (None, "none", "None"):
         return None
     if value == "hed-bsds500":
@@ -795,7 +797,6 @@ def main(argv=None):
     debug = args.debug or os.environ.get("SKLVGG_DEBUG", "0") not in ("", "0")
     _VERBOSITY = -1 if args.quiet else args.verbose
     try:
-        _quiet_tensorflow_logs(_VERBOSITY)
         if _VERBOSITY >= 1:  # every transformer prints its own cache line
             return args.func(args)
         with collect_transforms(progress=_VERBOSITY >= 0) as tally:

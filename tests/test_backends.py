@@ -67,6 +67,7 @@ def _run_backend(backend, X, common, tmp_path):
     return dict(np.load(out))
 
 
+@pytest.mark.slow  # a second Keras backend in a subprocess
 @pytest.mark.parametrize("backend", ["jax", "torch"])
 def test_backend_matches_tensorflow(backend, tmp_path, rng, notop_weights_files):
     if importlib.util.find_spec(backend) is None:

@@ -119,6 +119,7 @@ def test_estimator_parameter_error(folder, tmp_path, sklvgg):
     assert message.startswith("The 'input_size' parameter of VGG16FeatureTransformer must be")
 
 
+@pytest.mark.slow  # a process with TensorFlow and a refused download
 def test_weights_unavailable(folder, tmp_path):
     offline = "http://127.0.0.1:9"  # nothing listens: every download is refused at once
     proc = sklvgg_process(

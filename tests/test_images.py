@@ -153,7 +153,7 @@ def test_iter_batches_keeps_order_and_propagates_errors(rng):
     np.testing.assert_array_equal(np.concatenate([b for _, b in got]), images[order])
 
     class Failing:
-        def batch(self, rows, size, pool=None):
+        def batch(self, rows, size, pool=None, crop=False):
             if rows[0] >= 4:
                 raise ImageReadError("x.jpg", int(rows[0]), "boom")
             return np.zeros((len(rows), size, size, 3), np.float32)
@@ -186,10 +186,10 @@ def test_threaded_decoding_gives_the_same_batches(tmp_path, rng, monkeypatch, ki
     seen = set()
     real_resize = images_module.resize_rgb
 
-    def recording(img, size):
+    def recording(img, size, crop=False):
         seen.add(threading.current_thread().name)
         time.sleep(0.02)  # long enough that another thread takes the next image, however loaded the CPU
-        return real_resize(img, size)
+        return real_resize(img, size, crop)
 
     monkeypatch.setattr(images_module, "resize_rgb", recording)
     threaded = list(iter_batches(source, range(9), 4, 16, n_threads=3))

@@ -251,6 +251,7 @@ KILLED_WRITER = textwrap.dedent(
 )
 
 
+@pytest.mark.slow  # a writer process with TensorFlow
 def test_sigkill_while_writing_then_rerun(tmp_path, rng):
     X = rng.integers(0, 256, (40, 32, 32, 3), dtype=np.uint8)
     np.save(tmp_path / "X.npy", X)
@@ -282,6 +283,7 @@ def test_sigkill_while_writing_then_rerun(tmp_path, rng):
     assert vgg.cache_hits_ == 40
 
 
+@pytest.mark.slow  # two writer processes with TensorFlow
 def test_two_processes_transforming_the_same_images(tmp_path, rng):
     X = rng.integers(0, 256, (24, 32, 32, 3), dtype=np.uint8)
     np.save(tmp_path / "X.npy", X)
