@@ -8,6 +8,29 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 SHARED = HERE.parent.parent / "shared" / "data" / "caltech101-20" / "101_ObjectCategories"
+IMAGENET_CONV = (
+    HERE.parent.parent / "shared" / "data" / "vgg16-imagenet-conv" / "vgg16_imagenet_notop.weights.h5"
+)
+
+
+def real_photo_options(doc, results_name, **extra):
+    """Parse ``--memory``, ``--out`` (and ``extra``: name -> add_argument kwargs) of a real-photo benchmark.
+
+    Returns the parsed arguments, or None (after saying so) where ``../shared`` lacks the photos or the
+    ImageNet conv weights.
+    """
+    import argparse
+
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    for name, kwargs in extra.items():
+        parser.add_argument(name, **kwargs)
+    parser.add_argument("--memory", default=str(HERE / ".cache"))
+    parser.add_argument("--out", default=str(HERE / "results" / results_name))
+    args = parser.parse_args()
+    if not SHARED.is_dir() or not IMAGENET_CONV.is_file():
+        print("Skipped: ../shared/data (the photos and the ImageNet conv weights) not present.")
+        return None
+    return args
 
 
 def machine_description():

@@ -16,21 +16,17 @@ scale). Usage::
 Writes ``benchmarks/results/no_learning.md``.
 """
 
-import argparse
 import sys
 import warnings
 
 import numpy as np
-from _common import HERE, SHARED, machine_description, write_report
+from _common import IMAGENET_CONV, SHARED, machine_description, real_photo_options, write_report
 
 from sklvgg import VGG16FeatureTransformer, study_head
 from sklvgg.datasets import load_image_folder
 from sklvgg.experiments import first_classes
 from sklvgg.model_selection import PerClassSplit
 
-IMAGENET_CONV = (
-    HERE.parent.parent / "shared" / "data" / "vgg16-imagenet-conv" / "vgg16_imagenet_notop.weights.h5"
-)
 VARIANTS = {
     "study head (Adam 1e-3, batch 32, 16 epochs)": {},
     "Keras SGD defaults (lr 0.01, no momentum), 16 epochs": dict(
@@ -41,13 +37,9 @@ VARIANTS = {
 }
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--memory", default=str(HERE / ".cache"))
-    parser.add_argument("--out", default=str(HERE / "results" / "no_learning.md"))
-    args = parser.parse_args(argv)
-    if not SHARED.is_dir() or not IMAGENET_CONV.is_file():
-        print("Skipped: ../shared/data (the photos and the ImageNet conv weights) not present.")
+def main():
+    args = real_photo_options(__doc__, "no_learning.md")
+    if args is None:
         return 0
     data = first_classes(load_image_folder(SHARED, min_images=20), 32)
     y = data.target

@@ -30,7 +30,6 @@ rerun only trains heads. Usage::
 Writes ``benchmarks/results/transfer.md`` and ``transfer.json``.
 """
 
-import argparse
 import json
 import sys
 import time
@@ -38,15 +37,12 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-from _common import HERE, SHARED, machine_description, write_report
+from _common import IMAGENET_CONV, SHARED, machine_description, real_photo_options, write_report
 
 from sklvgg import SoftmaxHeadClassifier, VGG16FeatureTransformer, collect_transforms, study_head
 from sklvgg.datasets import load_image_folder
 from sklvgg.model_selection import PerClassSplit
 
-IMAGENET_CONV = (
-    HERE.parent.parent / "shared" / "data" / "vgg16-imagenet-conv" / "vgg16_imagenet_notop.weights.h5"
-)
 HEADS = {
     "default head": lambda: SoftmaxHeadClassifier(random_state=0),
     "study head": lambda: study_head(random_state=0),
@@ -69,14 +65,11 @@ def score(head, X, y, train, test):
         return float(head().fit(X[train], y[train]).score(X[test], y[test]))
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--layers", nargs="+", default=["block4_pool", "block5_pool"])
-    parser.add_argument("--memory", default=str(HERE / ".cache"))
-    parser.add_argument("--out", default=str(HERE / "results" / "transfer.md"))
-    args = parser.parse_args(argv)
-    if not SHARED.is_dir() or not IMAGENET_CONV.is_file():
-        print("Skipped: ../shared/data (the photos and the ImageNet conv weights) not present.")
+def main():
+    args = real_photo_options(
+        __doc__, "transfer.md", **{"--layers": dict(nargs="+", default=["block4_pool", "block5_pool"])}
+    )
+    if args is None:
         return 0
     data = load_image_folder(SHARED, min_images=20)
     y = data.target

@@ -24,14 +24,13 @@ Floor (exit status 1 if missed): the best candidate reaches 88%, against
 Writes ``benchmarks/results/views.md`` and ``views.json``.
 """
 
-import argparse
 import json
 import sys
 import time
 import warnings
 
 import numpy as np
-from _common import HERE, SHARED, machine_description, write_report
+from _common import IMAGENET_CONV, SHARED, machine_description, real_photo_options, write_report
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import Normalizer
@@ -41,19 +40,14 @@ from sklvgg.datasets import load_image_folder
 from sklvgg.model_selection import PerClassSplit
 from sklvgg.preprocessing import SignedPower
 
-IMAGENET_CONV = (
-    HERE.parent.parent / "shared" / "data" / "vgg16-imagenet-conv" / "vgg16_imagenet_notop.weights.h5"
-)
 
-
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--scales", nargs=2, type=int, default=[224, 288], metavar=("BASE", "EXTRA"))
-    parser.add_argument("--memory", default=str(HERE / ".cache"))
-    parser.add_argument("--out", default=str(HERE / "results" / "views.md"))
-    args = parser.parse_args(argv)
-    if not SHARED.is_dir() or not IMAGENET_CONV.is_file():
-        print("Skipped: ../shared/data (the photos and the ImageNet conv weights) not present.")
+def main():
+    args = real_photo_options(
+        __doc__,
+        "views.md",
+        **{"--scales": dict(nargs=2, type=int, default=[224, 288], metavar=("BASE", "EXTRA"))},
+    )
+    if args is None:
         return 0
     base, extra = args.scales
     data = load_image_folder(SHARED, min_images=20)

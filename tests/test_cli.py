@@ -553,3 +553,21 @@ def test_min_images_above_the_embedded_default_generates_enough(tmp_path):
     res = _reproduce("layers", tmp_path, "--min-images", "25", "--n-classes", "2", "--input-size", "32",
                      "--n-train", "2", "--n-test", "1", "--epochs", "1")  # fmt: skip
     assert res["rows"] and len(list((tmp_path / "data").rglob("*.jpg"))) == 10 * 25
+
+
+def test_the_one_cache_line_adds_up_the_per_fit_lines(tmp_path, sklvgg):
+    """The default's single line is the sum of what -v prints fit by fit (a fresh cache each run)."""
+    args = ["demo", "--n-classes", "2", "--input-size", "32", "--weights", "none"]
+    quiet = sklvgg([*args, "--out", "a"], tmp_path)
+    loud = sklvgg([*args, "--out", "b", "-v"], tmp_path)
+    per_fit = [
+        line for line in loud.stdout.splitlines() if line.startswith("[VGG16FeatureTransformer] cache")
+    ]
+    hits = sum(int(re.search(r": (\d+) hits", line).group(1)) for line in per_fit)
+    computed = sum(int(re.search(r"\((\d+) images computed", line).group(1)) for line in per_fit)
+    (summary,) = [line for line in quiet.stdout.splitlines() if line.startswith("cache: ")]
+    assert (
+        summary
+        == f"cache: {computed} images computed, {hits} feature rows read back ({len(per_fit)} transforms)"
+    )
+    assert computed == 40 and hits > computed

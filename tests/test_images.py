@@ -285,3 +285,16 @@ def test_non_regular_files_are_refused_without_blocking(tmp_path):
     finally:
         signal.alarm(0)
         signal.signal(signal.SIGALRM, previous)
+
+
+def test_float_and_32_bit_grayscale_files_are_read_on_their_scales(tmp_path):
+    """Mode "F" on the 0-255 scale (rounded, clipped); mode "I" on the 16-bit scale; pixel order kept."""
+    values = np.array([[0.4, 10.6, 300.0], [-5.0, 127.5, 254.2]], dtype=np.float32)
+    Image.fromarray(values, mode="F").save(tmp_path / "f.tif")
+    got = read_image(tmp_path / "f.tif")
+    expected = np.clip(np.rint(values), 0, 255).astype(np.uint8)
+    np.testing.assert_array_equal(got, np.repeat(expected[..., None], 3, axis=2))
+    ints = np.array([[0, 257, 65535], [70000, 32768, 514]], dtype=np.int32)
+    Image.fromarray(ints, mode="I").save(tmp_path / "i.tif")
+    got = read_image(tmp_path / "i.tif")[..., 0]
+    np.testing.assert_array_equal(got, [[0, 1, 255], [255, 128, 2]])
