@@ -19,6 +19,7 @@ from sklearn.base import clone
 from sklearn.utils._param_validation import InvalidParameterError
 
 from sklvgg._vgg16 import LAYER_NAMES, WeightsUnavailableError
+from sklvgg.summary import format_summary
 
 #: Errors that are the user's (a value, a file, the network) rather than a bug:
 #: shown as one line, without a traceback, unless ``--debug``. Order matters:
@@ -498,10 +499,40 @@ def _reproduce(args):
     )  # fmt: skip
     print("\n" + table["text"] + "\n")
     results["seconds"] = round(time.perf_counter() - start, 1)
+    summaries = _model_summaries(args, results, setting)
+    results["model_summary"] = {title: {k: v for k, v in s.items() if k != "rows"} for title, s in summaries}
     written = experiments.save_results(results, out, args.experiment)
+    path = out / f"{args.experiment}_model_summary.md"
+    path.write_text("\n\n".join(format_summary(s, title) for title, s in summaries) + "\n")
+    written.append(path)
+    for title, s in summaries:
+        _info(f"{title}: {s['total']:,} parameters, {s['trainable']:,} trainable, {s['frozen']:,} frozen")
     _close(results)
     print("Wrote " + ", ".join(str(p) for p in written))
     return 0
+
+
+def _model_summaries(args, results, setting):
+    """``[(title, summary)]``: the network each part of the run trained, as ``model.summary()`` would say."""
+    from sklvgg.summary import model_summary, temperature_model_summary
+
+    if args.experiment == "temperature":
+        return [
+            (f"Temperature model, {k} classes (the report's: fc2 / T, frozen predictions, new softmax)",
+             temperature_model_summary(int(k)))
+            for k in results["sweeps"]
+        ]  # fmt: skip
+    if args.experiment == "layers":
+        return [
+            (f"{row['layer']} ({row['pooling']}), {row['n_classes']} classes",
+             model_summary(row["layer"], row["n_classes"], input_size=setting["input_size"],
+                           pooling=None if row["pooling"] == "flatten" else row["pooling"]))
+            for row in results["rows"]
+        ]  # fmt: skip
+    layer, k = setting["layer"], results["n_classes"]
+    pooling = _pooling(setting["pooling"])
+    return [(f"{layer} ({setting['pooling']}), {k} classes",
+             model_summary(layer, k, input_size=setting["input_size"], pooling=pooling))]  # fmt: skip
 
 
 # --------------------------------------------------------------------------- parser

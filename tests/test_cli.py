@@ -464,6 +464,14 @@ def test_reproduce_layers(tmp_path):
     ]  # fmt: skip
     _written(tmp_path, "layers", ["cut_block4_pool", "cut_block5_pool", "layers"])
     assert len(list(csv.DictReader(open(tmp_path / "layers_curves.csv")))) == 4
+    # the model summaries: VGG16's conv part to block4_pool has 7,635,264 parameters, to block5_pool
+    # 14,714,688; flattened at 32 px the maps are 2 x 2 x 512 and 1 x 1 x 512, then a 3-class softmax
+    summaries = res["model_summary"]
+    assert [(s["frozen"], s["trainable"]) for s in summaries.values()] == [
+        (7_635_264, 2048 * 3 + 3), (14_714_688, 512 * 3 + 3)
+    ]  # fmt: skip
+    text = (tmp_path / "layers_model_summary.md").read_text()
+    assert "| block4_pool | MaxPooling2D | (None, 2, 2, 512) | 0 | no |" in text
 
 
 @pytest.mark.slow  # the full 224 px network with its top
@@ -478,6 +486,8 @@ def test_reproduce_temperature(tmp_path, capsys):
     _written(tmp_path, "temperature", ["temperature_curves_2", "temperature_curves_3", "temperature_2",
                                        "temperature_3"])  # fmt: skip
     assert "mean nothing" in capsys.readouterr().out
+    assert [s["trainable"] for s in res["model_summary"].values()] == [1000 * 2 + 2, 1000 * 3 + 3]
+    assert all(s["frozen"] == 4_097_000 for s in res["model_summary"].values())
 
 
 # --------------------------------------------------------------------------- verbosity
