@@ -581,3 +581,29 @@ def test_the_one_cache_line_adds_up_the_per_fit_lines(tmp_path, sklvgg):
         == f"cache: {computed} images computed, {hits} feature rows read back ({len(per_fit)} transforms)"
     )
     assert computed == 40 and hits > computed
+
+
+def test_temperature_rows_compare_their_own_class_count():
+    """--n-classes 4 8: the 64- and 256-class rows say "not run"; each sweep's figure gets its fc2 line."""
+    import matplotlib.pyplot as plt
+
+    sweep = _fake_results("temperature")["sweeps"]["64"]
+    figures = {f"temperature_{k}": plt.subplots(1, 2)[0] for k in ("4", "8")}
+    results = {"sweeps": {"4": sweep, "8": dict(sweep, baseline={"layer": "fc2", "max": 0.3, "final": 0.3})},
+               "figures": figures}  # fmt: skip
+    setting = dict(dataset="caltech256", weights="imagenet", layer="predictions", protocol="study")
+    table = experiments.compare_with_report(results, "temperature", **setting, temperature_on="fc2")
+    by_quantity = {row["quantity"]: row["this run"] for row in table["rows"]}
+    assert by_quantity["best T, 64 classes"] == "not run (this run's class counts: 4, 8)"
+    assert by_quantity["best maximum accuracy, 256 classes"].startswith("not run")
+    assert by_quantity["temperature vs. fc2, 4 classes (best maximum accuracy)"].endswith("temperature worse")
+    assert by_quantity["temperature vs. fc2, 8 classes (best maximum accuracy)"].endswith(
+        "temperature not worse"
+    )
+    for k, fig in figures.items():
+        labels = [line.get_label() for line in fig.axes[0].lines]
+        assert "this run: fc2 maximum" in labels, k
+        assert not any(
+            label.startswith("report:") for label in labels
+        )  # the report's 64/256 values: not here
+    plt.close("all")
