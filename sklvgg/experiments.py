@@ -49,6 +49,7 @@ __all__ = [
     "first_classes",
     "holdout_split",
     "layer_cuts",
+    "log2_fit",
     "make_head",
     "make_pipeline",
     "save_results",
@@ -469,6 +470,50 @@ def _pct(value):
     return "-" if value is None else f"{100 * value:.1f}%"
 
 
+def log2_fit(images_per_class, accuracy):
+    """Least-squares line of accuracy against log2(images per class): slope, intercept, R^2.
+
+    Parameters
+    ----------
+    images_per_class, accuracy : sequence of float
+
+    Returns
+    -------
+    fit : dict or None
+        ``{"slope", "intercept", "r2"}`` (the slope in accuracy per doubling),
+        or None for fewer than three sizes.
+    """
+    x, y = np.log2(np.asarray(images_per_class, dtype=float)), np.asarray(accuracy, dtype=float)
+    if len(x) < 3:
+        return None
+    slope, intercept = np.polyfit(x, y, 1)
+    residual = y - (slope * x + intercept)
+    total = float(((y - y.mean()) ** 2).sum())
+    return {"slope": float(slope), "intercept": float(intercept),
+            "r2": 1.0 - float((residual**2).sum()) / total if total else 1.0}  # fmt: skip
+
+
+def _compare_temperatures(sweep, near):
+    """Words and numbers: the best maximum accuracy at the T nearest ``near`` vs. at T = 1."""
+    temperatures = np.asarray(sweep["temperatures"], dtype=float)
+    if 1.0 not in temperatures:
+        return "no T = 1 in this sweep"
+    there, one = int(np.argmin(np.abs(temperatures - near))), int(np.flatnonzero(temperatures == 1.0)[0])
+    helps = sweep["max"][there] > sweep["max"][one]
+    return (f"{_pct(sweep['max'][there])} at T {temperatures[there]:g} vs. {_pct(sweep['max'][one])} at T 1: "
+            f"{'helps' if helps else 'does not help'}")  # fmt: skip
+
+
+def _above_below(sweep, threshold):
+    """Words and numbers: mean maximum accuracy of the temperatures above ``threshold`` vs. the others."""
+    temperatures, best = np.asarray(sweep["temperatures"], dtype=float), np.asarray(sweep["max"], dtype=float)
+    above, below = best[temperatures > threshold], best[temperatures <= threshold]
+    if not len(above) or not len(below):
+        return f"this sweep has no T on both sides of {threshold:g}"
+    hurts = above.mean() < below.mean()
+    return f"{_pct(above.mean())} vs. {_pct(below.mean())}: {'hurts' if hurts else 'does not hurt'}"
+
+
 def _report_rows(experiment, results):
     """``[(row, draw)]``: the report's numbers beside this run's, and where to draw each."""
     rows = []
@@ -505,6 +550,15 @@ def _report_rows(experiment, results):
                 _pct(results["test_accuracy"]),
                 "section 1.4 (b), Figure 2; section 1.4 (d)",
                 ("training_curves", 1, {"y": 0.65, "label": "report: validation ~65% (Fig. 2)"}),
+            )
+            fit = log2_fit(results.get("per_class", []), results.get("per_class_accuracy", []))
+            row(
+                "accuracy vs. images per class",
+                '"increased logarithmically", diminishing returns',
+                "too few sizes to fit"
+                if fit is None
+                else f"{_pct(fit['slope'])} per doubling, R^2 {fit['r2']:.2f} against log2(images per class)",
+                "section 1.4 (d), Figure 3",
             )
         else:
             row(
@@ -577,6 +631,20 @@ def _report_rows(experiment, results):
             not_run if sweep is None else f"{sweep['best_final_temperature']:g}",
             "section 3.6, Figure 21",
             ("temperature_256", 0, {"x": 1.22, "label": "report: best final at T 1.22 (Fig. 21)"}),
+        )
+        sweep = sweeps.get("64")
+        row(
+            "T near 2 helps, 64 classes (best maximum accuracy at the T nearest 2 vs. at T = 1)",
+            "helps",
+            not_run if sweep is None else _compare_temperatures(sweep, 2.0),
+            "section 3.6",
+        )
+        sweep = sweeps.get("256")
+        row(
+            "T above 1.5 hurts, 256 classes (mean maximum accuracy above vs. at or below 1.5)",
+            "hurts",
+            not_run if sweep is None else _above_below(sweep, 1.5),
+            "section 3.6",
         )
         for k in sorted(sweeps, key=int):  # every sweep against its own fc2 head, drawn on its figure
             sweep, base = sweeps[k], sweeps[k].get("baseline")

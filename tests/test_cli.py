@@ -343,7 +343,8 @@ def test_report_table_cites_the_report(experiment):
     assert all(re.search(r"(section|Figure) \d", row["source"]) for row in table["rows"])
     reports = [row["report"] for row in table["rows"]]
     if experiment == "caltech256":
-        assert reports[-1].startswith("~65%") and "66.0%" in table["rows"][-1]["this run"]
+        (row,) = [r for r in table["rows"] if r["report"].startswith("~65%")]
+        assert "66.0%" in row["this run"]
     else:
         assert reports[:4] == ["1.81", "1.49", "almost 45% (T 1.49)", "1.22"]
         assert "temperature worse" in table["rows"][-1]["this run"]
@@ -607,3 +608,26 @@ def test_temperature_rows_compare_their_own_class_count():
             label.startswith("report:") for label in labels
         )  # the report's 64/256 values: not here
     plt.close("all")
+
+
+def test_qualitative_claims_are_answered_by_numbers():
+    """Accuracy against log2(images per class): slope and R^2; T near 2 at 64 classes; T above 1.5 at 256."""
+    fit = experiments.log2_fit([1, 2, 4, 8, 16], [0.1, 0.2, 0.3, 0.4, 0.5])
+    assert fit["slope"] == pytest.approx(0.1) and fit["r2"] == pytest.approx(1.0)
+    assert experiments.log2_fit([1, 2], [0.1, 0.2]) is None
+    results = dict(_fake_results("caltech256"), per_class=[1, 2, 4, 8, 16],
+                   per_class_accuracy=[0.12, 0.21, 0.34, 0.50, 0.63])  # fmt: skip
+    table = experiments.compare_with_report(results, "caltech256", dataset="caltech256", weights="imagenet",
+                                            layer="fc2", protocol="study")  # fmt: skip
+    (row,) = [r for r in table["rows"] if r["quantity"] == "accuracy vs. images per class"]
+    assert row["this run"] == "13.1% per doubling, R^2 0.99 against log2(images per class)"
+    temperatures = [0.5, 1.0, 1.81, 2.0, 3.0]
+    sweep64 = {"temperatures": temperatures, "max": [0.3, 0.4, 0.45, 0.5, 0.2], "final": [0.3] * 5,
+               "best_max_temperature": 2.0, "best_final_temperature": 1.0}  # fmt: skip
+    sweep256 = dict(sweep64, max=[0.4, 0.45, 0.3, 0.2, 0.1])
+    table = experiments.compare_with_report({"sweeps": {"64": sweep64, "256": sweep256}}, "temperature",
+                                            dataset="caltech256", weights="imagenet", layer="predictions",
+                                            protocol="study", temperature_on="fc2")  # fmt: skip
+    rows = {r["quantity"].split(" (")[0]: r["this run"] for r in table["rows"]}
+    assert rows["T near 2 helps, 64 classes"] == "50.0% at T 2 vs. 40.0% at T 1: helps"
+    assert rows["T above 1.5 hurts, 256 classes"] == "20.0% vs. 42.5%: hurts"
