@@ -717,9 +717,11 @@ class VGG16FeatureTransformer(TransformerMixin, BaseEstimator):
         views = self._views()
         hits = computed = 0
         parts, caches, todo = {}, None, ()
+        # the images' keys (a stat per file) once, for every view
+        keys = None if resolve_location(self.memory) is None else image_keys(source)
         for size, mirrored in views:
             parts[size, mirrored], view_hits, view_computed, caches, todo = self._view_features(
-                source, size, mirrored
+                source, keys, size, mirrored
             )
             hits, computed = hits + view_hits, computed + view_computed
         self.cache_hits_, self.cache_misses_ = hits, len(source) * len(views) - hits
@@ -737,8 +739,10 @@ class VGG16FeatureTransformer(TransformerMixin, BaseEstimator):
             return np.hstack([over_sizes(False), over_sizes(True)])
         return (over_sizes(False) + over_sizes(True)) / np.float32(2)
 
-    def _view_features(self, source, size, mirrored):
+    def _view_features(self, source, keys, size, mirrored):
         """One view of every image: ``(features, hits, images computed, caches, layers computed)``.
+
+        ``keys``: the images' cache keys (:func:`image_keys`), None without a cache.
 
         Each layer has its own cache (the key a single-layer transformer
         uses, with the view's size and mirroring). The images that miss any
@@ -746,18 +750,17 @@ class VGG16FeatureTransformer(TransformerMixin, BaseEstimator):
         of them miss; only the missing entries are written and used, the
         others are read back as stored.
         """
-        location = resolve_location(self.memory)
         n = len(source)
         layers = self._layers()
-        if location is None:
+        if keys is None:
             return self._compute(source, np.arange(n), size=size, mirrored=mirrored), 0, n, None, layers
+        location = resolve_location(self.memory)
         caches = {
             name: FeatureCache(
                 location, model_key(self._feature_spec(name, size, mirrored)), self._layer_width(name)
             )
             for name in layers
         }
-        keys = image_keys(source)
         found = {name: caches[name].lookup(keys) for name in layers}
         first_rows = {}
         for row, key in enumerate(keys):

@@ -252,20 +252,16 @@ def check_weights_file(path, include_top):
         another format), not VGG16's layers, or no fully connected top when
         ``include_top``.
     """
-    shapes = _weight_pairs(path, load=False)
-    if include_top and "fc1" not in shapes:
-        raise ValueError(
-            f"Weights file {str(path)!r} holds only VGG16's conv layers; the "
-            f"layers {TOP_LAYERS} need a file with the fully connected top."
-        )
+    _weight_pairs(path, load=False, include_top=include_top)
 
 
-def _weight_pairs(path, load):
+def _weight_pairs(path, load, include_top=False):
     """``{layer: [kernel, bias]}`` of a VGG16 weights file, checked against the architecture.
 
     ``load``: True reads every array, False only their shapes, a set of layer
     names reads those layers' arrays (the others as shapes): the 1,000 biases
-    of ``predictions`` without the 553 MB of the rest.
+    of ``predictions`` without the 553 MB of the rest. ``include_top``: a file
+    without the fully connected layers is refused, naming what it lacks.
     """
     import h5py
 
@@ -297,6 +293,11 @@ def _weight_pairs(path, load):
 
             walk(root)
         matched = _match_vgg16(path, pairs)
+        if include_top and "fc1" not in matched:
+            raise ValueError(
+                f"Weights file {str(path)!r} holds only VGG16's conv layers; the "
+                f"layers {TOP_LAYERS} need a file with the fully connected top."
+            )
         return {
             name: [np.asarray(d) for d in datasets]
             if load is True or (load and name in load)
@@ -791,12 +792,7 @@ class WeightSource:
         if self.kind == "random":
             return np.zeros(1000, np.float32)
         path = imagenet_weights_path(True) if self.kind == "imagenet" else self.path
-        pairs = _weight_pairs(path, load={"predictions"})
-        if "predictions" not in pairs:
-            raise ValueError(
-                f"Weights file {str(path)!r} holds only VGG16's conv layers; the "
-                f"layers {TOP_LAYERS} need a file with the fully connected top."
-            )
+        pairs = _weight_pairs(path, load={"predictions"}, include_top=True)
         return np.asarray(pairs["predictions"][1], dtype=np.float32)
 
     def arrays(self, include_top):
@@ -804,12 +800,7 @@ class WeightSource:
         if self.kind == "random":
             return random_weight_arrays(self.seed, include_top)
         path = imagenet_weights_path(include_top) if self.kind == "imagenet" else self.path
-        arrays = read_weight_arrays(path)
-        if include_top and "fc1" not in arrays:
-            raise ValueError(
-                f"Weights file {str(path)!r} holds only VGG16's conv layers; the "
-                f"layers {TOP_LAYERS} need a file with the fully connected top."
-            )
+        arrays = _weight_pairs(path, load=True, include_top=include_top)
         if not include_top:
             arrays = {k: v for k, v in arrays.items() if k not in TOP_LAYERS}
         return arrays
