@@ -1,7 +1,22 @@
-"""Figures of the transfer-learning study; each function returns a matplotlib Figure."""
+"""Figures of the transfer-learning study.
 
+The Display objects follow scikit-learn's convention: the constructor takes
+the data, stored as attributes; ``plot(ax=None, ...)`` draws them and stores
+``ax_`` (or ``axes_``), ``figure_`` and the artists; classmethods
+(``from_estimator``, ``from_search``, ...) build one from fitted objects. The
+``plot_*`` functions draw the study's standard figures through them and
+return a matplotlib Figure.
+"""
+
+from ._base import draw_reference
+from ._displays import (
+    CurvesBySettingDisplay,
+    ImagesPerClassDisplay,
+    LayerCutsDisplay,
+    TemperatureSweepDisplay,
+    TrainingCurvesDisplay,
+)
 from ._plots import (
-    draw_reference,
     plot_activation_maps,
     plot_conv_filters,
     plot_curves_by,
@@ -11,6 +26,11 @@ from ._plots import (
 )
 
 __all__ = [
+    "CurvesBySettingDisplay",
+    "ImagesPerClassDisplay",
+    "LayerCutsDisplay",
+    "TemperatureSweepDisplay",
+    "TrainingCurvesDisplay",
     "draw_reference",
     "plot_activation_maps",
     "plot_conv_filters",

@@ -1,26 +1,14 @@
-"""Plotting helpers. matplotlib is imported inside each function."""
+"""The study's figures as functions returning a Figure; the curves are drawn by the Displays."""
 
 import numpy as np
-from sklearn.utils._optional_dependencies import check_matplotlib_support
 
-
-def _figure(**kwargs):
-    """A new pyplot figure (so notebooks and sphinx-gallery show it); never shown here."""
-    check_matplotlib_support("sklvgg.plotting")
-    import matplotlib.pyplot as plt
-
-    return plt.figure(**kwargs)
-
-
-def _head_of(estimator):
-    """The fitted SoftmaxHeadClassifier of an estimator or of a pipeline's last step."""
-    head = estimator[-1] if hasattr(estimator, "steps") else estimator
-    if not hasattr(head, "loss_curve_"):
-        raise ValueError(
-            f"Expected a fitted SoftmaxHeadClassifier (or a pipeline ending in one); got "
-            f"{type(head).__name__} without loss_curve_."
-        )
-    return head
+from ._base import _figure  # experiments.layer_cuts imports it from here
+from ._displays import (
+    CurvesBySettingDisplay,
+    ImagesPerClassDisplay,
+    TemperatureSweepDisplay,
+    TrainingCurvesDisplay,
+)
 
 
 def plot_training_curves(estimator, *, title=None):
@@ -36,27 +24,12 @@ def plot_training_curves(estimator, *, title=None):
     -------
     fig : matplotlib.figure.Figure
         Two axes: loss (left) and accuracy (right).
+
+    See Also
+    --------
+    TrainingCurvesDisplay : One quantity per axes, against epochs or iterations.
     """
-    head = _head_of(estimator)
-    fig = _figure(figsize=(10, 4.5), layout="constrained")
-    ax_loss, ax_acc = fig.subplots(1, 2)
-    epochs = np.arange(1, len(head.loss_curve_) + 1)
-    ax_loss.plot(epochs, head.loss_curve_, label="training")
-    ax_acc.plot(epochs, head.accuracy_curve_, label="training")
-    if hasattr(head, "validation_loss_curve_"):
-        ax_loss.plot(epochs, head.validation_loss_curve_, label="validation")
-        ax_acc.plot(epochs, head.validation_accuracy_curve_, label="validation")
-    if hasattr(head, "best_epoch_"):
-        for ax in (ax_loss, ax_acc):
-            ax.axvline(head.best_epoch_, color="grey", ls=":", label="best epoch")
-    ax_loss.set(xlabel="epoch", ylabel="cross-entropy loss", title="Loss")
-    ax_acc.set(xlabel="epoch", ylabel="accuracy", title="Accuracy", ylim=(0, 1.02))
-    for ax in (ax_loss, ax_acc):
-        ax.legend()
-        ax.grid(alpha=0.3)
-    if title:
-        fig.suptitle(title)
-    return fig
+    return TrainingCurvesDisplay.from_estimator(estimator, title=title).figure_
 
 
 def plot_learning_curve_per_class(
@@ -86,34 +59,16 @@ def plot_learning_curve_per_class(
     Returns
     -------
     fig : matplotlib.figure.Figure
+
+    See Also
+    --------
+    ImagesPerClassDisplay : The same on any axes, with a linear axis as an option.
     """
-    per_class = np.asarray(train_sizes, dtype=float) / n_classes
-    test_scores = np.atleast_2d(np.asarray(test_scores, dtype=float))
-    fig = _figure(figsize=(6, 4), layout="constrained")
-    ax = fig.subplots()
-    mean, std = test_scores.mean(axis=1), test_scores.std(axis=1)
-    ax.errorbar(per_class, mean, yerr=std, marker="o", capsize=3, label=f"{label} (validation)")
-    if train_scores is not None:
-        ax.plot(
-            per_class, np.asarray(train_scores).mean(axis=1), "o--", alpha=0.6, label=f"{label} (training)"
-        )
-    series = {}
-    if reference:
-        series = reference if isinstance(next(iter(reference.values())), dict) else {"reference": reference}
-    for name, points in series.items():
-        xs = sorted(points)
-        if comparable:
-            ax.plot(xs, [points[x] for x in xs], "s:", label=name)
-    ax.set_xscale("log", base=2)
-    ax.set_xticks(per_class, [f"{v:g}" for v in per_class])
-    ax.set(xlabel="training images per class", ylabel="accuracy", ylim=(0, 1.02))
-    ax.grid(alpha=0.3)
-    ax.legend()
-    if not comparable:
-        for name, points in series.items():
-            draw_reference(ax, label=name, points=points, comparable=False)
-    ax.set_title(title or "Accuracy vs. training images per class")
-    return fig
+    display = ImagesPerClassDisplay.from_learning_curve(
+        train_sizes, train_scores, test_scores, n_classes=n_classes, reference=reference,
+        comparable=comparable, name=label, title=title,
+    )  # fmt: skip
+    return display.figure_
 
 
 def plot_temperature_sweep(search, *, param="vgg__temperature", final_scores=None, title=None, note=None):
@@ -135,35 +90,15 @@ def plot_temperature_sweep(search, *, param="vgg__temperature", final_scores=Non
     Returns
     -------
     fig : matplotlib.figure.Figure
+
+    See Also
+    --------
+    TemperatureSweepDisplay : One quantity per axes, a baseline beside.
     """
-    results = search.cv_results_
-    temps = np.asarray(results[f"param_{param}"], dtype=float)
-    order = np.argsort(temps)
-    fig = _figure(figsize=(7, 5), layout="constrained")
-    ax = fig.subplots()
-    if final_scores:
-        ts = sorted(final_scores)
-        ax.plot(ts, [final_scores[t][0] for t in ts], "o-", label="maximum validation accuracy")
-        ax.plot(ts, [final_scores[t][1] for t in ts], "s--", label="final validation accuracy")
-    else:
-        mean = np.asarray(results["mean_test_score"])[order]
-        std = np.asarray(results["std_test_score"])[order]
-        ax.errorbar(
-            temps[order], mean, yerr=std, marker="o", capsize=3, label="final validation accuracy (CV mean)"
-        )
-    best = float(search.best_params_[param])
-    ax.axvline(best, color="grey", ls=":", label=f"best T = {best:g}")
-    ax.set_xscale("log", base=2)
-    ax.set_xticks(temps[order], [f"{t:g}" for t in temps[order]], rotation=90, fontsize="small")
-    ax.minorticks_off()
-    ax.set(xlabel="temperature T", ylabel="accuracy", ylim=(0, 1.02))
-    ax.grid(alpha=0.3)
-    ax.legend()
-    ax.set_title(title or "Accuracy vs. softmax temperature")
-    if note:
-        ax.text(0.5, 0.5, note, transform=ax.transAxes, ha="center", va="center",
-                color="red", alpha=0.6, fontsize=11, wrap=True)  # fmt: skip
-    return fig
+    display = TemperatureSweepDisplay.from_search(
+        search, param=param, final_scores=final_scores, note=note, title=title
+    )
+    return display.figure_
 
 
 def plot_curves_by(curves, *, xlabel="epoch", ylabel="validation accuracy", legend_title=None, title=None):
@@ -182,56 +117,13 @@ def plot_curves_by(curves, *, xlabel="epoch", ylabel="validation accuracy", lege
     Returns
     -------
     fig : matplotlib.figure.Figure
+
+    See Also
+    --------
+    CurvesBySettingDisplay : The same on any axes.
     """
-    import matplotlib as mpl
-
-    fig = _figure(figsize=(7, 4), layout="constrained")
-    ax = fig.subplots()
-    colours = mpl.colormaps["viridis"](np.linspace(0, 0.95, max(len(curves), 1)))
-    for colour, (key, values) in zip(colours, curves.items()):
-        label = f"{legend_title} = {key:g}" if legend_title and isinstance(key, float) else str(key)
-        ax.plot(np.arange(1, len(values) + 1), values, "o-", ms=3, color=colour, label=label)
-    ax.set(xlabel=xlabel, ylabel=ylabel, ylim=(0, 1.02))
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize="small", ncol=2 if len(curves) > 8 else 1)
-    ax.set_title(title or f"{ylabel.capitalize()} per {xlabel}")
-    return fig
-
-
-def draw_reference(ax, *, label, y=None, x=None, points=None, comparable=True):
-    """Draw a published value on ``ax``: a horizontal line, a vertical line or points.
-
-    Parameters
-    ----------
-    ax : matplotlib.axes.Axes
-    label : str
-        What the value is and where it comes from (e.g. ``"report: ~65% (Fig. 2)"``).
-    y : float, optional
-        A horizontal line at ``y``.
-    x : float, optional
-        A vertical line at ``x``.
-    points : dict, optional
-        ``{x: y}`` drawn as squares.
-    comparable : bool, default=True
-        Whether the value was measured in the run's setting. If not, it is drawn
-        in grey and the label says "not comparable with this run".
-
-    Returns
-    -------
-    ax : matplotlib.axes.Axes
-    """
-    colour = "C3" if comparable else "0.6"
-    if not comparable:
-        label = f"{label}\nnot comparable with this run"
-    if y is not None:
-        ax.axhline(y, color=colour, ls="--", lw=1.2, alpha=0.9, label=label)
-    elif x is not None:
-        ax.axvline(x, color=colour, ls="--", lw=1.2, alpha=0.9, label=label)
-    else:
-        xs = sorted(points)
-        ax.plot(xs, [points[k] for k in xs], "s", color=colour, alpha=0.9, label=label)
-    ax.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2)
-    return ax
+    display = CurvesBySettingDisplay(curves, setting_name=legend_title, x_label=xlabel, y_label=ylabel)
+    return display.plot(title=title).figure_
 
 
 def _tile_grid(n):

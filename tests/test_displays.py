@@ -1,0 +1,373 @@
+"""The Display objects of sklvgg.plotting: their data, and the axes they draw."""
+
+import warnings
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import Pipeline
+
+from sklvgg import SoftmaxHeadClassifier
+from sklvgg.plotting import (
+    CurvesBySettingDisplay,
+    ImagesPerClassDisplay,
+    LayerCutsDisplay,
+    TemperatureSweepDisplay,
+    TrainingCurvesDisplay,
+)
+
+mpl = pytest.importorskip("matplotlib")
+mpl.use("Agg")
+
+
+@pytest.fixture
+def pyplot():
+    """matplotlib.pyplot, every figure closed before and after the test (as scikit-learn's fixture)."""
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
+    yield plt
+    plt.close("all")
+
+
+def _data(seed=0, n=80, n_val=40):
+    rng = np.random.RandomState(seed)
+    X = rng.normal(size=(n + n_val, 5))
+    y = (X[:, 0] + 0.5 * rng.normal(size=n + n_val) > 0).astype(int)
+    return X[:n], y[:n], X[n:], y[n:]
+
+
+def _fit(**params):
+    X, y, X_val, y_val = _data()
+    params = {"max_iter": 6, "n_iter_no_change": 20, "random_state": 0, **params}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # maximum iterations reached
+        return SoftmaxHeadClassifier(**params).fit(X, y, X_val=X_val, y_val=y_val)
+
+
+@pytest.fixture(scope="module")
+def head():
+    return _fit(batch_size=16)
+
+
+def _legend_labels(ax):
+    return [t.get_text() for t in ax.get_legend().get_texts()]
+
+
+# --------------------------------------------------------------------------- TrainingCurvesDisplay
+
+
+def test_training_curves_from_estimator(pyplot, head):
+    display = TrainingCurvesDisplay.from_estimator(head)
+    assert_array_equal(display.loss, head.loss_curve_)
+    assert_array_equal(display.accuracy, head.accuracy_curve_)
+    assert_array_equal(display.validation_loss, head.validation_loss_curve_)
+    assert_array_equal(display.validation_accuracy, head.validation_accuracy_curve_)
+    assert display.best_epoch is None and display.batches_per_epoch == 5  # 80 samples, batches of 16
+
+    assert display.axes_.shape == (2,) and display.ax_ is None
+    assert display.figure_ is display.axes_[0].figure and len(display.figure_.axes) == 2
+    ax_loss, ax_acc = display.axes_
+    assert [ax.get_xlabel() for ax in display.axes_] == ["epoch", "epoch"]
+    assert [ax.get_ylabel() for ax in display.axes_] == ["cross-entropy loss", "accuracy"]
+    assert [ax.get_title() for ax in display.axes_] == ["Loss", "Accuracy"]
+    assert ax_acc.get_ylim() == (0, 1.02)
+    for quantity, ax in zip(("loss", "accuracy"), display.axes_):
+        assert len(ax.lines) == 2 and display.lines_[quantity] == list(ax.lines)
+        assert_array_equal(ax.lines[0].get_xdata(), np.arange(1, 7))
+        assert _legend_labels(ax) == ["training", "validation"]
+    assert_allclose(ax_acc.lines[1].get_ydata(), head.validation_accuracy_curve_)
+    assert display.best_epoch_lines_ == []
+
+
+def test_training_curves_of_a_pipeline_reads_its_last_step(pyplot, head):
+    pipe = Pipeline([("scale", "passthrough"), ("head", head)])
+    display = TrainingCurvesDisplay.from_estimator(pipe, quantities="accuracy")
+    assert_array_equal(display.accuracy, head.accuracy_curve_)
+    with pytest.raises(ValueError, match="SoftmaxHeadClassifier"):
+        TrainingCurvesDisplay.from_estimator(object())
+
+
+def test_training_curves_one_quantity_in_given_axes(pyplot, head):
+    fig, (ax_a, ax_b) = pyplot.subplots(1, 2)
+    display = TrainingCurvesDisplay.from_estimator(head, ax=ax_b, quantities="loss", title="Fig. 1")
+    assert display.ax_ is ax_b and display.figure_ is fig
+    assert list(display.lines_) == ["loss"]
+    assert len(ax_b.lines) == 2 and len(ax_a.lines) == 0
+    assert ax_b.get_title() == "Fig. 1" and ax_b.get_ylabel() == "cross-entropy loss"
+    assert fig._suptitle is None
+
+    display.plot(ax=ax_a, quantities=["accuracy"])  # the same data, again, elsewhere
+    assert display.ax_ is ax_a and ax_a.get_ylabel() == "accuracy"
+
+
+def test_training_curves_two_quantities_in_given_axes(pyplot, head):
+    fig, axes = pyplot.subplots(2, 1)
+    display = TrainingCurvesDisplay.from_estimator(head, ax=axes, quantities=("accuracy", "loss"), title="t")
+    assert list(display.axes_) == list(axes)
+    assert [ax.get_ylabel() for ax in axes] == ["accuracy", "cross-entropy loss"]
+    assert fig._suptitle.get_text() == "t"
+    with pytest.raises(ValueError, match="draws 2 axes; ax holds 1"):
+        display.plot(ax=axes[0])
+
+
+def test_training_curves_against_iterations(pyplot, head):
+    display = TrainingCurvesDisplay.from_estimator(head, quantities="loss", x_unit="iteration")
+    assert display.ax_.get_xlabel() == "iteration (mini-batch step)"
+    assert_array_equal(display.lines_["loss"][0].get_xdata(), 5 * np.arange(1, 7))
+    # given explicitly: 80 samples in batches of 16; 'auto' is min(200, n) per batch
+    assert TrainingCurvesDisplay.from_estimator(head, n_samples=81).batches_per_epoch == 6
+    assert TrainingCurvesDisplay.from_estimator(_fit()).batches_per_epoch == 1
+    assert TrainingCurvesDisplay.from_estimator(_fit(solver="lbfgs")).batches_per_epoch == 1
+
+    display = TrainingCurvesDisplay([1.0, 0.5, 0.2], [0.4, 0.6, 0.9], best_epoch=2)
+    assert display.validation_loss is None and display.batches_per_epoch is None
+    with pytest.raises(ValueError, match="needs batches_per_epoch"):
+        display.plot(x_unit="iteration")
+    with pytest.raises(ValueError, match="x_unit must be one of"):
+        display.plot(x_unit="batch")
+    with pytest.raises(ValueError, match="quantities must be one of"):
+        display.plot(quantities="error")
+
+
+def test_training_curves_best_epoch_and_no_validation(pyplot):
+    display = TrainingCurvesDisplay([1.0, 0.5, 0.2], [0.4, 0.6, 0.9], best_epoch=2, batches_per_epoch=10)
+    display.plot()
+    for ax in display.axes_:
+        assert len(ax.lines) == 2  # training and the best epoch
+        assert _legend_labels(ax) == ["training", "best epoch"]
+    assert [line.get_xdata()[0] for line in display.best_epoch_lines_] == [2, 2]
+    display.plot(x_unit="iteration", quantities="accuracy")
+    assert display.best_epoch_lines_[0].get_xdata()[0] == 20
+
+    head = _fit(max_iter=40, early_stopping=True, n_iter_no_change=2)
+    display = TrainingCurvesDisplay.from_estimator(head)
+    assert display.best_epoch == head.best_epoch_
+    assert len(display.best_epoch_lines_) == 2
+
+
+# --------------------------------------------------------------------------- ImagesPerClassDisplay
+
+
+def test_images_per_class_data_and_default_plot(pyplot):
+    display = ImagesPerClassDisplay(
+        [1, 2, 4], [[0.9, 1.0], [1.0, 1.0], [1.0, 1.0]], [[0.2, 0.3], [0.4, 0.5], [0.6, 0.6]],
+        reference={"study": {1: 0.1, 2: 0.2, 4: 0.5}},
+    )  # fmt: skip
+    assert_array_equal(display.images_per_class, [1, 2, 4])
+    assert display.test_scores.shape == display.train_scores.shape == (3, 2)
+    assert display.reference == {"study": {1: 0.1, 2: 0.2, 4: 0.5}} and display.comparable
+
+    assert display.plot() is display
+    ax = display.ax_
+    assert display.figure_ is ax.figure
+    assert ax.get_xscale() == "log" and ax.xaxis.get_transform().base == 2
+    assert_array_equal(ax.get_xticks(), [1, 2, 4])
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["1", "2", "4"]
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("training images per class", "accuracy")
+    assert ax.get_title() == "Accuracy vs. training images per class"
+    assert_allclose(display.errorbar_.lines[0].get_ydata(), [0.25, 0.45, 0.6])
+    assert [line.get_label() for line in display.lines_] == ["sklvgg (training)", "study"]
+    assert sorted(_legend_labels(ax)) == ["sklvgg (training)", "sklvgg (validation)", "study"]
+
+
+def test_images_per_class_linear_axis_in_given_axes(pyplot):
+    fig, ax = pyplot.subplots()
+    display = ImagesPerClassDisplay([1, 2, 4, 8], None, [0.2, 0.4, 0.5, 0.6], reference={1: 0.1}, name="run")
+    assert display.train_scores is None and display.test_scores.shape == (4, 1)
+    assert display.reference == {"reference": {1: 0.1}}
+    display.plot(ax=ax, xscale="linear", references=False, title="Fig. 3")
+    assert display.ax_ is ax and display.figure_ is fig
+    assert ax.get_xscale() == "linear" and ax.get_title() == "Fig. 3"
+    assert_array_equal(ax.get_xticks(), [1, 2, 4, 8])
+    assert display.lines_ == [] and _legend_labels(ax) == ["run (validation)"]
+    with pytest.raises(ValueError, match="xscale must be one of"):
+        display.plot(xscale="log")
+
+
+def test_images_per_class_reference_not_comparable(pyplot):
+    display = ImagesPerClassDisplay.from_learning_curve(
+        [10, 20, 40], [[0.9], [1.0], [1.0]], [[0.2], [0.4], [0.6]], n_classes=10,
+        reference={"report": {1: 0.1, 4: 0.5}}, comparable=False,
+    )  # fmt: skip
+    assert_array_equal(display.images_per_class, [1, 2, 4])
+    assert len(display.lines_) == 1  # the training line; the reference as grey points
+    grey = [line for line in display.ax_.lines if line.get_label().startswith("report")]
+    assert len(grey) == 1 and grey[0].get_color() == "0.6"
+    assert "report\nnot comparable with this run" in _legend_labels(display.ax_)
+
+
+def test_images_per_class_from_results(pyplot):
+    results = {
+        "per_class": [1, 2, 4],
+        "per_class_accuracy": [0.2, 0.4, 0.6],
+        "per_class_train_accuracy": [1.0, 1.0, 1.0],
+        "reference": {"series": {"report": {1: 0.1, 2: 0.3}}, "comparable": True},
+    }
+    display = ImagesPerClassDisplay.from_results(results, xscale="linear")
+    assert_array_equal(display.test_scores[:, 0], results["per_class_accuracy"])
+    assert display.comparable and [line.get_label() for line in display.lines_] == [
+        "sklvgg (training)",
+        "report",
+    ]
+    display = ImagesPerClassDisplay.from_results({**results, "reference": None})
+    assert display.reference == {} and len(display.lines_) == 1
+
+
+# --------------------------------------------------------------------------- TemperatureSweepDisplay
+
+
+@pytest.fixture(scope="module")
+def search():
+    X, y, _, _ = _data(n=60, n_val=0)
+    search = GridSearchCV(SoftmaxHeadClassifier(max_iter=5), {"alpha": [0.1, 1.0, 10.0]}, cv=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return search.fit(X, y)
+
+
+def test_temperature_sweep_from_search(pyplot, search):
+    display = TemperatureSweepDisplay.from_search(search, param="alpha", note="random weights")
+    assert_array_equal(display.temperatures, [0.1, 1.0, 10.0])
+    assert display.cv_scores.shape == (3, 2) and display.max_scores is None
+    assert_allclose(display.cv_scores.mean(axis=1), search.cv_results_["mean_test_score"])
+    assert display.best_temperature == search.best_params_["alpha"]
+
+    ax = display.ax_
+    assert display.lines_ == [] and display.errorbar_ is not None
+    assert_allclose(display.errorbar_.lines[0].get_ydata(), search.cv_results_["mean_test_score"])
+    assert display.best_line_.get_xdata()[0] == display.best_temperature
+    assert ax.get_xscale() == "log" and ax.xaxis.get_transform().base == 2
+    assert_array_equal(ax.get_xticks(), [0.1, 1.0, 10.0])
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("temperature T", "accuracy")
+    assert _legend_labels(ax) == [
+        f"best T = {display.best_temperature:g}",
+        "final validation accuracy (CV mean)",
+    ]
+    assert display.note_.get_text() == "random weights" and display.note_ in ax.texts
+
+
+def test_temperature_sweep_both_quantities(pyplot, search):
+    scores = {10.0: (0.7, 0.2), 0.1: (0.5, 0.4), 1.0: (0.6, 0.5)}
+    display = TemperatureSweepDisplay.from_search(search, param="alpha", final_scores=scores, title="Fig. 20")
+    assert_array_equal(display.max_scores, [0.5, 0.6, 0.7])
+    assert_array_equal(display.final_scores, [0.4, 0.5, 0.2])
+    assert display.errorbar_ is None and display.note_ is None
+    assert [line.get_label() for line in display.lines_] == [
+        "maximum validation accuracy",
+        "final validation accuracy",
+    ]
+    assert len(display.ax_.lines) == 3 and display.ax_.get_title() == "Fig. 20"
+    assert display.best_line_.get_xdata()[0] == display.best_temperature
+    with pytest.raises(ValueError, match="final_scores has temperatures"):
+        TemperatureSweepDisplay.from_search(search, param="alpha", final_scores={0.1: (0.5, 0.4)})
+
+
+def test_temperature_sweep_max_and_final_in_separate_axes(pyplot):
+    display = TemperatureSweepDisplay(
+        [4.0, 1.0, 2.0], [0.55, 0.5, 0.6], [0.3, 0.45, 0.4], best_temperature=2.0,
+        baseline={"max": 0.52, "final": 0.42, "layer": "fc2"},
+    )  # fmt: skip
+    fig, (ax_max, ax_final) = pyplot.subplots(1, 2)
+    display.plot(ax=ax_max, quantity="max")
+    assert display.ax_ is ax_max and display.figure_ is fig
+    (line,) = display.lines_
+    assert_array_equal(line.get_xdata(), [1.0, 2.0, 4.0])  # drawn in order of temperature
+    assert_array_equal(line.get_ydata(), [0.5, 0.6, 0.55])
+    assert display.best_line_.get_label() == "best T = 2 (maximum)"
+    assert [b.get_ydata()[0] for b in display.baseline_lines_] == [0.52]
+    assert len(ax_max.lines) == 3
+
+    display.plot(ax=ax_final, quantity="final")
+    assert display.best_line_.get_xdata()[0] == 1.0 and display.best_line_.get_label() == "best T = 1 (final)"
+    assert _legend_labels(ax_final) == [
+        "final validation accuracy",
+        "best T = 1 (final)",
+        "this run: fc2 final",
+    ]
+
+    display.plot(quantity="both")  # a new figure: both, the search's best, both baselines
+    assert len(display.lines_) == 2 and len(display.baseline_lines_) == 2
+    assert display.best_line_.get_label() == "best T = 2"
+
+
+def test_temperature_sweep_checks_and_float_baseline(pyplot):
+    display = TemperatureSweepDisplay([1.0, 2.0], None, [0.3, 0.4], baseline=0.35)
+    with pytest.raises(ValueError, match="needs max_scores"):
+        display.plot(quantity="max")
+    with pytest.raises(ValueError, match="needs cv_scores"):
+        display.plot()  # "auto": no maximum, so the cross-validated scores
+    with pytest.raises(ValueError, match="quantity must be one of"):
+        display.plot(quantity="mean")
+    display.plot(quantity="final")
+    assert [b.get_label() for b in display.baseline_lines_] == ["baseline"]
+
+
+# --------------------------------------------------------------------------- CurvesBySettingDisplay
+
+
+def test_curves_by_setting(pyplot):
+    curves = {1.0: [0.1, 0.2, 0.3], 1.49: [0.2, 0.3, 0.25], "fc2": [0.3, 0.3, 0.3]}
+    display = CurvesBySettingDisplay(curves, setting_name="T", note="random weights").plot()
+    assert display.curves is curves
+    ax = display.ax_
+    assert len(display.lines_) == len(ax.lines) == 3
+    assert _legend_labels(ax) == ["T = 1", "T = 1.49", "fc2"]
+    assert_array_equal(display.lines_[0].get_xdata(), [1, 2, 3])
+    assert len({tuple(line.get_color()) for line in display.lines_}) == 3
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("epoch", "validation accuracy")
+    assert ax.get_title() == "Validation accuracy per epoch" and ax.get_ylim() == (0, 1.02)
+    assert display.note_.get_text() == "random weights"
+    assert ax.get_legend()._ncols == 1
+
+    many = CurvesBySettingDisplay({float(t): [0.5] for t in range(9)}).plot()
+    assert many.ax_.get_legend()._ncols == 2 and many.note_ is None
+
+
+def test_curves_by_setting_from_estimators_in_given_axes(pyplot):
+    heads = {0.1: _fit(alpha=0.1), 10.0: _fit(alpha=10.0)}
+    fig, ax = pyplot.subplots()
+    display = CurvesBySettingDisplay.from_estimators(heads, setting_name="alpha", ax=ax)
+    assert display.ax_ is ax and display.figure_ is fig
+    assert display.curves == {key: list(h.validation_accuracy_curve_) for key, h in heads.items()}
+    assert _legend_labels(ax) == ["alpha = 0.1", "alpha = 10"]
+    display = CurvesBySettingDisplay.from_estimators(heads, curve="loss")
+    assert display.ax_.get_ylabel() == "training loss"
+    assert_allclose(display.lines_[1].get_ydata(), heads[10.0].loss_curve_)
+    with pytest.raises(ValueError, match="curve must be one of"):
+        CurvesBySettingDisplay.from_estimators(heads, curve="val_accuracy")
+
+
+# --------------------------------------------------------------------------- LayerCutsDisplay
+
+
+def test_layer_cuts(pyplot):
+    rows = [
+        {"layer": "block4_pool", "pooling": "flatten", "n_classes": 32,
+         "final_training_accuracy": 1.0, "final_validation_accuracy": 0.05},
+        {"layer": "block5_pool", "pooling": "avg", "n_classes": 32,
+         "final_training_accuracy": 0.9, "final_validation_accuracy": 0.25},
+        {"layer": "fc2", "pooling": "-", "n_classes": 32,
+         "final_training_accuracy": 0.8, "final_validation_accuracy": 0.5},
+    ]  # fmt: skip
+    display = LayerCutsDisplay(rows).plot()
+    assert display.rows is rows
+    ax = display.ax_
+    train, validation = display.bars_
+    assert len(train) == len(validation) == 3 and len(ax.patches) == 6
+    assert_allclose([bar.get_height() for bar in train], [1.0, 0.9, 0.8])
+    assert_allclose([bar.get_height() for bar in validation], [0.05, 0.25, 0.5])
+    assert [t.get_text() for t in ax.texts] == ["1.00", "0.90", "0.80", "0.05", "0.25", "0.50"]
+    assert display.chance_line_.get_ydata()[0] == 1 / 32
+    assert [t.get_text() for t in ax.get_xticklabels()] == [
+        "block4_pool\nflatten",
+        "block5_pool\navg",
+        "fc2\n-",
+    ]
+    assert _legend_labels(ax) == ["chance (1/32)", "training, last epoch", "validation, last epoch"]
+    assert ax.get_ylabel() == "accuracy" and ax.get_title() == "Softmax head on VGG16 cuts, 32 classes"
+
+    fig, given = pyplot.subplots()
+    display.plot(ax=given, title="Fig. 15")
+    assert display.ax_ is given and display.figure_ is fig and given.get_title() == "Fig. 15"
