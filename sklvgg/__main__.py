@@ -15,11 +15,9 @@ import textwrap
 import time
 from pathlib import Path
 
-from sklearn.base import clone
 from sklearn.utils._param_validation import InvalidParameterError
 
-from sklvgg._vgg16 import LAYER_NAMES, WeightsUnavailableError
-from sklvgg.summary import format_summary
+from sklvgg._vgg16 import LAYER_NAMES, TOP_LAYERS, WeightsUnavailableError
 
 #: Errors that are the user's (a value, a file, the network) rather than a bug:
 #: shown as one line, without a traceback, unless ``--debug``. Order matters:
@@ -360,29 +358,58 @@ def _print_curves(results, what):
         print(f"  {k:3d} images per class: validation {a:.3f}, training {t:.3f}")
 
 
-def _merge(results, part, key, drop=()):
-    """Nest ``part``'s numbers under ``key``; its figures and tables join ``results``'."""
-    results["figures"].update({k: v for k, v in part.pop("figures").items() if k not in drop})
-    for name, rows in part.pop("tables", {}).items():
-        results.setdefault("tables", {})[f"{key}_{name}"] = rows
-    if part.get("rows"):
-        results.setdefault("tables", {})[key] = part.pop("rows")
-    results[key] = part
+def _print_cuts(rows, flattened_only=False):
+    for row in rows:
+        if flattened_only:
+            print(
+                f"flattened {row['layer']} ({row['n_features']} features): last epoch training "
+                f"{row['final_training_accuracy']:.3f}, validation {row['final_validation_accuracy']:.3f}"
+            )
+            continue
+        print(
+            f"  {row['layer']:12s} {row['pooling']:8s} {row['n_features']:7d} features, "
+            f"{row['n_classes']} classes, {row['epochs']} epochs: last epoch "
+            f"training {row['final_training_accuracy']:.3f}, "
+            f"validation {row['final_validation_accuracy']:.3f} (chance {row['chance']:.3f})"
+        )
 
 
-def _reproduce(args):
-    from sklvgg import experiments
+def _print_sweeps(sweeps):
+    for k, sweep in sweeps.items():
+        scores = zip(sweep["temperatures"], sweep["max"], sweep["final"])
+        print(
+            f"  {k} classes: best T = {sweep['best_temperature']:g}; max/final accuracy: "
+            + ", ".join(f"T={t:g}: {m:.3f}/{f:.3f}" for t, m, f in scores)
+            + f"; fc2: {sweep['baseline']['max']:.3f}/{sweep['baseline']['final']:.3f}"
+        )
 
-    n_train, n_test, need = _split_sizes(args)
-    min_images = need if args.min_images is None else args.min_images
+
+def _print_results(experiment, results):
+    setting = results["setting"]
+    if experiment in ("caltech256", "urban-tribes"):
+        _print_curves(results, f"{setting['layer']} ({setting['protocol']} head)")
+        if "cut" in results:
+            _print_cuts(results["tables"]["cut"], flattened_only=True)
+    elif experiment == "layers":
+        _print_cuts(results["rows"])
+    else:
+        _print_sweeps(results["sweeps"])
+    print("\n" + results["report_vs_run"]["text"] + "\n")
+    for title, s in results["model_summary"].items():
+        _info(f"{title}: {s['total']:,} parameters, {s['trainable']:,} trainable, {s['frozen']:,} frozen")
+
+
+def _reproduce_data(args, need):
+    """``(data, dataset, out)``: ``--data`` (or the embedded default), checked against the split."""
+    n_train, min_images = args.n_train, need if args.min_images is None else args.min_images
     if min_images < need:
         raise ValueError(
             f"--min-images {min_images} keeps classes too small for the split: every class needs "
             f"{need} images ("
             + (
-                f"--n-train {n_train} + --n-test {n_test}). Leave --min-images out (it defaults to "
-                f"{need}) or lower --n-train or --n-test."
-                if n_train
+                f"--n-train {n_train or 16} + --n-test {args.n_test or 4}). Leave --min-images out (it "
+                f"defaults to {need}) or lower --n-train or --n-test."
+                if getattr(args, "split", "per-class") == "per-class"
                 else f"one held out at --holdout-fraction {args.holdout_fraction:g}). Leave "
                 f"--min-images out (it defaults to {need})."
             )
@@ -392,147 +419,72 @@ def _reproduce(args):
         advice = "On the command line: lower --n-train and --n-test (--min-images defaults to their sum)"
     else:
         advice = f"On the command line: lower --min-images {min_images}"
+    out = _output_folder(args.out)
     if args.data:
         data, dataset = _load(args.data, args.layout, min_images, advice)
-        out = _output_folder(args.out)
     else:  # generated: as many images per class as the options ask for
-        out = _output_folder(args.out)
         n = 11 if layout == "urban-tribes" else 10
         data, _ = _load(_embedded(out, layout, n, max(20, need, min_images)), layout, min_images, advice)
         dataset = "embedded default"
     _info(data.DESCR)
     _report_dropped(data, min_images)
     _report_skipped(data)
-    weights = _weights(args.weights)
-    memory = args.memory or out / "cache"
-    protocol, epochs = args.protocol, args.epochs
-    preprocessing = args.preprocessing or experiments.default_preprocessing(protocol)
-    split = dict(n_train=n_train or 16, n_test=n_test or 4)
-    if hasattr(args, "split"):
-        split.update(split=args.split, holdout=args.holdout_fraction)
-    setting = {"dataset": dataset, "weights": str(weights), "protocol": protocol}
-    setting.update(preprocessing=preprocessing, **split)
+    return data, dataset, out
+
+
+def _refuse_inapplicable(args):
+    """Options that cannot apply to this run: a one-line error each, never silently dropped."""
+    if args.experiment == "temperature" and args.input_size not in (None, 224):
+        raise ValueError(
+            f"--input-size {args.input_size} cannot apply to the temperature experiment: the 1000-way "
+            f"ImageNet layer (fc1's 7 x 7 x 512 input) takes 224 x 224 images only. Leave --input-size out."
+        )
+    layer = getattr(args, "layer", None) or ("fc2" if args.weights != "hed-bsds500" else "block4_pool")
+    if getattr(args, "pooling", None) is not None and args.experiment != "layers" and layer in TOP_LAYERS:
+        raise ValueError(
+            f"--pooling {args.pooling} cannot apply to --layer {layer}: a fully connected layer has no "
+            f"spatial maps to pool. Leave --pooling out, or cut at a conv or pool layer."
+        )
+    if args.experiment != "layers" and getattr(args, "pooling", "") is None:
+        args.pooling = "avg"
+    if args.input_size is None:
+        args.input_size = 224
+
+
+def _reproduce(args):
+    from sklvgg import experiments
+
+    _refuse_inapplicable(args)
+    n_train, n_test, need = _split_sizes(args)
+    data, dataset, out = _reproduce_data(args, need)
+    options = {
+        "protocol": args.protocol, "epochs": args.epochs, "preprocessing": args.preprocessing,
+        "memory": args.memory or out / "cache", "n_train": n_train or 16, "n_test": n_test or 4,
+        "n_classes": args.n_classes, "input_size": args.input_size, "figures": args.figures,
+    }  # fmt: skip
+    for name in ("layer", "layers", "split", "temperatures", "temperature_on"):
+        if hasattr(args, name):
+            options[name] = getattr(args, name)
+    if hasattr(args, "pooling"):
+        options["pooling"] = _pooling(args.pooling)
+    if hasattr(args, "holdout_fraction"):
+        options["holdout"] = args.holdout_fraction
+    if hasattr(args, "cut_layer"):
+        options["cut_layer"] = None if args.cut_layer == "none" else args.cut_layer
     start = time.perf_counter()
-    if args.experiment in ("caltech256", "urban-tribes"):
-        data = experiments.first_classes(data, args.n_classes)
-        pipe = experiments.make_pipeline(
-            weights=weights, layer=args.layer, pooling=_pooling(args.pooling), input_size=args.input_size,
-            memory=memory, verbose=1, protocol=protocol, epochs=epochs, preprocessing=preprocessing,
-        )  # fmt: skip
-        layer = pipe[0].layer
-        setting.update(layer=layer, pooling=args.pooling, input_size=args.input_size)
-        reference, comparable = experiments.study_reference(
-            dataset=dataset, weights=weights, layer=layer, experiment=args.experiment, protocol=protocol
-        )
-        results = experiments.training_and_learning_curves(
-            data, pipe, per_class=[k for k in (1, 2, 4, 8, 16, 32, 64, 128)],
-            reference=reference, comparable=comparable, **split,
-        )  # fmt: skip
-        _print_curves(results, f"{layer} ({protocol} head)")
-        vgg = clone(pipe[0]).set_params(layer="block5_conv3", pooling=None, verbose=0)
-        image = data.filenames[0]
-        _merge(results, experiments.filters_and_activations(vgg.fit([image]), image), "activations")
-        if args.experiment == "urban-tribes" and args.cut_layer != "none":
-            cut = experiments.layer_cuts(
-                data, pipe, layers=[args.cut_layer], pooling=None, n_classes=None, **split
-            )
-            _merge(results, cut, "cut", drop=("layers",))
-            for row in results["tables"]["cut"]:
-                print(
-                    f"flattened {row['layer']} ({row['n_features']} features): last epoch training "
-                    f"{row['final_training_accuracy']:.3f}, validation {row['final_validation_accuracy']:.3f}"
-                )
-            results["cut"]["rows"] = results["tables"]["cut"]
-    elif args.experiment == "layers":
-        pipe = experiments.make_pipeline(
-            weights=weights,
-            input_size=args.input_size,
-            memory=memory,
-            verbose=1,
-            protocol=protocol,
-            epochs=epochs,
-            preprocessing=preprocessing,
-        )
-        layer = None
-        setting.update(layers=args.layers, pooling=args.pooling, input_size=args.input_size)
-        results = experiments.layer_cuts(
-            data, pipe, layers=args.layers, pooling=_pooling(args.pooling), n_classes=args.n_classes, **split
-        )
-        for row in results["rows"]:
-            print(
-                f"  {row['layer']:12s} {row['pooling']:8s} {row['n_features']:7d} features, "
-                f"{row['n_classes']} classes, {row['epochs']} epochs: last epoch "
-                f"training {row['final_training_accuracy']:.3f}, "
-                f"validation {row['final_validation_accuracy']:.3f} (chance {row['chance']:.3f})"
-            )
-    else:  # temperature
-        note = None
-        if weights in (None, "hed-bsds500"):
-            note = "random 1000-way layer: these numbers mean nothing until --weights imagenet"
-            print(f"WARNING: {note}")
-        layer = "predictions"
-        temperature_on = args.temperature_on or ("fc2" if protocol == "study" else "logits")
-        setting.update(layer=layer, temperature_on=temperature_on, input_size=224)
-        common = dict(
-            weights=None if weights == "hed-bsds500" else weights, pooling=None, input_size=224,
-            memory=memory, verbose=1, protocol=protocol, epochs=epochs, preprocessing=preprocessing,
-        )  # fmt: skip
-        pipe = experiments.make_pipeline(layer="predictions", temperature_on=temperature_on, **common)
-        results = experiments.temperature_sweep(
-            data, pipe, temperatures=args.temperatures, class_counts=args.n_classes,
-            n_train=split["n_train"], n_test=split["n_test"], note=note,
-            baseline=experiments.make_pipeline(layer="fc2", **common),
-        )  # fmt: skip
-        results["note"] = note
-        for k, sweep in results["sweeps"].items():
-            scores = zip(sweep["temperatures"], sweep["max"], sweep["final"])
-            print(
-                f"  {k} classes: best T = {sweep['best_temperature']:g}; max/final accuracy: "
-                + ", ".join(f"T={t:g}: {m:.3f}/{f:.3f}" for t, m, f in scores)
-                + f"; fc2: {sweep['baseline']['max']:.3f}/{sweep['baseline']['final']:.3f}"
-            )
-    results["setting"] = setting
-    table = experiments.compare_with_report(
-        results, args.experiment, dataset=dataset, weights=weights, layer=layer, protocol=protocol,
-        input_size=setting.get("input_size", args.input_size), preprocessing=preprocessing,
-        **({"temperature_on": setting["temperature_on"]} if "temperature_on" in setting else {}),
-    )  # fmt: skip
-    print("\n" + table["text"] + "\n")
+    results = experiments.run_experiment(
+        args.experiment, data, dataset=dataset, weights=_weights(args.weights), **options
+    )
+    if results.get("note"):
+        print(f"WARNING: {results['note']}")
+    _print_results(args.experiment, results)
     results["seconds"] = round(time.perf_counter() - start, 1)
-    summaries = _model_summaries(args, results, setting)
-    results["model_summary"] = {title: {k: v for k, v in s.items() if k != "rows"} for title, s in summaries}
-    written = experiments.save_results(results, out, args.experiment)
-    path = out / f"{args.experiment}_model_summary.md"
-    path.write_text("\n\n".join(format_summary(s, title) for title, s in summaries) + "\n")
-    written.append(path)
-    for title, s in summaries:
-        _info(f"{title}: {s['total']:,} parameters, {s['trainable']:,} trainable, {s['frozen']:,} frozen")
+    written = experiments.save_results(
+        results, out, args.experiment, report_figures=results["report_figures"]
+    )
     _close(results)
     print("Wrote " + ", ".join(str(p) for p in written))
     return 0
-
-
-def _model_summaries(args, results, setting):
-    """``[(title, summary)]``: the network each part of the run trained, as ``model.summary()`` would say."""
-    from sklvgg.summary import model_summary, temperature_model_summary
-
-    if args.experiment == "temperature":
-        return [
-            (f"Temperature model, {k} classes (the report's: fc2 / T, frozen predictions, new softmax)",
-             temperature_model_summary(int(k)))
-            for k in results["sweeps"]
-        ]  # fmt: skip
-    if args.experiment == "layers":
-        return [
-            (f"{row['layer']} ({row['pooling']}), {row['n_classes']} classes",
-             model_summary(row["layer"], row["n_classes"], input_size=setting["input_size"],
-                           pooling=None if row["pooling"] == "flatten" else row["pooling"]))
-            for row in results["rows"]
-        ]  # fmt: skip
-    layer, k = setting["layer"], results["n_classes"]
-    pooling = _pooling(setting["pooling"])
-    return [(f"{layer} ({setting['pooling']}), {k} classes",
-             model_summary(layer, k, input_size=setting["input_size"], pooling=pooling))]  # fmt: skip
 
 
 # --------------------------------------------------------------------------- parser
@@ -626,9 +578,10 @@ def _add_reproduce(sub, common):
         if name != "temperature":
             flatten = name == "layers"
             exp.add_argument(
-                "--pooling", default="none" if flatten else "avg", choices=["none", "avg", "max"],
+                "--pooling", default="none" if flatten else None, choices=["none", "avg", "max"],
                 help="for conv and pool cuts: 'none' flattens the maps (as the report's layer "
-                "cuts), 'avg' or 'max' pools over space (default: %(default)s)",
+                "cuts), 'avg' or 'max' pools over space (default: "
+                + ("none)" if flatten else "avg; refused with a fully connected --layer)"),
             )  # fmt: skip
             exp.add_argument(
                 "--split", default="holdout" if name == "urban-tribes" else "per-class",
@@ -676,8 +629,16 @@ def _add_reproduce(sub, common):
                 + ("32, as the report)" if name == "layers" else "all of them)"),
             )  # fmt: skip
         exp.add_argument(
-            "--input-size", type=int, default=224, help="image side fed to VGG16 (default: %(default)s)"
-        )
+            "--input-size", type=int, default=None if name == "temperature" else 224,
+            help="image side fed to VGG16 (default: 224"
+            + ("; the 1000-way layer takes nothing else)" if name == "temperature" else ")"),
+        )  # fmt: skip
+        exp.add_argument(
+            "--figures", default="combined", choices=["combined", "report"],
+            help="'combined': a few figures, several quantities side by side; 'report': one PNG per "
+            "figure of the report, named after it (figure_01_loss.png, ...), with its axes "
+            "(iterations, linear images per class) (default: %(default)s)",
+        )  # fmt: skip
         exp.add_argument(
             "--n-train", type=_int_at_least(1), default=None, metavar="N",
             help="training images per class with --split per-class (default: 16)",

@@ -26,6 +26,14 @@ def _floats(values):
     return None if values is None else np.asarray(values, dtype=float)
 
 
+def _check_curves(curves):
+    """``curves`` as a tuple of "training" / "validation"."""
+    curves = (curves,) if isinstance(curves, str) else tuple(curves)
+    for curve in curves:
+        _check_option("curves", curve, {"training", "validation"})
+    return curves
+
+
 def _check_option(name, value, options):
     if value not in options:
         raise ValueError(f"{name} must be one of {sorted(options)}; got {value!r}.")
@@ -119,7 +127,10 @@ class TrainingCurvesDisplay:
         self.best_epoch = best_epoch
         self.batches_per_epoch = batches_per_epoch
 
-    def plot(self, ax=None, *, quantities=("loss", "accuracy"), x_unit="epoch", title=None, line_kw=None):
+    def plot(
+        self, ax=None, *, quantities=("loss", "accuracy"), x_unit="epoch", curves=("training", "validation"),
+        title=None, line_kw=None,
+    ):  # fmt: skip
         """Draw the curves, one axes per quantity.
 
         Parameters
@@ -132,6 +143,8 @@ class TrainingCurvesDisplay:
         x_unit : {"epoch", "iteration"}, default="epoch"
             Draw against epochs, or against mini-batch steps (epoch times
             ``batches_per_epoch``, counted at the end of each epoch).
+        curves : {"training", "validation"} or sequence of them, default=("training", "validation")
+            Which curves to draw (the report has a figure for each).
         title : str, default=None
             Title of the axes when there is one, of the figure otherwise.
         line_kw : dict, default=None
@@ -146,6 +159,7 @@ class TrainingCurvesDisplay:
         for quantity in quantities:
             _check_option("quantities", quantity, _QUANTITIES)
         _check_option("x_unit", x_unit, {"epoch", "iteration"})
+        curves = _check_curves(curves)
         epochs = np.arange(1, len(self.loss) + 1)
         if x_unit == "epoch":
             xs, scale, x_label = epochs, 1, self.x_label
@@ -161,8 +175,10 @@ class TrainingCurvesDisplay:
         for ax_q, quantity in zip(axes, quantities):
             y_label, q_title = _QUANTITIES[quantity]
             validation = getattr(self, f"validation_{quantity}")
-            lines = ax_q.plot(xs, getattr(self, quantity), label="training", **line_kw)
-            if validation is not None:
+            lines = []
+            if "training" in curves:
+                lines += ax_q.plot(xs, getattr(self, quantity), label="training", **line_kw)
+            if validation is not None and "validation" in curves:
                 lines += ax_q.plot(xs, validation, label="validation", **line_kw)
             self.lines_[quantity] = lines
             if self.best_epoch is not None:
@@ -290,7 +306,10 @@ class ImagesPerClassDisplay:
         self.comparable = comparable
         self.name = name
 
-    def plot(self, ax=None, *, xscale="log2", references=True, title=None, errorbar_kw=None, line_kw=None):
+    def plot(
+        self, ax=None, *, xscale="log2", references=True, curves=("training", "validation"), title=None,
+        errorbar_kw=None, line_kw=None,
+    ):  # fmt: skip
         """Draw the accuracies against training images per class.
 
         Parameters
@@ -301,6 +320,8 @@ class ImagesPerClassDisplay:
             Scale of the images-per-class axis; ticks at the points either way.
         references : bool, default=True
             Whether to draw ``reference``.
+        curves : {"training", "validation"} or sequence of them, default=("training", "validation")
+            Which accuracies to draw (the report has a figure for each).
         title : str, default=None
             Default: "Accuracy vs. training images per class".
         errorbar_kw : dict, default=None
@@ -315,6 +336,7 @@ class ImagesPerClassDisplay:
             Object that stores the drawn artists.
         """
         _check_option("xscale", xscale, {"log2", "linear"})
+        curves = _check_curves(curves)
         (ax,), fig = _axes(ax, 1, f"{type(self).__name__}.plot", figsize=(6, 4))
         per_class = self.images_per_class
         mean, std = self.test_scores.mean(axis=1), self.test_scores.std(axis=1)
@@ -324,9 +346,11 @@ class ImagesPerClassDisplay:
             "label": f"{self.name} (validation)",
             **(errorbar_kw or {}),
         }
-        self.errorbar_ = ax.errorbar(per_class, mean, yerr=std, **errorbar_kw)
+        self.errorbar_ = (
+            ax.errorbar(per_class, mean, yerr=std, **errorbar_kw) if "validation" in curves else None
+        )
         self.lines_ = []
-        if self.train_scores is not None:
+        if self.train_scores is not None and "training" in curves:
             line_kw = {"alpha": 0.6, "label": f"{self.name} (training)", **(line_kw or {})}
             self.lines_ += ax.plot(per_class, self.train_scores.mean(axis=1), "o--", **line_kw)
         series = self.reference if references else {}

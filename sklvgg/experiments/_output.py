@@ -1,0 +1,125 @@
+"""Files and Markdown: every byte ``reproduce`` writes goes through here."""
+
+import csv
+import json
+from pathlib import Path
+
+from ..summary import format_summary
+from ._report import REPORT_FIGURES
+
+
+def report_table_markdown(table):
+    """The "report vs. this run" table in Markdown.
+
+    Parameters
+    ----------
+    table : dict
+        ``{"title", "reasons", "rows"}``, from
+        :func:`~sklvgg.experiments.compare_with_report`.
+
+    Returns
+    -------
+    text : str
+        The title, "NOT COMPARABLE: ..." when the settings differ, the table.
+    """
+    lines = [table["title"], ""]
+    if table["reasons"]:
+        lines += [f"NOT COMPARABLE: {'; '.join(table['reasons'])}.", ""]
+    lines += ["| quantity | report | this run | source |", "|---|---|---|---|"]
+    lines += [f"| {r['quantity']} | {r['report']} | {r['this run']} | {r['source']} |" for r in table["rows"]]
+    return "\n".join(lines)
+
+
+def _png_name(name, key):
+    """A report figure keeps its own name (``figure_01_loss.png``); others get the experiment's prefix."""
+    return f"{key}.png" if key.startswith("figure_") else f"{name}_{key}.png"
+
+
+def figure_files_markdown(name, report_figures):
+    """Which file holds each report figure, as a Markdown list.
+
+    Parameters
+    ----------
+    name : str
+        The experiment (the prefix of its files).
+    report_figures : dict
+        ``{number: figure key or None}`` (from
+        :func:`~sklvgg.experiments.report_figure_files`).
+
+    Returns
+    -------
+    text : str
+    """
+    lines = ["Files per report figure", ""]
+    for number, key in sorted(report_figures.items()):
+        what, axis = REPORT_FIGURES[number][2], REPORT_FIGURES[number][3]
+        where = "not drawn by this run" if key is None else f"`{_png_name(name, key)}`"
+        lines.append(f"- Figure {number} ({what}{f'; x: {axis}' if axis else ''}): {where}")
+    return "\n".join(lines)
+
+
+def save_results(results, out, name, *, figures=None, report_figures=None):
+    """Write ``results``' figures as PNG and its numbers as JSON and CSV.
+
+    Parameters
+    ----------
+    results : dict
+        Optionally with ``figures`` (a dict of matplotlib figures), ``rows`` (a list of
+        dicts written as ``<name>.csv``), ``tables`` (``{key: rows}``, each
+        written as ``<name>_<key>.csv``), ``model_summary`` (``{title:
+        summary}``, written as ``<name>_model_summary.md``, the counts also in
+        the JSON) and ``report_vs_run`` (from
+        :func:`compare_with_report`, also written as ``<name>_report_vs_run.md``).
+    out : path-like
+    name : str
+    figures : dict of str to Figure, optional
+        Written as ``<name>_<key>.png`` (``<key>.png`` for the report's
+        ``figure_NN_...``); default ``results["figures"]``.
+    report_figures : dict, optional
+        ``{number: figure key or None}``: listed in ``<name>_report_vs_run.md``
+        below the table, which file stands for each report figure.
+
+    Returns
+    -------
+    paths : list of pathlib.Path
+        The files written.
+    """
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    figures = results.get("figures", {}) if figures is None else figures
+    for key, fig in figures.items():
+        path = out / _png_name(name, key)
+        fig.savefig(path, dpi=90)
+        written.append(path)
+    numbers = {k: v for k, v in results.items() if k not in ("figures", "tables", "model_summary")}
+    if results.get("model_summary"):  # the counts in JSON, the layer tables in Markdown
+        summaries = results["model_summary"]
+        numbers["model_summary"] = {
+            t: {k: v for k, v in s.items() if k != "rows"} for t, s in summaries.items()
+        }
+        path = out / f"{name}_model_summary.md"
+        path.write_text("\n\n".join(format_summary(s, title) for title, s in summaries.items()) + "\n")
+        written.append(path)
+    path = out / f"{name}.json"
+    path.write_text(json.dumps(numbers, indent=2, default=str))
+    written.append(path)
+    tables = {"": results.get("rows"), **{f"_{k}": v for k, v in results.get("tables", {}).items()}}
+    for suffix, rows in tables.items():
+        if not rows:
+            continue
+        path = out / f"{name}{suffix}.csv"
+        fields = list(dict.fromkeys(key for row in rows for key in row))
+        with open(path, "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=fields)
+            writer.writeheader()
+            writer.writerows(rows)
+        written.append(path)
+    if results.get("report_vs_run"):
+        path = out / f"{name}_report_vs_run.md"
+        text = results["report_vs_run"]["text"]
+        if report_figures:
+            text += "\n\n" + figure_files_markdown(name, report_figures)
+        path.write_text(text + "\n")
+        written.append(path)
+    return written

@@ -1,0 +1,164 @@
+"""One experiment of the report, run end to end on a dataset: what ``reproduce`` calls.
+
+:func:`run_experiment` builds the pipeline of the protocol, runs the experiment,
+sets the report's numbers beside the run's and draws the figures; it returns
+plain results (with the figures under ``"figures"``) and writes nothing. The
+command line parses, calls this, prints and saves.
+"""
+
+from sklearn.base import clone
+
+from ..summary import model_summary, temperature_model_summary
+from ._comparison import compare_with_report, study_reference
+from ._figures import experiment_figures, filter_figures, report_figure_files
+from ._protocol import HOLDOUT_FRACTION, default_preprocessing, first_classes, make_pipeline
+from ._report import REPORT_TEMPERATURES
+from ._runs import filters_and_activations, layer_cuts, temperature_sweep, training_and_learning_curves
+
+#: The learning curve's sizes (images per class), as many as the split allows.
+PER_CLASS = (1, 2, 4, 8, 16, 32, 64, 128)
+
+
+def _merge(results, part, key):
+    """Nest ``part``'s numbers under ``key``; its tables join ``results``'."""
+    for name, rows in part.pop("tables", {}).items():
+        results.setdefault("tables", {})[f"{key}_{name}"] = rows
+    if part.get("rows"):
+        results.setdefault("tables", {})[key] = part.pop("rows")
+    results[key] = part
+
+
+def _learning(experiment, data, pipe, setting, split, cut_layer):
+    reference, comparable = study_reference(
+        dataset=setting["dataset"], weights=setting["weights_given"], layer=setting["layer"],
+        experiment=experiment, protocol=setting["protocol"],
+    )  # fmt: skip
+    results = training_and_learning_curves(
+        data, pipe, per_class=PER_CLASS, reference=reference, comparable=comparable, **split
+    )
+    if experiment == "urban-tribes" and cut_layer is not None:
+        cut = layer_cuts(data, pipe, layers=[cut_layer], pooling=None, n_classes=None, **split)
+        _merge(results, cut, "cut")
+    return results
+
+
+def _model_summaries(experiment, results, setting):
+    """``[(title, summary)]``: the network each part of the run trained, as ``model.summary()`` would say."""
+    if experiment == "temperature":
+        return [
+            (f"Temperature model, {k} classes (the report's: fc2 / T, frozen predictions, new softmax)",
+             temperature_model_summary(int(k)))
+            for k in results["sweeps"]
+        ]  # fmt: skip
+    rows = results["rows"] if experiment == "layers" else [
+        {"layer": setting["layer"], "pooling": setting["pooling"], "n_classes": results["n_classes"]}
+    ]  # fmt: skip
+    return [
+        (f"{row['layer']} ({row['pooling']}), {row['n_classes']} classes",
+         model_summary(row["layer"], row["n_classes"], input_size=setting["input_size"],
+                       pooling=None if row["pooling"] in ("none", "flatten", "-") else row["pooling"]))
+        for row in rows
+    ]  # fmt: skip
+
+
+def run_experiment(
+    experiment, data, *, dataset, weights, protocol="study", epochs=None, preprocessing=None, memory=None,
+    layer=None, pooling="avg", input_size=224, split="per-class", n_train=16, n_test=4,
+    holdout=HOLDOUT_FRACTION, n_classes=None, layers=("block4_pool", "block5_pool"), cut_layer="block3_pool",
+    temperatures=REPORT_TEMPERATURES, temperature_on=None, figures="combined", verbose=1,
+):  # fmt: skip
+    """Run one of the report's experiments and compare it with the report.
+
+    Parameters
+    ----------
+    experiment : {"caltech256", "urban-tribes", "layers", "temperature"}
+    data : Bunch
+        From :mod:`sklvgg.datasets`.
+    dataset : str
+        What ``data`` is, for the comparison (``"caltech256"``,
+        ``"urban-tribes"`` or anything else).
+    weights : {"imagenet", "hed-bsds500"}, path-like, dict or None
+        VGG16's weights, as :class:`~sklvgg.VGG16FeatureTransformer` takes them.
+    protocol : {"study", "tuned"}, default="study"
+    epochs : int, optional
+    preprocessing : {"caffe", "none", "samplewise"}, optional
+        Default: :func:`default_preprocessing` of ``protocol``.
+    memory : path-like, optional
+        The feature cache.
+    layer, pooling, input_size
+        The cut of ``"caltech256"`` and ``"urban-tribes"`` (``pooling`` also
+        of ``"layers"``); ``input_size`` of all but ``"temperature"`` (224).
+    split : {"per-class", "holdout"}, default="per-class"
+    n_train, n_test : int, default=16, 4
+    holdout : float, default=HOLDOUT_FRACTION
+    n_classes : int or sequence of int, optional
+        The first classes (a sequence: one temperature sweep each).
+    layers : sequence of str
+        The cuts of ``"layers"``.
+    cut_layer : str or None, default="block3_pool"
+        The flattened cut of ``"urban-tribes"`` (None: none).
+    temperatures : sequence of float
+    temperature_on : {"fc2", "logits"}, optional
+        Default: ``"fc2"`` with the study protocol, ``"logits"`` otherwise.
+    figures : {"combined", "report"}, default="combined"
+        The figure style (see :func:`experiment_figures`).
+    verbose : int, default=1
+        Of the transformers.
+
+    Returns
+    -------
+    results : dict
+        The experiment's results, plus ``setting`` (what the run used),
+        ``report_vs_run`` (:func:`compare_with_report`'s table),
+        ``model_summary`` (``{title: summary}``), ``figures`` (name ->
+        Figure) and ``report_figures`` (report figure number -> figure name).
+    """
+    preprocessing = preprocessing or default_preprocessing(protocol)
+    common = dict(weights=weights, memory=memory, verbose=verbose, protocol=protocol, epochs=epochs,
+                  preprocessing=preprocessing)  # fmt: skip
+    setting = {"dataset": dataset, "weights_given": weights, "protocol": protocol,
+               "preprocessing": preprocessing, "n_train": n_train, "n_test": n_test,
+               "epochs": epochs}  # fmt: skip
+    split_options = dict(n_train=n_train, n_test=n_test)
+    if experiment != "temperature":
+        split_options.update(split=split, holdout=holdout)
+        setting.update(split=split, holdout=holdout, input_size=input_size, pooling=pooling or "none")
+    pipe, image = None, None
+    if experiment in ("caltech256", "urban-tribes"):
+        data = first_classes(data, n_classes)
+        pipe = make_pipeline(layer=layer, pooling=pooling, input_size=input_size, **common)
+        setting["layer"] = pipe[0].layer
+        results = _learning(experiment, data, pipe, setting, split_options, cut_layer)
+        image = data.filenames[0]
+    elif experiment == "layers":
+        pipe = make_pipeline(input_size=input_size, **common)
+        setting.update(layer=None, layers=list(layers))
+        results = layer_cuts(data, pipe, layers=layers, pooling=pooling, n_classes=n_classes, **split_options)
+    else:
+        temperature_on = temperature_on or ("fc2" if protocol == "study" else "logits")
+        setting.update(layer="predictions", temperature_on=temperature_on, input_size=224, pooling="none")
+        pipe = make_pipeline(layer="predictions", temperature_on=temperature_on, pooling=None, input_size=224,
+                             **common)  # fmt: skip
+        results = temperature_sweep(
+            data, pipe, temperatures=temperatures, class_counts=n_classes, **split_options,
+            baseline=make_pipeline(layer="fc2", pooling=None, input_size=224, **common),
+        )  # fmt: skip
+    setting["weights"] = str(weights)
+    results["setting"] = setting
+    table = compare_with_report(
+        results, experiment, dataset=dataset, weights=weights, layer=setting["layer"], protocol=protocol,
+        input_size=setting["input_size"], preprocessing=preprocessing,
+        **({"temperature_on": setting["temperature_on"]} if "temperature_on" in setting else {}),
+    )  # fmt: skip
+    results["report_vs_run"] = table
+    results.setdefault("tables", {})["report_vs_run"] = table["rows"]
+    summaries = _model_summaries(experiment, results, setting)
+    results["model_summary"] = {title: s for title, s in summaries}
+    drawn = experiment_figures(experiment, results, style=figures, table=table)
+    if image is not None:
+        vgg = clone(pipe[0]).set_params(layer="block5_conv3", pooling=None, verbose=0).fit([image])
+        _merge(results, filters_and_activations(vgg, image), "activations")
+        drawn.update(filter_figures(vgg, image, experiment=experiment, style=figures))
+    results["report_figures"] = report_figure_files(experiment, results, drawn, style=figures)
+    results["figures"] = drawn
+    return results
