@@ -18,7 +18,8 @@ from pathlib import Path
 from sklearn.base import clone
 from sklearn.utils._param_validation import InvalidParameterError
 
-from sklvgg._vgg16 import LAYER_NAMES, WeightsUnavailableError
+from sklvgg._architecture import LAYER_NAMES
+from sklvgg._weights import WeightsUnavailableError
 from sklvgg.summary import format_summary
 
 #: Errors that are the user's (a value, a file, the network) rather than a bug:
@@ -187,7 +188,7 @@ def _weights(value):
     if value in (None, "none", "None"):
         return None
     if value == "hed-bsds500":
-        from sklvgg._vgg16 import hed_weights_path
+        from sklvgg._weights import hed_weights_path
 
         try:
             hed_weights_path()

@@ -33,9 +33,9 @@ from sklearn.model_selection import GridSearchCV, learning_curve, train_test_spl
 from sklearn.pipeline import Pipeline
 from sklearn.utils import Bunch
 
+from ._architecture import TOP_LAYERS
 from ._head import SoftmaxHeadClassifier, study_head
 from ._transformer import VGG16FeatureTransformer
-from ._vgg16 import TOP_LAYERS
 from .model_selection import PerClassSplit
 
 __all__ = [
@@ -370,7 +370,7 @@ def _imagenet(weights):
     whatever its name: Keras' downloads, the ImageNet conv layers written as a
     Keras 3 file.
     """
-    from ._vgg16 import IMAGENET_FILES, _weight_pairs
+    from ._weights import IMAGENET_FILES, _weight_pairs
 
     if weights is None or weights in ("imagenet", "hed-bsds500"):
         return weights
