@@ -43,7 +43,7 @@ from _common import machine_description, write_report  # noqa: E402
 
 def vgg16_flop(layer, size):
     """Floating-point operations (2 per multiply-add) of one image up to ``layer``."""
-    from sklvgg._vgg16 import _ARCHITECTURE, _DENSE_SHAPES, _KERNEL_SHAPES
+    from sklvgg._architecture import _ARCHITECTURE, _DENSE_SHAPES, _KERNEL_SHAPES
 
     flop, conv, dense, side = 0, iter(_KERNEL_SHAPES), iter(_DENSE_SHAPES), size
     for name, kind, *_ in _ARCHITECTURE:

@@ -1,11 +1,12 @@
 """sklvgg: transfer learning with a frozen VGG16 as scikit-learn estimators."""
 
+from ._architecture import LAYER_NAMES
 from ._cache import CacheWarning
 from ._head import SoftmaxHeadClassifier, study_head
 from ._images import ImageReadError
 from ._reporting import TransformTally, collect_transforms
 from ._transformer import VGG16FeatureTransformer
-from ._vgg16 import LAYER_NAMES, WeightsUnavailableError
+from ._weights import WeightsUnavailableError
 
 __version__ = "0.1.0"
 

@@ -17,7 +17,8 @@ from pathlib import Path
 
 from sklearn.utils._param_validation import InvalidParameterError
 
-from sklvgg._vgg16 import LAYER_NAMES, TOP_LAYERS, WeightsUnavailableError
+from sklvgg._architecture import LAYER_NAMES, TOP_LAYERS
+from sklvgg._weights import WeightsUnavailableError
 
 #: Errors that are the user's (a value, a file, the network) rather than a bug:
 #: shown as one line, without a traceback, unless ``--debug``. Order matters:
@@ -185,7 +186,7 @@ def _weights(value):
     if value in (None, "none", "None"):
         return None
     if value == "hed-bsds500":
-        from sklvgg._vgg16 import hed_weights_path
+        from sklvgg._weights import hed_weights_path
 
         try:
             hed_weights_path()

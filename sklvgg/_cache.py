@@ -48,8 +48,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ._backends import keras_backend
 from ._images import ImageReadError, file_kind
-from ._vgg16 import keras_backend
 
 __all__ = ["CacheWarning", "FeatureCache", "image_keys", "model_key", "resolve_location"]
 

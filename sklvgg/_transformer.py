@@ -1,7 +1,7 @@
 """VGG16FeatureTransformer: images in, VGG16 activations out."""
 
 import os
-from collections import Counter, OrderedDict
+from collections import Counter
 from numbers import Integral, Real
 
 import numpy as np
@@ -11,21 +11,22 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from ._cache import FeatureCache, image_keys, model_key, resolve_location
-from ._images import MAX_IMAGE_PIXELS, as_image_source, iter_batches
-from ._reporting import active_tally, progress_bar
-from ._vgg16 import (
+from ._architecture import (
     LAYER_NAMES,
     MIN_INPUT_SIZE,
     PREPROCESSING,
     SPATIAL_LAYERS,
     TOP_INPUT_SIZE,
     TOP_LAYERS,
-    get_feature_function,
     imagenet_class_names,
     layer_output_shape,
-    resolve_weights,
 )
+from ._cache import FeatureCache, image_keys, model_key, resolve_location
+from ._images import MAX_IMAGE_PIXELS, as_image_source, iter_batches
+from ._models import get_feature_function
+from ._reporting import active_tally, progress_bar
+from ._store import BoundedStore
+from ._weights import resolve_weights
 
 __all__ = ["VGG16FeatureTransformer"]
 
@@ -944,13 +945,9 @@ class VGG16FeatureTransformer(TransformerMixin, BaseEstimator):
         return tags
 
 
-_BIASES = OrderedDict()
+_BIASES = BoundedStore(maxsize=8)
 
 
 def _predictions_bias(source):
     """The frozen bias of the ``predictions`` layer, memoised per weights key (a few at most)."""
-    if source.key not in _BIASES:
-        _BIASES[source.key] = source.predictions_bias()
-        while len(_BIASES) > 8:
-            _BIASES.popitem(last=False)
-    return _BIASES[source.key]
+    return _BIASES.get_or_create(source.key, source.predictions_bias)

@@ -11,7 +11,7 @@ trainable and 4,097,000 frozen, as the report's summary says.
 
 import numpy as np
 
-from ._vgg16 import _ARCHITECTURE, LAYER_NAMES, SPATIAL_LAYERS, TOP_INPUT_SIZE, layer_output_shape
+from ._architecture import _ARCHITECTURE, LAYER_NAMES, SPATIAL_LAYERS, TOP_INPUT_SIZE, layer_output_shape
 
 __all__ = ["format_summary", "model_summary", "temperature_model_summary"]
 

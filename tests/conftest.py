@@ -111,7 +111,7 @@ def fake_network(monkeypatch):
     different per column and per layer. Returns the list of batch sizes seen.
     """
     import sklvgg._transformer as transformer_module
-    from sklvgg._vgg16 import SPATIAL_LAYERS, layer_output_shape
+    from sklvgg._architecture import SPATIAL_LAYERS, layer_output_shape
 
     seen = []
 

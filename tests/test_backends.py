@@ -93,7 +93,7 @@ def test_backend_matches_tensorflow(backend, tmp_path, rng, notop_weights_files)
 def test_unsupported_backend_is_named(monkeypatch):
     import keras
 
-    from sklvgg._vgg16 import keras_backend
+    from sklvgg._backends import keras_backend
 
     monkeypatch.setattr(keras.backend, "backend", lambda: "numpy")  # as KERAS_BACKEND=numpy would
     with pytest.raises(ValueError, match="the active one is 'numpy'.*KERAS_BACKEND"):

@@ -20,7 +20,7 @@ from sklearn.utils._param_validation import InvalidParameterError
 
 from sklvgg import VGG16FeatureTransformer, experiments
 from sklvgg.__main__ import _EXPERIMENTS, main
-from sklvgg._vgg16 import LAYER_NAMES
+from sklvgg._architecture import LAYER_NAMES
 
 N_CLASSES = 21  # > 20 samples at one image per class: scikit-learn's "50%" warning fires
 SHORT = "c05"  # the one class with 2 images, below --n-train 2 + --n-test 1

@@ -228,7 +228,7 @@ def test_caltech101_transfer_beats_random_init(shared_photos):
         val += files[16:20]
         y_train += [label] * 16
         y_val += [label] * 4
-    from sklvgg._vgg16 import has_native_bfloat16
+    from sklvgg._backends import has_native_bfloat16
 
     # bfloat16 only where it is native: elsewhere it is emulated and slower
     precision = "bfloat16" if has_native_bfloat16() else "float32"

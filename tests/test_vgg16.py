@@ -3,8 +3,9 @@ import shutil
 import numpy as np
 import pytest
 
-from sklvgg import LAYER_NAMES, VGG16FeatureTransformer, WeightsUnavailableError, _vgg16
-from sklvgg._vgg16 import imagenet_class_names, layer_output_shape, read_weight_arrays
+from sklvgg import LAYER_NAMES, VGG16FeatureTransformer, WeightsUnavailableError, _weights
+from sklvgg._architecture import imagenet_class_names, layer_output_shape
+from sklvgg._weights import read_weight_arrays
 
 
 def test_layer_output_shapes_match_keras():
@@ -93,7 +94,7 @@ def test_hed_weights_load_and_differ_from_random(images):
     assert a.shape == b.shape == (6, 512)
     assert not np.allclose(a, b)
     # the kernels are the bundled ones, not an initialisation
-    arrays = read_weight_arrays(_vgg16.hed_weights_path())
+    arrays = read_weight_arrays(_weights.hed_weights_path())
     assert len(arrays) == 13 and arrays["block1_conv1"][0].shape == (3, 3, 3, 64)
     assert np.abs(arrays["block1_conv1"][0]).max() > 0.3  # Glorot limit here is ~0.27
 
@@ -109,9 +110,9 @@ def test_imagenet_without_network_gives_a_clear_error(monkeypatch, tmp_path, ima
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))
     unreachable = {
         top: ("http://127.0.0.1:9/" + url.rsplit("/", 1)[1], md5)
-        for top, (url, md5) in _vgg16.IMAGENET_FILES.items()
+        for top, (url, md5) in _weights.IMAGENET_FILES.items()
     }
-    monkeypatch.setattr(_vgg16, "IMAGENET_FILES", unreachable)
+    monkeypatch.setattr(_weights, "IMAGENET_FILES", unreachable)
     vgg = VGG16FeatureTransformer(weights="imagenet", layer="block5_pool", input_size=32)
     with pytest.raises(WeightsUnavailableError) as info:
         vgg.fit(images)
@@ -206,7 +207,7 @@ def test_unusable_weights_files_fail_at_fit(tmp_path, notop_weights_files, image
     ],
 )
 def test_native_bfloat16_read_from_cpu_flags(tmp_path, flags, expected):
-    from sklvgg._vgg16 import has_native_bfloat16
+    from sklvgg._backends import has_native_bfloat16
 
     info = tmp_path / "cpuinfo"
     info.write_text(f"processor\t: 0\nmodel name\t: Some CPU\nflags\t\t: {flags}\n\n")
@@ -221,10 +222,10 @@ def test_native_bfloat16_read_from_cpu_flags(tmp_path, flags, expected):
 def test_emulated_bfloat16_warns_once(monkeypatch, images):
     import warnings
 
-    import sklvgg._vgg16 as vgg16_module
+    import sklvgg._backends as backends_module
 
-    monkeypatch.setattr(vgg16_module, "_BFLOAT16_WARNED", False)
-    monkeypatch.setattr(vgg16_module, "has_native_bfloat16", lambda: False)
+    monkeypatch.setattr(backends_module, "_BFLOAT16_WARNED", False)
+    monkeypatch.setattr(backends_module, "has_native_bfloat16", lambda: False)
     kw = dict(weights=None, layer="block1_pool", pooling="avg", input_size=32, random_state=0)
     with pytest.warns(UserWarning, match="no faster than float32"):
         VGG16FeatureTransformer(precision="bfloat16", **kw).fit_transform(images)
@@ -232,8 +233,8 @@ def test_emulated_bfloat16_warns_once(monkeypatch, images):
         warnings.simplefilter("error")
         VGG16FeatureTransformer(precision="bfloat16", **kw).fit_transform(images)  # once only
         VGG16FeatureTransformer(precision="float32", **kw).fit_transform(images)
-    monkeypatch.setattr(vgg16_module, "_BFLOAT16_WARNED", False)
-    monkeypatch.setattr(vgg16_module, "has_native_bfloat16", lambda: True)
+    monkeypatch.setattr(backends_module, "_BFLOAT16_WARNED", False)
+    monkeypatch.setattr(backends_module, "has_native_bfloat16", lambda: True)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         VGG16FeatureTransformer(precision="bfloat16", **kw).fit_transform(images)
@@ -276,7 +277,7 @@ def test_imagenet_conv_file_holds_the_published_network(imagenet_conv_weights, s
 
 def test_a_layer_is_read_alone(notop_weights_files, notop_model):
     """The predictions bias (1,000 numbers) never loads the 553 MB of the rest: only named layers load."""
-    from sklvgg._vgg16 import WeightSource, _weight_pairs
+    from sklvgg._weights import WeightSource, _weight_pairs
 
     pairs = _weight_pairs(notop_weights_files["legacy"], load={"block1_conv1"})
     kernel, bias = pairs["block1_conv1"]
@@ -285,3 +286,37 @@ def test_a_layer_is_read_alone(notop_weights_files, notop_model):
     with pytest.raises(ValueError, match="holds only VGG16's conv layers"):
         WeightSource("file", notop_weights_files["keras3"]).predictions_bias()
     np.testing.assert_array_equal(WeightSource("random", seed=0).predictions_bias(), np.zeros(1000))
+
+
+def test_model_store_is_bounded_and_drops_the_cuts_of_a_dropped_backbone(monkeypatch):
+    """At most MAX_CACHED_MODELS backbones and MAX_CACHED_CUTS cuts; each built once while kept."""
+    from types import SimpleNamespace
+
+    from sklvgg import _models
+    from sklvgg._store import BoundedStore
+
+    built = []
+    monkeypatch.setattr(
+        _models, "build_vgg16", lambda arrays, top, size, precision: built.append(size) or size
+    )
+    monkeypatch.setattr(_models, "_compile_cut", lambda backbone, layer, *args: (backbone, layer))
+    monkeypatch.setattr(_models, "_CUTS", BoundedStore(maxsize=3))
+    monkeypatch.setattr(_models, "_BACKBONES", BoundedStore(maxsize=2, on_evict=_models._forget_cuts))
+    source = SimpleNamespace(key="fake", arrays=lambda include_top: {})
+
+    def cut(layer, size):
+        return _models.get_feature_function(source, layer, size, "float32", "avg")
+
+    def kept():  # (input size, layer) of the cuts kept, least recently used first
+        return [(key[2], key[4]) for key in _models._CUTS.keys()]
+
+    assert cut("block1_pool", 32) == (32, "block1_pool")
+    assert cut(["block1_pool"], 32) is cut("block1_pool", 32)  # one layer: the same cut
+    cut("block2_pool", 32)
+    cut("block2_pool", 64)
+    assert built == [32, 64] and len(_models._CUTS) == 3
+    cut("block3_pool", 32)  # a fourth cut pushes out the least recently used one
+    assert kept() == [(32, "block2_pool"), (64, "block2_pool"), (32, "block3_pool")]
+    cut("block1_pool", 96)  # a third backbone pushes out the one of size 64, and its cut with it
+    assert built == [32, 64, 96] and len(_models._BACKBONES) == 2
+    assert kept() == [(32, "block2_pool"), (32, "block3_pool"), (96, "block1_pool")]

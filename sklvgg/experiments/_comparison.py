@@ -19,7 +19,7 @@ def _imagenet(weights):
     whatever its name: Keras' downloads, the ImageNet conv layers written as a
     Keras 3 file.
     """
-    from .._vgg16 import IMAGENET_FILES, _weight_pairs
+    from .._weights import IMAGENET_FILES, _weight_pairs
 
     if weights is None or weights in ("imagenet", "hed-bsds500"):
         return weights

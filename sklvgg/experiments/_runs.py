@@ -13,7 +13,7 @@ import numpy as np
 import sklearn
 from sklearn.model_selection import GridSearchCV, learning_curve
 
-from .._vgg16 import TOP_LAYERS
+from .._architecture import TOP_LAYERS
 from ..model_selection import PerClassSplit
 from ..plotting._displays import _batches_per_epoch
 from ._protocol import (

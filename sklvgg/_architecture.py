@@ -1,0 +1,206 @@
+"""VGG16's architecture: its layers, their shapes, the input it expects, and the Keras builder.
+
+The counterpart of Keras' ``applications/vgg16.py`` (one builder plus
+preprocessing), with the layer table that the rest of sklvgg reads: which layers
+can be cut at, their output shapes, the weight shapes a file must hold. Keras
+is imported inside the functions that need it, so that ``import sklvgg``,
+``clone`` and ``get_params`` never load TensorFlow.
+"""
+
+from pathlib import Path
+
+import numpy as np
+
+# (name, kind, block, channels); kind is "conv", "pool", "flatten" or "dense".
+_ARCHITECTURE = (
+    [(f"block1_conv{i}", "conv", 1, 64) for i in (1, 2)]
+    + [("block1_pool", "pool", 1, 64)]
+    + [(f"block2_conv{i}", "conv", 2, 128) for i in (1, 2)]
+    + [("block2_pool", "pool", 2, 128)]
+    + [(f"block3_conv{i}", "conv", 3, 256) for i in (1, 2, 3)]
+    + [("block3_pool", "pool", 3, 256)]
+    + [(f"block4_conv{i}", "conv", 4, 512) for i in (1, 2, 3)]
+    + [("block4_pool", "pool", 4, 512)]
+    + [(f"block5_conv{i}", "conv", 5, 512) for i in (1, 2, 3)]
+    + [("block5_pool", "pool", 5, 512)]
+    + [("flatten", "flatten", None, None)]
+    + [("fc1", "dense", None, 4096), ("fc2", "dense", None, 4096)]
+    + [("predictions", "dense", None, 1000)]
+)
+
+#: Names of the VGG16 layers that can be cut at, in network order.
+LAYER_NAMES = tuple(name for name, *_ in _ARCHITECTURE)
+#: Layers that exist only in the model with its fully connected top.
+TOP_LAYERS = ("flatten", "fc1", "fc2", "predictions")
+#: Layers with a spatial (H, W, C) output, where ``pooling`` applies.
+SPATIAL_LAYERS = tuple(n for n, kind, *_ in _ARCHITECTURE if kind in ("conv", "pool"))
+#: The input size the fully connected layers were built for.
+TOP_INPUT_SIZE = 224
+#: The smallest input that survives the five poolings.
+MIN_INPUT_SIZE = 32
+
+
+_KERNEL_SHAPES = [
+    (3, 3, 3, 64), (3, 3, 64, 64),
+    (3, 3, 64, 128), (3, 3, 128, 128),
+    (3, 3, 128, 256), (3, 3, 256, 256), (3, 3, 256, 256),
+    (3, 3, 256, 512), (3, 3, 512, 512), (3, 3, 512, 512),
+    (3, 3, 512, 512), (3, 3, 512, 512), (3, 3, 512, 512),
+]  # fmt: skip
+_DENSE_SHAPES = [(25088, 4096), (4096, 4096), (4096, 1000)]
+_WEIGHT_LAYERS = [n for n, kind, *_ in _ARCHITECTURE if kind in ("conv", "dense")]
+
+
+def layer_output_shape(layer, input_size):
+    """Shape of one image's activations at ``layer`` for a square input.
+
+    Parameters
+    ----------
+    layer : str
+        A name from :data:`LAYER_NAMES`.
+    input_size : int
+        Side of the square input in pixels.
+
+    Returns
+    -------
+    shape : tuple of int
+        ``(H, W, C)`` for conv and pool layers, ``(d,)`` for the others.
+    """
+    name, kind, block, channels = _ARCHITECTURE[LAYER_NAMES.index(layer)]
+    if kind == "conv":
+        side = input_size // 2 ** (block - 1)
+        return (side, side, channels)
+    if kind == "pool":
+        side = input_size // 2**block
+        return (side, side, channels)
+    if kind == "flatten":
+        side = input_size // 32
+        return (side * side * 512,)
+    return (channels,)
+
+
+def imagenet_class_names():
+    """The 1000 ImageNet class names in the order of the ``predictions`` layer.
+
+    Returns
+    -------
+    names : list of str
+        First WordNet lemma of each class (``"tench"``, ``"goldfish"``, ...).
+        The two names that occur twice (``crane``, ``maillot``) carry their
+        WordNet id as a suffix so that every name is unique.
+    """
+    path = Path(__file__).parent / "_data" / "imagenet_classes.tsv"
+    rows = [
+        line.split("\t")
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if line and not line.startswith("#")
+    ]
+    lemmas = [lemma for _, lemma in rows]
+    return [f"{lemma}_{wnid}" if lemmas.count(lemma) > 1 else lemma for wnid, lemma in rows]
+
+
+# --------------------------------------------------------------------------- input
+
+#: ImageNet channel means in BGR order, as in Keras' "caffe" preprocessing.
+CAFFE_MEAN_BGR = np.array([103.939, 116.779, 123.68], dtype=np.float32)
+#: How images are prepared for the network (``VGG16FeatureTransformer(preprocessing=...)``).
+PREPROCESSING = ("caffe", "none", "samplewise")
+#: ``ImageDataGenerator``'s guard against a constant image in samplewise normalisation.
+SAMPLEWISE_EPSILON = 1e-6
+
+
+def preprocess_ops(x, preprocessing, caffe):
+    """The network's input from a float32 batch of RGB values in [0, 255].
+
+    Parameters
+    ----------
+    x : tensor of shape (n, H, W, 3)
+        A tensor of the active backend.
+    preprocessing : {"caffe", "none", "samplewise"}
+        ``"caffe"``: ``keras.applications.vgg16.preprocess_input``, channels
+        reversed to BGR and the ImageNet means subtracted (what the network
+        was trained on); ``"none"``: the RGB values as they are, as an
+        ``ImageDataGenerator`` without ``preprocessing_function`` hands them
+        over; ``"samplewise"``: ``ImageDataGenerator(samplewise_center=True,
+        samplewise_std_normalization=True)``, each image less its mean over
+        all pixels and channels, divided by its standard deviation plus 1e-6
+        (RGB order kept).
+    caffe : callable
+        The backend's own "caffe" step (exactly the published computation).
+
+    Returns
+    -------
+    tensor of shape (n, H, W, 3)
+    """
+    from keras import ops
+
+    if preprocessing == "caffe":
+        return caffe(x)
+    if preprocessing == "none":
+        return x
+    mean = ops.mean(x, axis=(1, 2, 3), keepdims=True)
+    centred = x - mean
+    std = ops.sqrt(ops.mean(centred * centred, axis=(1, 2, 3), keepdims=True))
+    return centred / (std + SAMPLEWISE_EPSILON)
+
+
+# --------------------------------------------------------------------------- the model
+
+
+def _glorot_uniform(rng, shape):
+    fan_in = int(np.prod(shape[:-1]))
+    fan_out = int(np.prod(shape[:-2])) * shape[-1]
+    limit = np.sqrt(6.0 / (fan_in + fan_out))
+    return rng.uniform(-limit, limit, size=shape).astype(np.float32)
+
+
+def random_weight_arrays(seed, include_top):
+    """Keras' default initialisation of VGG16 (Glorot-uniform kernels, zero biases).
+
+    Drawn from NumPy with ``seed`` so that it is reproducible without touching
+    TensorFlow's or Keras' global random state.
+    """
+    rng = np.random.default_rng(seed)
+    shapes = _KERNEL_SHAPES + (_DENSE_SHAPES if include_top else [])
+    return {
+        name: [_glorot_uniform(rng, shape), np.zeros(shape[-1], np.float32)]
+        for name, shape in zip(_WEIGHT_LAYERS, shapes)
+    }
+
+
+def build_vgg16(arrays, include_top, input_size, precision="float32"):
+    """Build Keras' VGG16 with the given weights.
+
+    Parameters
+    ----------
+    arrays : dict
+        Layer name to ``[kernel, bias]``, as :func:`~sklvgg._weights.read_weight_arrays` returns.
+    include_top : bool
+    input_size : int
+    precision : {"float32", "bfloat16"}
+        ``"bfloat16"`` builds it under Keras' ``mixed_bfloat16`` policy
+        (float32 variables, bfloat16 compute).
+
+    Returns
+    -------
+    model : keras.Model
+        Its ``predictions`` layer outputs logits (no softmax).
+    """
+    import keras
+
+    policy = {"float32": "float32", "bfloat16": "mixed_bfloat16"}[precision]
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(policy)
+    try:
+        model = keras.applications.VGG16(
+            include_top=include_top,
+            weights=None,
+            input_shape=(input_size, input_size, 3),
+            classifier_activation=None,
+        )
+    finally:
+        keras.config.set_dtype_policy(previous)
+    for name, pair in arrays.items():
+        model.get_layer(name).set_weights(pair)
+    model.trainable = False
+    return model

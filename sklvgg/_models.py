@@ -1,0 +1,82 @@
+"""The per-process store of compiled VGG16 cuts, bounded and safe across threads.
+
+Built models are kept here, never on estimators, so that estimators pickle
+without TensorFlow objects: at most :data:`MAX_CACHED_MODELS` backbones (the one
+with the fully connected top is 528 MB) and :data:`MAX_CACHED_CUTS` compiled
+cuts of them.
+"""
+
+import threading
+
+from ._architecture import TOP_LAYERS, build_vgg16
+from ._backends import _compile_cut, _warn_if_bfloat16_is_emulated
+from ._store import BoundedStore
+
+#: How many distinct backbones a process keeps (the one with the top is 528 MB).
+MAX_CACHED_MODELS = 3
+#: How many compiled cuts (layer, pooling, preprocessing) of them a process keeps.
+MAX_CACHED_CUTS = 64
+
+
+def _forget_cuts(backbone_key, backbone):
+    """A backbone pushed out of the store takes its cuts (which hold its variables) with it."""
+    _CUTS.discard_if(lambda key: key[:4] == backbone_key)
+
+
+_CUTS = BoundedStore(maxsize=MAX_CACHED_CUTS)
+_BACKBONES = BoundedStore(maxsize=MAX_CACHED_MODELS, on_evict=_forget_cuts)
+# Keras' dtype policy is process-wide: one model is built at a time.
+_BUILD_LOCK = threading.RLock()
+
+
+def get_feature_function(source, layer, input_size, precision, pooling, preprocessing="caffe"):
+    """Compiled function mapping preprocessed batches to activations at ``layer``.
+
+    Models are built once per process for a given backbone and kept in a small
+    LRU store; they are never attached to estimators, so estimators pickle
+    without TensorFlow objects.
+
+    Parameters
+    ----------
+    source : WeightSource
+        Where the weights come from (see :func:`~sklvgg._weights.resolve_weights`).
+    layer : str or tuple of str
+        One layer, or several distinct layers computed in one forward pass
+        (one Keras model with several outputs).
+    input_size : int
+    precision : {"float32", "bfloat16"}
+    pooling : {None, "avg", "max"}
+        Applied to the conv and pool layers only.
+    preprocessing : {"caffe", "none", "samplewise"}, default="caffe"
+        What the compiled function does to the RGB batch first (see
+        :func:`~sklvgg._architecture.preprocess_ops`).
+
+    Returns
+    -------
+    function : FeatureFunction
+        Takes a float32 tensor ``(n, input_size, input_size, 3)`` of RGB values
+        in [0, 255] and returns float32 ``(n, d)``; for ``"predictions"`` the
+        ImageNet logits. For several layers, their pooled or flattened
+        activations concatenated in the order given (``d`` the sum of theirs).
+    """
+    if not isinstance(layer, str):
+        layer = tuple(layer)
+        if len(layer) == 1:  # the very graph of the single layer
+            layer = layer[0]
+    layers = (layer,) if isinstance(layer, str) else layer
+    include_top = any(name in TOP_LAYERS for name in layers)
+    key = (source.key, include_top, input_size, precision, layer, pooling, preprocessing)
+    if precision == "bfloat16":
+        _warn_if_bfloat16_is_emulated()
+    return _CUTS.get_or_create(
+        key, lambda: _build_cut(source, include_top, input_size, precision, layer, pooling, preprocessing)
+    )
+
+
+def _build_cut(source, include_top, input_size, precision, layer, pooling, preprocessing):
+    with _BUILD_LOCK:
+        backbone = _BACKBONES.get_or_create(
+            (source.key, include_top, input_size, precision),
+            lambda: build_vgg16(source.arrays(include_top), include_top, input_size, precision),
+        )
+        return _compile_cut(backbone, layer, input_size, pooling, preprocessing)

