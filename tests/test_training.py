@@ -65,7 +65,9 @@ def test_early_stopping_keeps_a_copy_of_the_best_weights():
     assert epoch == 2 and row_space is None
     np.testing.assert_array_equal(best_W, np.ones((3, 2)))
     assert best_W is not W and best_b is not b
-    assert _EarlyStopping(0.0, 10, keep_best=False).best_state is None
+    forgetful = _EarlyStopping(0.0, 10, keep_best=False)
+    forgetful.update(1.0, False, W, b, 1)
+    assert forgetful.best == 1.0 and forgetful.best_state is None
 
 
 # ------------------------------------------------------------------ objective guard
