@@ -1,12 +1,15 @@
 """SoftmaxHeadClassifier: the trainable softmax layer on top of frozen features.
 
 The estimator (:class:`SoftmaxHeadClassifier`) validates, standardises and
-starts; training is a short loop over epochs (``SoftmaxHeadClassifier._train``)
-that asks an optimiser (``_optimizers.py``) for mini-batch updates of one
-objective (``_loss.py``) and consults two small rules between epochs:
-:class:`_ObjectiveGuard` (the exact objective: undo an epoch that raised it,
-test convergence) and :class:`_EarlyStopping` (no improvement by ``tol``, the
-best epoch's weights). ``solver="lbfgs"`` hands the same objective to scipy.
+starts (``_start.py``: the internal scaler and the class-mean start); training
+is a short loop over epochs (``SoftmaxHeadClassifier._train``) that asks an
+optimiser (``_optimizers.py``, built from plain values) for mini-batch updates
+of one objective (``_loss.py``) and, between epochs, asks the rules of
+``_training.py`` for decisions it applies: the objective guard (undo an epoch
+that raised the objective, test convergence), early stopping (no improvement
+by ``tol``, the best epoch's weights), the move into the rows' span, and the
+one rule that says when, and why, training stops. ``solver="lbfgs"`` hands the
+same objective to scipy.
 """
 
 import time
@@ -14,8 +17,6 @@ import warnings
 from numbers import Integral, Real
 
 import numpy as np
-from scipy import sparse
-from scipy.optimize import minimize
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
@@ -23,299 +24,25 @@ from sklearn.utils import check_random_state, compute_sample_weight
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets, unique_labels
-from sklearn.utils.optimize import _check_optimize_result
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from ._loss import SoftmaxLoss, log_softmax
 from ._optimizers import make_optimizer
+from ._start import _class_mean_start, _class_means_beat, _mean_and_scale
+from ._training import (
+    _EarlyStopping,
+    _EpochCheck,
+    _mini_batch_epoch,
+    _minimize_lbfgs,
+    _ObjectiveGuard,
+    _Problem,
+    _RowSpaceChange,
+    _StopRule,
+)
 
 __all__ = ["SoftmaxHeadClassifier", "study_head"]
 
-# the row-space solver eigendecomposes an n_samples x n_samples Gram matrix
-_MAX_ROW_SPACE_SAMPLES = 4096
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
-# the loss without penalty, for the line search's derivatives along a direction
-_CROSS_ENTROPY = SoftmaxLoss(alpha=0.0, total_weight=1.0)
-
-
-def _exact_line_search(A, y_idx, sw, penalty):
-    """Minimise ``f(c) = mean_w CE(c * A) + penalty * c**2 / 2`` over ``c >= 0``.
-
-    ``A`` holds the logits of a unit step along a descent direction; ``f`` is
-    convex in ``c``, so a safeguarded Newton iteration on ``f'`` brackets and
-    finds the minimum in a handful of evaluations.
-    """
-    A = A.astype(np.float64)
-    sw = np.asarray(sw, np.float64)
-
-    def derivatives(c):
-        first, second = _CROSS_ENTROPY.directional_derivatives(c * A, A, y_idx, sw)
-        return first + penalty * c, second + penalty
-
-    # logits beyond +-50 saturate the softmax: a larger step only grows the weights
-    c_max = 50.0 / max(float(np.abs(A).max(initial=0.0)), 1e-12)
-    lo, hi, c = 0.0, np.inf, 0.0
-    for _ in range(60):
-        grad, hess = derivatives(c)
-        if grad < 0:
-            lo = c
-        else:
-            hi = c
-        if abs(grad) <= 1e-6 * max(1.0, c * hess) or (np.isfinite(hi) and hi - lo <= 1e-6 * hi):
-            break
-        if grad < 0 and c >= c_max:
-            break
-        step = c - grad / hess if hess > 0 else np.inf
-        if not lo < step < hi:  # Newton left the bracket: double, or bisect
-            step = 2 * max(lo, 1e-3) if np.isinf(hi) else (lo + hi) / 2
-        c = min(step, c_max)
-    return c
-
-
-def _mean_and_scale(X, sample_weight=None):
-    """Weighted mean and standard deviation of the columns of float32 ``X``.
-
-    Sums run over row blocks (``X.std(dtype=float64)`` would copy ``X``). They
-    are float64 throughout when weighted or when ``X`` is small (up to 2**22
-    entries), so integer weights and repeated rows give the same float32
-    results; large unweighted ``X`` sums each block in float32 and
-    accumulates the blocks in float64, twice as fast. Squares beyond the
-    float32 range are redone in float64. A feature constant on the (weighted)
-    data gets scale 1. Returns the mean, the scale and the centred ``X``
-    (float32, a new array).
-    """
-    n, block = len(X), 1024
-    w = None if sample_weight is None else np.asarray(sample_weight, np.float64)
-    total = float(n) if w is None else float(w.sum())
-    exact = w is not None or X.size <= 2**22
-    mean = np.zeros(X.shape[1])
-    for start in range(0, n, block):
-        Xb = X[start : start + block]
-        if w is not None:
-            mean += w[start : start + block] @ Xb
-        else:
-            mean += Xb.sum(axis=0, dtype=np.float64 if exact else np.float32)
-    mean /= total
-    Z = np.subtract(X, mean.astype(np.float32), dtype=np.float32)
-
-    def sum_of_squares(dtype):
-        var = np.zeros(X.shape[1])
-        for start in range(0, n, block):
-            Zb = Z[start : start + block]
-            if w is None:
-                var += np.einsum("ij,ij->j", Zb, Zb, dtype=dtype)
-            else:
-                var += w[start : start + block] @ np.square(Zb, dtype=np.float64)
-        return var
-
-    var = sum_of_squares(np.float64 if exact else np.float32)
-    if not np.all(np.isfinite(var)):  # squares past the float32 range
-        var = sum_of_squares(np.float64)
-    scale = np.sqrt(var / total)
-    scale[scale < 1e-8 * max(1.0, float(np.abs(mean).max(initial=0)))] = 1.0
-    return mean.astype(np.float32), scale.astype(np.float32), Z
-
-
-class _RowSpace:
-    """Coordinates in the span of the training rows, for ``n_features >> n_samples``.
-
-    With an L2 penalty the optimal weights lie in the row space of the
-    (standardised) training matrix ``Z``, so training on ``R = Z @ V`` (``V``
-    an orthonormal basis of that space, from the eigendecomposition of ``Z
-    @ Z.T``) solves exactly the same problem with ``n_samples`` instead of
-    ``n_features`` columns: logits and penalty are unchanged.
-    """
-
-    def __init__(self, Z):
-        s, U = np.linalg.eigh((Z @ Z.T).astype(np.float64))
-        keep = s > s[-1] * len(Z) * np.finfo(np.float32).eps
-        self.Z = Z
-        self.U_scaled = U[:, keep] / np.sqrt(s[keep])  # U S^-1/2: V = Z.T @ U_scaled
-        self.coordinates = (U[:, keep] * np.sqrt(s[keep])).astype(np.float32)
-
-    def project(self, Z_other):
-        return ((Z_other @ self.Z.T) @ self.U_scaled).astype(np.float32)
-
-    def coordinates_of(self, W):
-        """Row-space coordinates of the projection of ``W`` (same logits, no larger norm)."""
-        return (self.U_scaled.T @ (self.Z @ W)).astype(np.float32)
-
-    def lift(self, W):
-        return self.Z.T @ (self.U_scaled @ W).astype(np.float32)
-
-
-class _Problem:
-    """A training (or validation) set in the coordinates training runs in, with the loss.
-
-    ``sample_weight`` is ``None`` when every weight is 1 (the loss's faster path).
-    """
-
-    def __init__(self, Z, y, sample_weight, loss, row_space=None):
-        self.Z, self.y, self.loss, self.row_space = Z, y, loss, row_space
-        unit = sample_weight is None or bool(np.all(sample_weight == 1))
-        self.sample_weight = None if unit else sample_weight
-
-    def snapshot(self, W, b, tol, logits=None):
-        return _Snapshot(W, b, self, tol, logits)
-
-    def evaluate(self, W, b):
-        """Cross-entropy (no penalty) and accuracy, in float64."""
-        logits = (self.Z @ W + b).astype(np.float64)
-        return self.loss.cross_entropy(logits, self.y, self.sample_weight)
-
-    def in_row_space(self, row_space, validation=None):
-        """This problem, and ``validation``, in the coordinates of ``row_space``."""
-        problem = _Problem(row_space.coordinates, self.y, self.sample_weight, self.loss, row_space)
-        if validation is not None:
-            validation = _Problem(row_space.project(validation.Z), validation.y, None, validation.loss)
-        return problem, validation
-
-
-class _Snapshot:
-    """Weights with their training objective, accuracy and largest gradient entry.
-
-    Each quantity is computed on first use (the objective costs a pass over
-    the training set, the gradient a matrix product more), and the logits may
-    be handed in when known. The gradient is that of the objective in the
-    standardised feature space (lifted out of the row space when training
-    there), the quantity ``LogisticRegression``'s lbfgs compares with its ``tol``.
-    """
-
-    def __init__(self, W, b, problem, tol, logits=None):
-        self.W, self.b = W.copy(), b.copy()
-        self._problem, self._tol = problem, tol
-        self._objective = self._gradient = self.lifted_W = None
-        if logits is not None:
-            self._evaluate(logits.astype(np.float32))
-
-    @property
-    def evaluated(self):
-        return self._objective is not None
-
-    def _evaluate(self, logits=None):
-        p = self._problem
-        logits = p.Z @ self.W + self.b if logits is None else logits
-        cross_entropy, self._accuracy, self._G = p.loss.logit_gradient(logits, p.y, p.sample_weight)
-        self._objective = cross_entropy + p.loss.penalty(self.W)
-
-    @property
-    def objective(self):
-        if self._objective is None:
-            self._evaluate()
-        return self._objective
-
-    @property
-    def accuracy(self):
-        if self._objective is None:
-            self._evaluate()
-        return self._accuracy
-
-    @property
-    def gradient(self):
-        if self._gradient is None:
-            if self._objective is None:
-                self._evaluate()
-            p, tol = self._problem, self._tol
-            gW = p.loss.weight_gradient(p.Z, self._G, self.W)
-            gradient = float(np.abs(self._G.sum(axis=0)).max())
-            if p.row_space is None:
-                gradient = max(gradient, float(np.abs(gW).max()))
-            else:
-                # lifted, the gradient V @ gW keeps its Frobenius norm, which bounds its
-                # largest entry from above and, over sqrt(size), from below: lift to decide
-                norm = float(np.linalg.norm(gW))
-                size = p.row_space.Z.shape[1] * gW.shape[1]
-                if norm > tol and norm / np.sqrt(size) <= tol:
-                    # the weights ride along: lifting them too is nearly free, and
-                    # needed if training stops here
-                    both = p.row_space.lift(np.hstack([gW, self.W]))
-                    norm = float(np.abs(both[:, : gW.shape[1]]).max())
-                    self.lifted_W = both[:, gW.shape[1] :]
-                gradient = max(gradient, norm)
-            self._gradient, self._G = gradient, None
-        return self._gradient
-
-
-class _ObjectiveGuard:
-    """The exact training objective between epochs: undo a harmful epoch, test convergence.
-
-    An epoch's running loss is only an average over moving weights, so after
-    the start, after an undo and whenever the running loss did not improve by
-    ``tol``, the objective is computed exactly at the weights the epoch ended
-    on. With ``undo`` (the adaptive schedule), an epoch that left it higher
-    than where the epoch began (the *anchor*), or that was cut short by
-    :attr:`abort_above`, is undone: the weights go back to the anchor and the
-    optimiser restarts with a step 5 times smaller. Convergence is
-    ``LogisticRegression``'s test, the largest gradient entry at most ``tol``.
-    """
-
-    def __init__(self, head, problem, undo, start_logits=None):
-        self.head, self.problem, self.undo, self.tol = head, problem, undo, head.tol
-        self.anchor = problem.snapshot(head._W, head._b, self.tol, start_logits)
-        self.previous, self.check = np.inf, True
-
-    @property
-    def abort_above(self):
-        """An epoch whose running loss passes twice the loss it started from diverges."""
-        if not self.undo:
-            return np.inf
-        return 2 * (self.anchor.objective if self.anchor.evaluated else self.previous)
-
-    def restart(self, problem):
-        """Training moved to ``problem`` (the rows' span): anchor there, at the same weights."""
-        self.problem = problem
-        self.anchor = problem.snapshot(self.head._W, self.head._b, self.tol)
-
-    def end_epoch(self, result):
-        """Check the epoch that returned ``result`` (None: cut short).
-
-        Returns the loss and accuracy to record, whether the epoch was undone,
-        and whether training converged.
-        """
-        head = self.head
-        improving = result is not None and result[0] < self.previous - self.tol
-        snapshot = None if result is None else self.problem.snapshot(head._W, head._b, self.tol)
-        undone = converged = False
-        if self.check or not improving:
-            if self.undo and (snapshot is None or snapshot.objective > self.anchor.objective):
-                undone, snapshot = True, self.anchor
-                head._W[...], head._b[...] = snapshot.W, snapshot.b
-                head._optimizer.undo([head._W, head._b])
-            converged = snapshot.gradient <= self.tol
-        self.anchor, self.check = snapshot, undone
-        if undone:
-            return snapshot.objective, snapshot.accuracy, True, converged
-        self.previous = result[0]
-        return result[0], result[1], False, converged
-
-
-class _EarlyStopping:
-    """``MLPClassifier``'s no-improvement rule, keeping the best epoch's weights if asked.
-
-    Counts the epochs in a row whose monitored loss did not improve on the
-    best by ``tol`` (an undone epoch never does), and with ``keep_best``
-    copies the weights whenever the monitored loss reaches a new best.
-    """
-
-    def __init__(self, tol, patience, keep_best):
-        self.tol, self.patience, self.keep_best = tol, patience, keep_best
-        self.best, self.n_stalled, self.best_state = np.inf, 0, None
-
-    def update(self, value, undone, head, row_space):
-        """Record an epoch's monitored ``value``; return the count of stalled epochs."""
-        if undone:
-            self.n_stalled += 1
-            return self.n_stalled
-        self.n_stalled = 0 if value < self.best - self.tol else self.n_stalled + 1
-        if value < self.best:
-            self.best = value
-            if self.keep_best:
-                self.best_state = (head._W.copy(), head._b.copy(), head.n_iter_, row_space)
-        return self.n_stalled
-
-    @property
-    def exhausted(self):
-        return self.n_stalled >= self.patience
 
 
 def _is_stochastic(head):
@@ -503,8 +230,11 @@ class SoftmaxHeadClassifier(ClassifierMixin, BaseEstimator):
     warm starts and ``init="glorot_uniform"`` train in the feature space.
 
     **The code** keeps each optimiser in ``sklvgg/_optimizers.py`` (its update
-    rule and its step schedule: the divide-by-5 rule and the floor) and the
-    objective in ``sklvgg/_loss.py``, shared by every step, check and solver.
+    rule and its step schedule: the divide-by-5 rule and the floor), the
+    objective in ``sklvgg/_loss.py``, shared by every step, check and solver,
+    and the training loop's rules (the objective guard, early stopping, the
+    move into the rows' span and the stop decision) in ``sklvgg/_training.py``:
+    they return decisions, which ``fit`` applies.
 
     **Binary problems** are still a softmax over two classes (two rows of
     ``coef_``); ``decision_function`` returns the difference of the two logits,
@@ -564,31 +294,12 @@ class SoftmaxHeadClassifier(ClassifierMixin, BaseEstimator):
     }
 
     def __init__(
-        self,
-        *,
-        alpha=1.0,
-        solver="adam",
-        learning_rate="adaptive",
-        learning_rate_init=1e-2,
-        batch_size="auto",
-        max_iter=200,
-        tol=1e-4,
-        n_iter_no_change=10,
-        early_stopping=False,
-        validation_fraction=0.1,
-        shuffle=True,
-        class_weight=None,
-        warm_start=False,
-        random_state=None,
-        verbose=0,
-        momentum=0.9,
-        nesterovs_momentum=True,
-        beta_1=0.9,
-        beta_2=0.999,
-        epsilon=1e-8,
-        standardize=True,
-        init="class_means",
-    ):
+        self, *, alpha=1.0, solver="adam", learning_rate="adaptive", learning_rate_init=1e-2,
+        batch_size="auto", max_iter=200, tol=1e-4, n_iter_no_change=10, early_stopping=False,
+        validation_fraction=0.1, shuffle=True, class_weight=None, warm_start=False, random_state=None,
+        verbose=0, momentum=0.9, nesterovs_momentum=True, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
+        standardize=True, init="class_means",
+    ):  # fmt: skip
         self.alpha = alpha
         self.solver = solver
         self.learning_rate = learning_rate
@@ -728,27 +439,11 @@ class SoftmaxHeadClassifier(ClassifierMixin, BaseEstimator):
         return Z
 
     def _line_search_start(self, Z, y_idx, sw):
-        """Start at the minimum of the objective along the steepest descent from zero.
+        """Start at the minimum of the objective along the class means (``_class_mean_start``).
 
-        At zero weights the negative gradient is the matrix of weighted class
-        means of the standardised features (minus their average), i.e. a
-        class-mean (prototype) classifier; one exact line search along it (convex
-        in the step length) lands where mini-batch training would otherwise
-        spend its first epochs getting to. Returns the weights, the intercept
-        and the training logits there, in the dtype of ``Z``.
+        Returns the weights, the intercept and the training logits there.
         """
-        n_classes = len(self.classes_)
-        total = float(sw.sum())
-        sw = sw.astype(Z.dtype, copy=False)
-        onehot = sparse.csr_matrix((sw, (y_idx, np.arange(len(y_idx)))), shape=(n_classes, len(y_idx)))
-        direction_W = np.asarray(onehot @ Z).T / total
-        direction_W -= (sw @ Z / total)[:, None] / n_classes
-        direction_b = np.asarray(onehot.sum(axis=1)).ravel() / total - 1.0 / n_classes
-        A = Z @ direction_W + direction_b
-        penalty = self.alpha * float(np.sum(direction_W.astype(np.float64) ** 2)) / total
-        c = _exact_line_search(A, y_idx, sw, penalty)
-        W = np.ascontiguousarray(c * direction_W, dtype=Z.dtype)  # C order: the batches' products are faster
-        return W, (c * direction_b).astype(Z.dtype), c * A
+        return _class_mean_start(Z, y_idx, sw, len(self.classes_), self.alpha)
 
     def _class_means_beat_warm(self, Z, y_idx, sw):
         """Whether the class-mean start has a lower training objective than the previous weights.
@@ -758,13 +453,32 @@ class SoftmaxHeadClassifier(ClassifierMixin, BaseEstimator):
         starts where a fresh fit would, and converges as fast. On data like the
         previous fit's, the previous weights are the better start and are kept.
         """
-        loss = SoftmaxLoss(self.alpha, float(np.sum(sw)))
+        return _class_means_beat(self._W, self._b, Z, y_idx, sw, len(self.classes_), self.alpha)
 
-        def objective(W, b):
-            return loss.loss_gradient(W, b, Z, y_idx, sw)[0] + loss.penalty(W)
+    def _start(self, Z, y_idx, sw, class_means_start):
+        """Weights in float32 (the class-mean start if asked) and a fresh optimiser.
 
-        W, b, _ = self._line_search_start(Z, y_idx, sw)
-        return objective(W, b) < objective(self._W.astype(Z.dtype), self._b.astype(Z.dtype))
+        Returns the training logits of the class-mean start, or None.
+        """
+        self._W, self._b = self._W.astype(np.float32), self._b.astype(np.float32)
+        start_logits = None
+        if class_means_start:
+            self._W, self._b, start_logits = self._line_search_start(Z, y_idx, sw)
+        self._optimizer = self._new_optimizer([self._W, self._b])
+        return start_logits
+
+    def _new_optimizer(self, params):
+        """The optimiser of ``solver`` for ``params``, from the estimator's parameters."""
+        return make_optimizer(
+            self.solver,
+            params,
+            self.learning_rate_init,
+            momentum=self.momentum,
+            nesterov=self.nesterovs_momentum,
+            beta_1=self.beta_1,
+            beta_2=self.beta_2,
+            epsilon=self.epsilon,
+        )
 
     def _standardize(self, X):
         Z = np.subtract(X, self.scaler_mean_, dtype=np.float32)
@@ -786,6 +500,24 @@ class SoftmaxHeadClassifier(ClassifierMixin, BaseEstimator):
         return min(200, n) if self.batch_size == "auto" else min(self.batch_size, n)
 
     # ------------------------------------------------------------------ fitting
+
+    def _check_fit_data(self, X, y, sample_weight, X_val, y_val, warm):
+        """Validated ``X``, the class indices of ``y`` and the training weights (see ``_sample_weight``)."""
+        if (X_val is None) != (y_val is None):
+            raise ValueError(
+                "X_val and y_val must be given together; got "
+                f"{'X_val without y_val' if y_val is None else 'y_val without X_val'}."
+            )
+        X, y = self._validate_xy(X, y, reset=not warm)
+        if not warm:
+            self.classes_ = unique_labels(y)
+        if len(self.classes_) < 2:
+            raise ValueError(
+                f"SoftmaxHeadClassifier needs samples of at least 2 classes; got 1 class: "
+                f"{self.classes_[0]!r}."
+            )
+        y_idx = self._encode(y, "y")
+        return (X, y_idx, *self._sample_weight(y_idx, sample_weight, X))
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None, X_val=None, y_val=None):
@@ -813,39 +545,19 @@ class SoftmaxHeadClassifier(ClassifierMixin, BaseEstimator):
         self : object
             Fitted classifier.
         """
-        if (X_val is None) != (y_val is None):
-            raise ValueError(
-                "X_val and y_val must be given together; got "
-                f"{'X_val without y_val' if y_val is None else 'y_val without X_val'}."
-            )
         warm = self.warm_start and hasattr(self, "coef_")
-        X, y = self._validate_xy(X, y, reset=not warm)
-        if not warm:
-            self.classes_ = unique_labels(y)
-        if len(self.classes_) < 2:
-            raise ValueError(
-                f"SoftmaxHeadClassifier needs samples of at least 2 classes; got 1 class: "
-                f"{self.classes_[0]!r}."
-            )
-        y_idx = self._encode(y, "y")
-        sample_weight, sw = self._sample_weight(y_idx, sample_weight, X)
+        X, y_idx, sample_weight, sw = self._check_fit_data(X, y, sample_weight, X_val, y_val, warm)
         rng = check_random_state(self.random_state)
         val, X, y_idx, sample_weight, sw = self._validation_data(
             X, y_idx, sample_weight, sw, X_val, y_val, rng
         )
         Z = self._standardize(X) if warm else self._init_model(X, len(self.classes_), sample_weight, rng)
-        class_means_start = self.init == "class_means" and (
-            not warm or self._class_means_beat_warm(Z, y_idx, sw)
-        )
+        class_means = self.init == "class_means" and (not warm or self._class_means_beat_warm(Z, y_idx, sw))
         if self.solver == "lbfgs":
-            self._fit_lbfgs(Z, y_idx, sw, val, class_means_start)
-            return self
-        self._W, self._b = self._W.astype(np.float32), self._b.astype(np.float32)
-        start_logits = None
-        if class_means_start:
-            self._W, self._b, start_logits = self._line_search_start(Z, y_idx, sw)
-        self._optimizer = make_optimizer(self, [self._W, self._b])  # every fit: a fresh optimiser
-        self._train(Z, y_idx, sw, val, rng, self.max_iter, self.tol is not None, start_logits)
+            self._fit_lbfgs(Z, y_idx, sw, val, class_means)
+        else:  # every fit: a fresh optimiser
+            start_logits = self._start(Z, y_idx, sw, class_means)
+            self._train(Z, y_idx, sw, val, rng, self.max_iter, self.tol is not None, start_logits)
         return self
 
     @available_if(_is_stochastic)
@@ -884,15 +596,19 @@ class SoftmaxHeadClassifier(ClassifierMixin, BaseEstimator):
         y_idx = self._encode(y, "y")
         sample_weight, sw = self._sample_weight(y_idx, sample_weight, X)
         rng = check_random_state(self.random_state)
-        if first:
-            Z = self._init_model(X, len(self.classes_), sample_weight, rng)
-        else:
-            Z = self._standardize(X)
+        Z = self._init_model(X, len(self.classes_), sample_weight, rng) if first else self._standardize(X)
         if first or not hasattr(self, "_optimizer"):
-            self._W, self._b = self._W.astype(np.float32), self._b.astype(np.float32)
-            self._optimizer = make_optimizer(self, [self._W, self._b])
+            self._start(Z, y_idx, sw, class_means_start=False)
         self._train(Z, y_idx, sw, None, rng, 1, stop_early=False)
         return self
+
+    def _problems(self, Z, y_idx, sw, val):
+        """The training problem and the validation one (or None); start the validation curves."""
+        problem = _Problem(Z, y_idx, sw, SoftmaxLoss(self.alpha, float(np.sum(sw))))
+        validation = None if val is None else _Problem(self._standardize(val[0]), val[1], None, problem.loss)
+        if validation is not None and not hasattr(self, "validation_loss_curve_"):
+            self.validation_loss_curve_, self.validation_accuracy_curve_ = [], []
+        return problem, validation
 
     def _train(self, Z, y_idx, sw, val, rng, epochs, stop_early, start_logits=None):
         """Up to ``epochs`` epochs of mini-batch training on the standardised ``Z``.
@@ -900,75 +616,55 @@ class SoftmaxHeadClassifier(ClassifierMixin, BaseEstimator):
         ``stop_early``: apply the stopping rules and the adaptive schedule;
         ``start_logits``: the training logits of the class-mean start.
         """
-        problem = _Problem(Z, y_idx, sw, SoftmaxLoss(self.alpha, float(np.sum(sw))))
-        validation = None if val is None else _Problem(self._standardize(val[0]), val[1], None, problem.loss)
-        if validation is not None and not hasattr(self, "validation_loss_curve_"):
-            self.validation_loss_curve_, self.validation_accuracy_curve_ = [], []
-        # many features, few samples: after a first epoch, train in the rows' span (the
-        # class-mean start lies in it; a problem solved by its start need not pay for the basis)
-        to_row_space = (
-            start_logits is not None and Z.shape[1] >= 2 * Z.shape[0] and Z.shape[0] <= _MAX_ROW_SPACE_SAMPLES
-        )
+        problem, validation = self._problems(Z, y_idx, sw, val)
         adaptive = stop_early and self.learning_rate == "adaptive"
-        monitor_val = self.early_stopping and validation is not None
-        guard = _ObjectiveGuard(self, problem, adaptive, start_logits) if stop_early else None
-        stopping = _EarlyStopping(
-            self.tol or 0.0, self.n_iter_no_change if stop_early else np.inf, monitor_val
+        guard = (
+            _ObjectiveGuard(problem, self.tol, adaptive, self._W, self._b, start_logits)
+            if stop_early
+            else None
         )
-        converged = False
-        for _ in range(epochs):
+        monitor_val = self.early_stopping and validation is not None
+        patience = self.n_iter_no_change if stop_early else np.inf
+        stopping = _EarlyStopping(self.tol or 0.0, patience, keep_best=monitor_val)
+        rule = _StopRule(self.tol, epochs, rules=stop_early)
+        row_space_change = _RowSpaceChange(Z.shape, enabled=stop_early and start_logits is not None)
+        for epoch in range(1, epochs + 1):
             tic = time.perf_counter()
-            result = self._epoch(problem, rng, guard.abort_above if guard else np.inf)
-            self.n_iter_ += 1
-            if guard is None:
-                (loss, accuracy), undone = result, False
-            else:
-                loss, accuracy, undone, converged = guard.end_epoch(result)
-            val_loss = self._record(loss, accuracy, validation, tic, undone)
-            n_stalled = stopping.update(val_loss if monitor_val else loss, undone, self, problem.row_space)
-            if not stop_early:
-                continue
-            if adaptive and not undone:
+            check = self._epoch(problem, rng, guard)
+            val_loss = self._record(check.loss, check.accuracy, validation, tic, check.undone)
+            monitored = val_loss if monitor_val else check.loss
+            n_stalled = stopping.update(
+                monitored, check.undone, self._W, self._b, self.n_iter_, problem.row_space
+            )
+            if adaptive and not check.undone:
                 self._optimizer.epoch_stalled(n_stalled)
-            if self._stop(converged, stopping, guard):
+            stop = rule.decide(epoch, check, stop_early and self._optimizer.below_floor, stopping)
+            if row_space_change.due(stop):
+                problem, validation = self._to_row_space(row_space_change, problem, validation)
+                guard.restart(problem, self._W, self._b)
+            if stop is not None:
                 break
-            if to_row_space and problem.row_space is None:
-                # projecting onto the span keeps the training logits and shrinks the norm
-                problem, validation = self._to_row_space(problem, validation)
-                guard.restart(problem)
-        else:
-            if stop_early and epochs == self.max_iter:
-                warnings.warn(
-                    f"SoftmaxHeadClassifier: maximum iterations ({self.max_iter}) reached "
-                    "and the optimization hasn't converged yet.",
-                    ConvergenceWarning,
-                    stacklevel=3,
-                )
-        self._finish(stopping.best_state, problem.row_space, guard.anchor.lifted_W if converged else None)
+        self._report(stop)
+        self._finish(
+            stopping.best_state, problem.row_space, guard.anchor if stop.reason == "converged" else None
+        )
 
-    def _epoch(self, problem, rng, abort_above=np.inf):
-        """One pass of mini-batch steps; ``None`` once the running loss exceeds ``abort_above``."""
-        Z, y_idx, sw, loss = problem.Z, problem.y, problem.sample_weight, problem.loss
-        n = len(y_idx)
+    def _epoch(self, problem, rng, guard):
+        """One pass of mini-batch steps, judged by ``guard`` (None: kept); apply an undo it asks for."""
+        n = len(problem.y)
         order = rng.permutation(n) if self.shuffle else np.arange(n)
-        batch = self._batch_size(n)
-        gW = np.empty_like(self._W)
-        loss_sum = acc_sum = seen = 0.0
-        for start in range(0, n, batch):
-            idx = order[start : start + batch]
-            wb = None if sw is None else sw[idx]
-            weight = float(len(idx)) if sw is None else float(wb.sum())
-            if weight <= 0:
-                continue
-            cross_entropy, accuracy, gW, gb = loss.loss_gradient(self._W, self._b, Z[idx], y_idx[idx], wb, gW)
-            loss_sum += cross_entropy * weight
-            acc_sum += accuracy * weight
-            seen += weight
-            if loss_sum / seen > abort_above:
-                return None
-            self._optimizer.update_params([self._W, self._b], [gW, gb])
-            self.t_ += len(idx)
-        return loss_sum / loss.total_weight + loss.penalty(self._W), acc_sum / loss.total_weight
+        abort_above = np.inf if guard is None else guard.abort_above
+        params, batch = [self._W, self._b], self._batch_size(n)
+        result, n_seen = _mini_batch_epoch(problem, params, self._optimizer, order, batch, abort_above)
+        self.t_ += n_seen
+        self.n_iter_ += 1
+        if guard is None:
+            return _EpochCheck(*result)
+        check = guard.end_epoch(result, self._W, self._b)
+        if check.undone:
+            self._W[...], self._b[...] = check.undo_to.W, check.undo_to.b
+            self._optimizer.undo([self._W, self._b])
+        return check
 
     def _record(self, loss, accuracy, validation, tic, undone=False):
         """Append an epoch to the curves (and print it); return the validation loss."""
@@ -986,29 +682,24 @@ class SoftmaxHeadClassifier(ClassifierMixin, BaseEstimator):
             print(f"{message}{note} ({time.perf_counter() - tic:.2f}s)")
         return val_loss
 
-    def _stop(self, converged, stopping, guard):
-        """Whether a stopping rule holds after this epoch (checked in this order)."""
-        if converged:
-            reason = f"Largest gradient entry {guard.anchor.gradient:.3g} <= tol={self.tol}: converged."
-        elif self._optimizer.below_floor:
-            reason = "Step size fell below 1e-4 x learning_rate_init; stopping."
-        elif stopping.exhausted:
-            reason = f"No improvement over tol={self.tol} for {stopping.n_stalled} epochs; stopping."
-        else:
-            return False
-        if self.verbose:
-            print(reason)
-        return True
+    def _report(self, stop):
+        """Say why training stopped: a ``ConvergenceWarning`` out of epochs, else (verbose) a line."""
+        if stop.reason == "max_iter":
+            warnings.warn(f"SoftmaxHeadClassifier: {stop.message}", ConvergenceWarning, stacklevel=4)
+        elif self.verbose and stop.reason != "epochs":
+            print(stop.message)
 
-    def _to_row_space(self, problem, validation):
+    def _to_row_space(self, row_space_change, problem, validation):
         """Move training to the span of the training rows (same logits, smaller norm)."""
-        row_space = _RowSpace(problem.Z)
-        self._W = row_space.coordinates_of(self._W)
+        problem, validation, self._W = row_space_change.move(problem, validation, self._W)
         self._optimizer.reset([self._W, self._b])
-        return problem.in_row_space(row_space, validation)
+        return problem, validation
 
-    def _finish(self, best_state, row_space, lifted_W=None):
-        """Restore the best epoch's weights, leave the rows' span, publish coef_ and intercept_."""
+    def _finish(self, best_state, row_space, converged_at=None):
+        """Restore the best epoch's weights, leave the rows' span, publish coef_ and intercept_.
+
+        ``converged_at``: the snapshot training converged at (its weights may be lifted already).
+        """
         if best_state is not None:
             W, b, self.best_epoch_, basis = best_state
             W = W if basis is None else basis.lift(W)
@@ -1018,58 +709,25 @@ class SoftmaxHeadClassifier(ClassifierMixin, BaseEstimator):
                 self._W, self._b[...] = np.ascontiguousarray(W), b
                 self._optimizer.reset([self._W, self._b])
         elif row_space is not None:  # back to feature space, for predict and warm starts
-            W = lifted_W if lifted_W is not None else row_space.lift(self._W)
+            W = row_space.lift(self._W) if converged_at is None else converged_at.feature_weights()
             self._W = np.ascontiguousarray(W)
             self._optimizer.reset([self._W, self._b])
         self._publish()
 
     def _fit_lbfgs(self, Z, y_idx, sw, val, class_means_start):
         """Minimise the objective with scipy's L-BFGS-B, in float64, as ``LogisticRegression``."""
-        Z = Z.astype(np.float64)
-        sw = sw.astype(np.float64)
-        problem = _Problem(Z, y_idx, sw, SoftmaxLoss(self.alpha, float(sw.sum())))
-        validation = None if val is None else _Problem(self._standardize(val[0]), val[1], None, problem.loss)
-        if validation is not None and not hasattr(self, "validation_loss_curve_"):
-            self.validation_loss_curve_, self.validation_accuracy_curve_ = [], []
+        Z, sw = Z.astype(np.float64), sw.astype(np.float64)
+        problem, validation = self._problems(Z, y_idx, sw, val)
         W, b = self._W.astype(np.float64), self._b.astype(np.float64)
         if class_means_start:
             W, b, _ = self._line_search_start(Z, y_idx, sw)
-        shape, size = W.shape, W.size
-        last = {}
 
-        def objective(x):
-            W, b = x[:size].reshape(shape), x[size:]
-            cross_entropy, accuracy, gW, gb = problem.loss.loss_gradient(
-                W, b, Z, y_idx, problem.sample_weight
-            )
-            last.update(x=x.copy(), loss=cross_entropy + problem.loss.penalty(W), accuracy=accuracy)
-            return last["loss"], np.concatenate([gW.ravel(), gb])
-
-        def callback(intermediate_result):
-            x = intermediate_result.x
-            if not np.array_equal(x, last["x"]):
-                objective(x)
+        def record(W, b, loss, accuracy):
             self.n_iter_ += 1
-            self._W, self._b = x[:size].reshape(shape), x[size:]
-            self._record(last["loss"], last["accuracy"], validation, time.perf_counter())
+            self._W, self._b = W, b
+            self._record(loss, accuracy, validation, time.perf_counter())
 
-        tol = 0.0 if self.tol is None else self.tol
-        result = minimize(
-            objective,
-            np.concatenate([W.ravel(), b]),
-            method="L-BFGS-B",
-            jac=True,
-            callback=callback,
-            options={
-                "maxiter": self.max_iter,
-                "maxls": 50,
-                "gtol": tol,
-                "ftol": 64 * np.finfo(float).eps if self.tol is not None else 0.0,
-            },
-        )
-        if self.tol is not None:
-            _check_optimize_result("lbfgs", result, self.max_iter)
-        self._W, self._b = result.x[:size].reshape(shape).copy(), result.x[size:].copy()
+        self._W, self._b = _minimize_lbfgs(problem, W, b, self.max_iter, self.tol, record)
         self._publish()
 
     # ------------------------------------------------------------------ predicting
@@ -1145,7 +803,7 @@ class SoftmaxHeadClassifier(ClassifierMixin, BaseEstimator):
         self.__dict__.update(state)
         if "_W" in state and "_optimizer" not in state and self.solver != "lbfgs":
             # pickled by an older version, without the optimiser's state
-            self._optimizer = make_optimizer(self, [self._W, self._b])
+            self._optimizer = self._new_optimizer([self._W, self._b])
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

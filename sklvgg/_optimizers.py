@@ -3,7 +3,9 @@
 Each optimiser owns its update rule (:meth:`BaseOptimizer.update_params`, in
 place, in preallocated buffers) and the step-size schedule shared by all of
 them: :meth:`BaseOptimizer.trigger_stopping` divides the step size by 5 and
-says when it has fallen below its floor, ``1e-4 * learning_rate_init``. The
+says when it has fallen below its floor, ``1e-4 * learning_rate_init``.
+:func:`make_optimizer` builds one from plain values (the estimator maps its
+parameters onto them), as ``MLPClassifier`` builds ``AdamOptimizer``. The
 estimator's training loop only asks an optimiser for updates and tells it when
 an epoch stalled or was undone, as scikit-learn's
 ``neural_network/_stochastic_optimizers.py``.
@@ -253,29 +255,43 @@ class RMSpropOptimizer(BaseOptimizer):
         param -= tmp
 
 
-def make_optimizer(head, params):
-    """The optimiser of ``head.solver`` with the head's parameters, moments shaped like ``params``.
+def make_optimizer(
+    solver, params, learning_rate_init, *, momentum=0.9, nesterov=True, beta_1=0.9, beta_2=0.999, epsilon=None
+):
+    """The optimiser of ``solver`` from plain values, its moments shaped like ``params``.
+
+    Each optimiser takes the hyper-parameters of its own rule and ignores the
+    others, as ``MLPClassifier`` builds its optimisers.
 
     Parameters
     ----------
-    head : SoftmaxHeadClassifier
+    solver : {"sgd", "adam", "rmsprop"}
     params : list of ndarray
+        The parameters the optimiser will update.
+    learning_rate_init : float
+        The initial step size.
+    momentum : float, default=0.9
+        ``"sgd"``'s momentum.
+    nesterov : bool, default=True
+        ``"sgd"``: Nesterov's momentum.
+    beta_1, beta_2 : float, default=0.9, 0.999
+        ``"adam"``'s decay rates.
+    epsilon : float, default=None
+        ``"adam"``'s and ``"rmsprop"``'s numerical-stability term; ``None``
+        keeps the optimiser's default (1e-8 for Adam, 1e-7 for RMSprop).
 
     Returns
     -------
     optimizer : BaseOptimizer
     """
-    if head.solver == "sgd":
-        optimizer = SGDOptimizer(
-            head.learning_rate_init, momentum=head.momentum, nesterov=head.nesterovs_momentum
-        )
-    elif head.solver == "adam":
-        optimizer = AdamOptimizer(
-            head.learning_rate_init, beta_1=head.beta_1, beta_2=head.beta_2, epsilon=head.epsilon
-        )
-    elif head.solver == "rmsprop":
-        optimizer = RMSpropOptimizer(head.learning_rate_init, epsilon=head.epsilon)
+    stability = {} if epsilon is None else {"epsilon": epsilon}
+    if solver == "sgd":
+        optimizer = SGDOptimizer(learning_rate_init, momentum=momentum, nesterov=nesterov)
+    elif solver == "adam":
+        optimizer = AdamOptimizer(learning_rate_init, beta_1=beta_1, beta_2=beta_2, **stability)
+    elif solver == "rmsprop":
+        optimizer = RMSpropOptimizer(learning_rate_init, **stability)
     else:
-        raise ValueError(f"The {head.solver!r} solver has no stochastic optimizer.")
+        raise ValueError(f"The {solver!r} solver has no stochastic optimizer.")
     optimizer.reset(params)
     return optimizer

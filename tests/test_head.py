@@ -79,7 +79,7 @@ def test_matches_logistic_regression_objective(blobs):
 def test_line_search_start_is_the_minimum_along_the_direction(rng):
     from scipy.optimize import minimize_scalar
 
-    from sklvgg._head import _exact_line_search
+    from sklvgg._start import _exact_line_search
 
     y = rng.integers(0, 5, 60)
     A = np.eye(5)[y] + rng.normal(0, 0.7, (60, 5))  # a descent direction, noisy
@@ -147,16 +147,16 @@ def test_stops_on_logistic_regression_gradient_test(blobs):
 
 
 def test_row_space_basis_only_when_training_goes_on(rng, monkeypatch):
-    from sklvgg import _head
+    from sklvgg import _training
 
     built = []
-    original = _head._RowSpace.__init__
+    original = _training._RowSpace.__init__
 
     def counting(self, Z):
         built.append(Z.shape)
         original(self, Z)
 
-    monkeypatch.setattr(_head._RowSpace, "__init__", counting)
+    monkeypatch.setattr(_training._RowSpace, "__init__", counting)
     y = np.arange(60) % 3
     X = np.maximum(rng.normal(0, 1, (3, 500))[y] + rng.normal(0, 2, (60, 500)), 0)
     SoftmaxHeadClassifier(tol=10.0, random_state=0).fit(X, y)  # converged at the start

@@ -162,20 +162,36 @@ def test_pickle_keeps_the_state(cls, params_grads):
         ("rmsprop", {"epsilon": 1e-6, "rho": 0.9}),
     ],
 )
-def test_make_optimizer_passes_the_heads_parameters(solver, expected):
+def test_head_passes_its_parameters_to_the_optimizer(solver, expected):
     """Each solver's optimiser gets the head's step size and its own hyper-parameters."""
     from sklvgg import SoftmaxHeadClassifier
-    from sklvgg._optimizers import make_optimizer
 
     head = SoftmaxHeadClassifier(
         solver=solver, learning_rate_init=0.0123, momentum=0.8, nesterovs_momentum=False,
         beta_1=0.8, beta_2=0.99, epsilon=1e-6,
     )  # fmt: skip
     params = [np.zeros((3, 2)), np.zeros(3)]
-    optimizer = make_optimizer(head, params)
+    optimizer = head._new_optimizer(params)
     cls = {"sgd": SGDOptimizer, "adam": AdamOptimizer, "rmsprop": RMSpropOptimizer}[solver]
     assert type(optimizer) is cls
     assert optimizer.learning_rate == optimizer.learning_rate_init == 0.0123
     assert optimizer.t == 0
     for name, value in expected.items():
         assert getattr(optimizer, name) == value, name
+
+
+def test_make_optimizer_from_plain_values():
+    """Each optimiser takes its own hyper-parameters and ignores the others."""
+    from sklvgg._optimizers import make_optimizer
+
+    params = [np.zeros((3, 2)), np.zeros(2)]
+    adam = make_optimizer("adam", params, 0.5, momentum=0.1, beta_1=0.7, epsilon=1e-3)
+    assert type(adam) is AdamOptimizer and adam.learning_rate == 0.5
+    assert (adam.beta_1, adam.beta_2, adam.epsilon) == (0.7, 0.999, 1e-3)
+    assert adam.ms[0].shape == (3, 2) and adam.t == 0
+    assert make_optimizer("rmsprop", params, 0.5).epsilon == 1e-7  # None: the optimiser's default
+    assert make_optimizer("adam", params, 0.5).epsilon == 1e-8
+    sgd = make_optimizer("sgd", params, 0.5, momentum=0.3, nesterov=False, beta_1=0.1)
+    assert (sgd.momentum, sgd.nesterov) == (0.3, False)
+    with pytest.raises(ValueError, match="'lbfgs' solver has no stochastic optimizer"):
+        make_optimizer("lbfgs", params, 0.5)

@@ -1,0 +1,129 @@
+"""Where the softmax head's training starts: the internal scaler and the class-mean start.
+
+:func:`_mean_and_scale` fits the standardisation of the features;
+:func:`_class_mean_start` is the minimum of the objective along its steepest
+descent from zero weights (the class means), found by
+:func:`_exact_line_search`.
+"""
+
+import numpy as np
+from scipy import sparse
+
+from ._loss import SoftmaxLoss
+
+__all__ = ["_class_mean_start", "_class_means_beat", "_exact_line_search", "_mean_and_scale"]
+
+# the loss without penalty, for the line search's derivatives along a direction
+_CROSS_ENTROPY = SoftmaxLoss(alpha=0.0, total_weight=1.0)
+
+
+def _exact_line_search(A, y_idx, sw, penalty):
+    """Minimise ``f(c) = mean_w CE(c * A) + penalty * c**2 / 2`` over ``c >= 0``.
+
+    ``A`` holds the logits of a unit step along a descent direction; ``f`` is
+    convex in ``c``, so a safeguarded Newton iteration on ``f'`` brackets and
+    finds the minimum in a handful of evaluations.
+    """
+    A = A.astype(np.float64)
+    sw = np.asarray(sw, np.float64)
+
+    def derivatives(c):
+        first, second = _CROSS_ENTROPY.directional_derivatives(c * A, A, y_idx, sw)
+        return first + penalty * c, second + penalty
+
+    # logits beyond +-50 saturate the softmax: a larger step only grows the weights
+    c_max = 50.0 / max(float(np.abs(A).max(initial=0.0)), 1e-12)
+    lo, hi, c = 0.0, np.inf, 0.0
+    for _ in range(60):
+        grad, hess = derivatives(c)
+        if grad < 0:
+            lo = c
+        else:
+            hi = c
+        if abs(grad) <= 1e-6 * max(1.0, c * hess) or (np.isfinite(hi) and hi - lo <= 1e-6 * hi):
+            break
+        if grad < 0 and c >= c_max:
+            break
+        step = c - grad / hess if hess > 0 else np.inf
+        if not lo < step < hi:  # Newton left the bracket: double, or bisect
+            step = 2 * max(lo, 1e-3) if np.isinf(hi) else (lo + hi) / 2
+        c = min(step, c_max)
+    return c
+
+
+def _mean_and_scale(X, sample_weight=None):
+    """Weighted mean and standard deviation of the columns of float32 ``X``.
+
+    Sums run over row blocks (``X.std(dtype=float64)`` would copy ``X``). They
+    are float64 throughout when weighted or when ``X`` is small (up to 2**22
+    entries), so integer weights and repeated rows give the same float32
+    results; large unweighted ``X`` sums each block in float32 and
+    accumulates the blocks in float64, twice as fast. Squares beyond the
+    float32 range are redone in float64. A feature constant on the (weighted)
+    data gets scale 1. Returns the mean, the scale and the centred ``X``
+    (float32, a new array).
+    """
+    n, block = len(X), 1024
+    w = None if sample_weight is None else np.asarray(sample_weight, np.float64)
+    total = float(n) if w is None else float(w.sum())
+    exact = w is not None or X.size <= 2**22
+    mean = np.zeros(X.shape[1])
+    for start in range(0, n, block):
+        Xb = X[start : start + block]
+        if w is not None:
+            mean += w[start : start + block] @ Xb
+        else:
+            mean += Xb.sum(axis=0, dtype=np.float64 if exact else np.float32)
+    mean /= total
+    Z = np.subtract(X, mean.astype(np.float32), dtype=np.float32)
+
+    def sum_of_squares(dtype):
+        var = np.zeros(X.shape[1])
+        for start in range(0, n, block):
+            Zb = Z[start : start + block]
+            if w is None:
+                var += np.einsum("ij,ij->j", Zb, Zb, dtype=dtype)
+            else:
+                var += w[start : start + block] @ np.square(Zb, dtype=np.float64)
+        return var
+
+    var = sum_of_squares(np.float64 if exact else np.float32)
+    if not np.all(np.isfinite(var)):  # squares past the float32 range
+        var = sum_of_squares(np.float64)
+    scale = np.sqrt(var / total)
+    scale[scale < 1e-8 * max(1.0, float(np.abs(mean).max(initial=0)))] = 1.0
+    return mean.astype(np.float32), scale.astype(np.float32), Z
+
+
+def _class_mean_start(Z, y_idx, sw, n_classes, alpha):
+    """The minimum of the objective along the steepest descent from zero weights.
+
+    At zero weights the negative gradient is the matrix of weighted class
+    means of the standardised features (minus their average), i.e. a
+    class-mean (prototype) classifier; one exact line search along it (convex
+    in the step length) lands where mini-batch training would otherwise
+    spend its first epochs getting to. Returns the weights, the intercept
+    and the training logits there, in the dtype of ``Z``.
+    """
+    total = float(sw.sum())
+    sw = sw.astype(Z.dtype, copy=False)
+    onehot = sparse.csr_matrix((sw, (y_idx, np.arange(len(y_idx)))), shape=(n_classes, len(y_idx)))
+    direction_W = np.asarray(onehot @ Z).T / total
+    direction_W -= (sw @ Z / total)[:, None] / n_classes
+    direction_b = np.asarray(onehot.sum(axis=1)).ravel() / total - 1.0 / n_classes
+    A = Z @ direction_W + direction_b
+    penalty = alpha * float(np.sum(direction_W.astype(np.float64) ** 2)) / total
+    c = _exact_line_search(A, y_idx, sw, penalty)
+    W = np.ascontiguousarray(c * direction_W, dtype=Z.dtype)  # C order: the batches' products are faster
+    return W, (c * direction_b).astype(Z.dtype), c * A
+
+
+def _class_means_beat(W, b, Z, y_idx, sw, n_classes, alpha):
+    """Whether the class-mean start has a lower training objective than ``(W, b)``."""
+    loss = SoftmaxLoss(alpha, float(np.sum(sw)))
+
+    def objective(W, b):
+        return loss.loss_gradient(W, b, Z, y_idx, sw)[0] + loss.penalty(W)
+
+    start_W, start_b, _ = _class_mean_start(Z, y_idx, sw, n_classes, alpha)
+    return objective(start_W, start_b) < objective(W.astype(Z.dtype), b.astype(Z.dtype))
