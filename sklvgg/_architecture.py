@@ -168,6 +168,41 @@ def random_weight_arrays(seed, include_top):
     }
 
 
+#: The spread of the ``predictions`` bias of a random top (:func:`random_top_arrays`).
+RANDOM_TOP_BIAS_STD = 1.0
+
+
+def random_predictions_bias(seed):
+    """The ``predictions`` bias of :func:`random_top_arrays`: N(0, 1), drawn alone from ``seed``."""
+    return np.random.default_rng([seed, 1]).normal(0.0, RANDOM_TOP_BIAS_STD, 1000).astype(np.float32)
+
+
+def random_top_arrays(seed):
+    """A random fully connected top: Glorot-uniform kernels, ``predictions`` with a non-zero bias.
+
+    ``fc1`` and ``fc2`` start as Keras starts them (zero biases); the bias of
+    ``predictions`` is drawn from N(0, :data:`RANDOM_TOP_BIAS_STD` ** 2)
+    (:func:`random_predictions_bias`) so that the two temperature forms,
+    ``softmax(W h / T + b)`` and ``softmax((W h + b) / T)``, differ as they
+    do with a trained layer.
+
+    Parameters
+    ----------
+    seed : int
+
+    Returns
+    -------
+    arrays : dict
+        ``{"fc1", "fc2", "predictions"}`` -> ``[kernel, bias]``.
+    """
+    rng = np.random.default_rng([seed, 0])
+    names = ("fc1", "fc2", "predictions")
+    arrays = {name: [_glorot_uniform(rng, shape), np.zeros(shape[-1], np.float32)]
+              for name, shape in zip(names, _DENSE_SHAPES)}  # fmt: skip
+    arrays["predictions"][1] = random_predictions_bias(seed)
+    return arrays
+
+
 def build_vgg16(arrays, include_top, input_size, precision="float32"):
     """Build Keras' VGG16 with the given weights.
 

@@ -69,7 +69,7 @@ class VGG16FeatureTransformer(TransformerMixin, BaseEstimator):
 
     Parameters
     ----------
-    weights : {"imagenet", "hed-bsds500"}, path-like or None, default="imagenet"
+    weights : {"imagenet", "hed-bsds500"}, path-like, dict or None, default="imagenet"
         - ``"imagenet"``: Keras' ImageNet weights, downloaded by Keras on first
           use into ``$KERAS_HOME/models`` (``~/.keras/models``). Layers up to
           ``block5_pool`` use the 58 MB file without the top, the others the
@@ -84,6 +84,12 @@ class VGG16FeatureTransformer(TransformerMixin, BaseEstimator):
           top, so ``fc1``, ``fc2``, ``flatten`` and ``predictions`` are refused.
         - ``None``: Keras' default random initialisation (Glorot-uniform
           kernels, zero biases), drawn from ``random_state``.
+        - ``{"conv": <any of the above>, "top": "random"}``: those conv
+          layers under a random fully connected top (Glorot-uniform kernels
+          drawn from ``random_state``, and a ``predictions`` bias from N(0, 1),
+          so that the two ``temperature_on`` forms differ as with a trained
+          top): how the temperature experiment runs offline. Its numbers
+          mean nothing about ImageNet's classes.
 
     layer : str or list of str, default="fc2"
         Keras name of the layer to cut at: ``block1_conv1`` ... ``block5_pool``,
@@ -245,7 +251,12 @@ class VGG16FeatureTransformer(TransformerMixin, BaseEstimator):
 
     weights_id_ : str
         What the weights resolved to: ``"imagenet"``, ``"random:SEED"``, or the
-        kind and SHA-256 of the weights file.
+        kind and SHA-256 of the weights file (``<conv>+random-top:SEED`` for a
+        random top).
+
+    weights_parts_ : dict
+        What each part of the network is loaded from, in words: ``{"conv
+        layers": ..., "fully connected top": ...}``.
 
     cache_hits_, cache_misses_ : int
         After each ``transform``: rows served from the cache and rows that
@@ -354,7 +365,7 @@ class VGG16FeatureTransformer(TransformerMixin, BaseEstimator):
     """
 
     _parameter_constraints = {
-        "weights": [StrOptions({"imagenet", "hed-bsds500"}), str, os.PathLike, None],
+        "weights": [StrOptions({"imagenet", "hed-bsds500"}), str, os.PathLike, dict, None],
         # dict keys: a set that keeps network order, so that errors list the layers in order
         "layer": [StrOptions(dict.fromkeys(LAYER_NAMES).keys()), list, tuple],  # list: see _check_params
         "pooling": [StrOptions({"avg", "max"}), None],
@@ -606,6 +617,7 @@ class VGG16FeatureTransformer(TransformerMixin, BaseEstimator):
         deepest = next((name for name in layers if name in TOP_LAYERS), layers[0])
         self._weight_source = resolve_weights(self.weights, deepest, int(seed))
         self.weights_id_ = self._weight_source.key
+        self.weights_parts_ = self._weight_source.parts()
         self._fit_params = self._fitted_for()
         shapes = {name: layer_output_shape(name, self.input_size) for name in layers}
         self.output_shape_ = shapes[self.layer] if isinstance(self.layer, str) else shapes

@@ -16,7 +16,16 @@ from pathlib import Path
 
 import numpy as np
 
-from ._architecture import _DENSE_SHAPES, _KERNEL_SHAPES, _WEIGHT_LAYERS, TOP_LAYERS, random_weight_arrays
+from ._architecture import (
+    _DENSE_SHAPES,
+    _KERNEL_SHAPES,
+    _WEIGHT_LAYERS,
+    RANDOM_TOP_BIAS_STD,
+    TOP_LAYERS,
+    random_predictions_bias,
+    random_top_arrays,
+    random_weight_arrays,
+)
 from ._store import BoundedStore
 
 
@@ -147,6 +156,34 @@ def read_weight_arrays(path):
         hold VGG16's 13 conv layers (names and shapes checked).
     """
     return _weight_pairs(path, load=True)
+
+
+def has_top(weights):
+    """Whether a ``weights`` parameter holds VGG16's fully connected top.
+
+    Parameters
+    ----------
+    weights : {"imagenet", "hed-bsds500"}, path-like or None
+        ``"imagenet"`` has it (Keras publishes both files); ``"hed-bsds500"``
+        and ``None`` (random) do not count; a file is read for its layer names.
+
+    Returns
+    -------
+    bool
+
+    Raises
+    ------
+    ValueError
+        If a file does not hold VGG16's conv layers at all.
+    """
+    if weights is None or isinstance(weights, str) and weights in ("imagenet", "hed-bsds500"):
+        return weights == "imagenet"
+    check_weights_file(weights, include_top=False)
+    try:
+        check_weights_file(weights, include_top=True)
+    except ValueError:
+        return False
+    return True
 
 
 def check_weights_file(path, include_top):
@@ -280,18 +317,25 @@ class WeightSource:
 
     Parameters
     ----------
-    kind : {"imagenet", "file", "hed-bsds500", "random"}
+    kind : {"imagenet", "file", "hed-bsds500", "random", "random-top"}
+        ``"random-top"``: the conv layers of ``conv`` under a random fully
+        connected top (:func:`~sklvgg._architecture.random_top_arrays`).
     path : path-like or None
     seed : int or None
-        For ``kind="random"``.
+        For ``kind="random"`` and ``"random-top"``.
+    conv : WeightSource or None
+        For ``kind="random-top"``: where the conv layers come from.
     """
 
-    def __init__(self, kind, path=None, seed=None):
+    def __init__(self, kind, path=None, seed=None, conv=None):
         self.kind = kind
         self.path = None if path is None else Path(path)
         self.seed = seed
+        self.conv = conv
         if kind == "random":
             self.key = f"random:{seed}"
+        elif kind == "random-top":
+            self.key = f"{conv.key}+random-top:{seed}"
         elif kind == "imagenet":
             self.key = "imagenet"
         else:
@@ -305,6 +349,8 @@ class WeightSource:
         WeightsUnavailableError
             If the file (an absolute path since fit) is gone.
         """
+        if self.kind == "random-top":
+            return WeightSource("random-top", seed=self.seed, conv=self.conv.refreshed())
         if self.kind in ("file", "hed-bsds500"):
             try:
                 return WeightSource(self.kind, self.path)
@@ -319,14 +365,39 @@ class WeightSource:
         """The 1,000 biases of ``predictions``, read alone (zeros for random weights, as Keras')."""
         if self.kind == "random":
             return np.zeros(1000, np.float32)
+        if self.kind == "random-top":
+            return random_predictions_bias(self.seed)
         path = imagenet_weights_path(True) if self.kind == "imagenet" else self.path
         pairs = _weight_pairs(path, load={"predictions"}, include_top=True)
         return np.asarray(pairs["predictions"][1], dtype=np.float32)
+
+    def parts(self):
+        """What each part of the network is loaded from, in words (for reports and JSON).
+
+        Returns
+        -------
+        parts : dict
+            ``{"conv layers": ..., "fully connected top": ...}``.
+        """
+        if self.kind == "random-top":
+            top = (f"random (seed {self.seed}; Glorot-uniform kernels, zero fc1/fc2 biases, predictions "
+                   f"bias from N(0, {RANDOM_TOP_BIAS_STD:g}))")  # fmt: skip
+            return {"conv layers": self.conv.parts()["conv layers"], "fully connected top": top}
+        if self.kind == "random":
+            what = f"random (seed {self.seed}; Glorot-uniform kernels, zero biases)"
+            return {"conv layers": what, "fully connected top": what}
+        what = (
+            "Keras' ImageNet weights" if self.kind == "imagenet" else f"{self.kind} {self.path} ({self.key})"
+        )
+        top = what if self.kind != "hed-bsds500" else "none in this file"
+        return {"conv layers": what, "fully connected top": top}
 
     def arrays(self, include_top):
         """Weight arrays for VGG16 with or without its top."""
         if self.kind == "random":
             return random_weight_arrays(self.seed, include_top)
+        if self.kind == "random-top":
+            return {**self.conv.arrays(False), **(random_top_arrays(self.seed) if include_top else {})}
         path = imagenet_weights_path(include_top) if self.kind == "imagenet" else self.path
         arrays = _weight_pairs(path, load=True, include_top=include_top)
         if not include_top:
@@ -339,15 +410,26 @@ def resolve_weights(weights, layer, seed):
 
     Parameters
     ----------
-    weights : {"imagenet", "hed-bsds500"}, path-like or None
+    weights : {"imagenet", "hed-bsds500"}, path-like, dict or None
+        A dict ``{"conv": weights, "top": "random"}``: the conv layers of
+        ``weights`` (any of the other forms) under a random fully connected
+        top with a non-zero ``predictions`` bias.
     layer : str
     seed : int
-        Used when ``weights`` is None.
+        Used when ``weights`` is None, and for a random top.
 
     Returns
     -------
     source : WeightSource
     """
+    if isinstance(weights, dict):
+        if set(weights) != {"conv", "top"} or weights["top"] != "random" or isinstance(weights["conv"], dict):
+            raise ValueError(
+                f"A dict 'weights' parameter of VGG16FeatureTransformer must be {{'conv': <'imagenet', "
+                f"'hed-bsds500', None or a weights file>, 'top': 'random'}}; got {weights!r}."
+            )
+        conv = resolve_weights(weights["conv"], "block5_pool", seed)
+        return WeightSource("random-top", seed=seed, conv=conv)
     if weights is None:
         return WeightSource("random", seed=seed)
     if isinstance(weights, str) and weights == "imagenet":

@@ -293,7 +293,7 @@ def test_reproduce_holdout_refuses_per_class_sizes(tmp_path, capsys):
                                                          ("study", "samplewise", "samplewise")])  # fmt: skip
 def test_reproduce_preprocessing(tmp_path, monkeypatch, protocol, option, expected):
     """The study protocol feeds RGB 0-255 as the report's ImageDataGenerator did; the option overrides."""
-    import sklvgg.experiments as experiments_module
+    import sklvgg.experiments._reproduce as experiments_module  # where run_experiment looks it up
 
     made = []
     real = experiments_module.make_pipeline
@@ -466,3 +466,33 @@ def test_reproduce_figures_report(tmp_path):
     text = (tmp_path / "caltech256_report_vs_run.md").read_text()
     for n, stem in enumerate(stems, 1):
         assert re.search(rf"- Figure {n} \(.*\): `{stem}\.png`", text)
+
+
+@pytest.mark.parametrize("conv", ["none", "file"])
+def test_reproduce_temperature_offline_says_what_it_ran(
+    tmp_path, capsys, fake_network, notop_weights_files, conv
+):
+    """Offline: the conv layers given under a random 1000-way top with a non-zero bias, said everywhere."""
+    weights = "none" if conv == "none" else str(notop_weights_files["keras3"])
+    assert main(["reproduce", "temperature", "--out", str(tmp_path), "--weights", weights, "--n-train", "2",
+                 "--n-test", "1", "--n-classes", "2", "3", "--epochs", "2", "--temperatures", "1", "1.49",
+                 "--figures", "report"]) == 0  # fmt: skip
+    res = json.loads((tmp_path / "temperature.json").read_text())
+    parts = res["setting"]["weights"]
+    assert (
+        parts["fully connected top"].startswith("random (seed") and "N(0, 1)" in parts["fully connected top"]
+    )
+    assert (weights in parts["conv layers"]) if conv == "file" else parts["conv layers"].startswith("random")
+    assert "+random-top:" in res["setting"]["weights_id"]
+    assert res["setting"]["input_size"] == 224 and res["setting"]["n_classes"] == [2, 3]
+    assert set(res["setting"]["seeds"]) == {"transformer", "head", "split"}
+    out = capsys.readouterr().out
+    assert "WARNING: conv layers:" in out and "mean nothing until --weights imagenet" in out
+    text = (tmp_path / "temperature_report_vs_run.md").read_text()
+    assert "This run: weights: conv layers: " in text and "fully connected top: random" in text
+    assert "NOT COMPARABLE" in text and "the comparison is not meaningful" in text
+    for n, stem in ((18, "figure_18_temperature_curves_64"), (19, "figure_19_temperature_curves_256"),
+                    (20, "figure_20_temperature_64"), (21, "figure_21_temperature_256")):  # fmt: skip
+        assert (tmp_path / f"{stem}.png").stat().st_size > 1000
+        assert f"- Figure {n} (" in text and f"`{stem}.png`" in text
+    assert "`figure_18_temperature_curves_64.png` (this run's 2 classes; the report's 64)" in text

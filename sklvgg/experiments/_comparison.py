@@ -266,7 +266,7 @@ def report_rows(experiment, results):
 
 def compare_with_report(
     results, experiment, *, dataset, weights, layer=None, protocol=None, temperature_on=None,
-    input_size=None, preprocessing=None,
+    input_size=None, preprocessing=None, setting=None,
 ):  # fmt: skip
     """Set the report's numbers beside the run's.
 
@@ -281,6 +281,11 @@ def compare_with_report(
     input_size, preprocessing : optional
         The run's image side and preprocessing, when known: listed among the
         differences where they are not the report's (224, ``"none"``).
+    setting : dict, optional
+        Everything the run used (weights per part of the network, input size,
+        preprocessing, head, class count, seeds; see
+        :func:`~sklvgg.experiments.run_experiment`): written at the head of
+        the table.
 
     Returns
     -------
@@ -307,6 +312,7 @@ def compare_with_report(
         "reasons": reasons,
         "rows": rows,
         "references": references,
+        "setting": setting,
     }
     table["text"] = report_table_markdown(table)
     return table

@@ -8,6 +8,26 @@ from ..summary import format_summary
 from ._report import REPORT_FIGURES
 
 
+def _setting_text(setting):
+    """What a run used, in one paragraph."""
+    weights = setting.get("weights")
+    if isinstance(weights, dict):
+        parts = [f"weights: {'; '.join(f'{part}: {what}' for part, what in weights.items())}"]
+    else:
+        parts = [f"weights: {weights}"]
+    for key, label in (("dataset", "data"), ("n_classes", "classes"), ("input_size", "input size"),
+                       ("preprocessing", "preprocessing"), ("layer", "layer"), ("pooling", "pooling"),
+                       ("temperature_on", "temperature on"), ("protocol", "head")):  # fmt: skip
+        if setting.get(key) is not None:
+            value = setting[key]
+            parts.append(f"{label}: {', '.join(map(str, value)) if isinstance(value, list) else value}")
+    if setting.get("head"):
+        parts.append("head settings: " + ", ".join(f"{k} {v}" for k, v in setting["head"].items()))
+    if setting.get("seeds"):
+        parts.append("seeds: " + ", ".join(f"{k} {v}" for k, v in setting["seeds"].items()))
+    return "This run: " + "; ".join(parts) + "."
+
+
 def report_table_markdown(table):
     """The "report vs. this run" table in Markdown.
 
@@ -20,9 +40,12 @@ def report_table_markdown(table):
     Returns
     -------
     text : str
-        The title, "NOT COMPARABLE: ..." when the settings differ, the table.
+        The title, what the run used (``table["setting"]``, when given),
+        "NOT COMPARABLE: ..." when the settings differ, the table.
     """
     lines = [table["title"], ""]
+    if table.get("setting"):
+        lines += [_setting_text(table["setting"]), ""]
     if table["reasons"]:
         lines += [f"NOT COMPARABLE: {'; '.join(table['reasons'])}.", ""]
     lines += ["| quantity | report | this run | source |", "|---|---|---|---|"]
@@ -35,7 +58,7 @@ def _png_name(name, key):
     return f"{key}.png" if key.startswith("figure_") else f"{name}_{key}.png"
 
 
-def figure_files_markdown(name, report_figures):
+def figure_files_markdown(name, report_figures, notes=None):
     """Which file holds each report figure, as a Markdown list.
 
     Parameters
@@ -45,6 +68,9 @@ def figure_files_markdown(name, report_figures):
     report_figures : dict
         ``{number: figure key or None}`` (from
         :func:`~sklvgg.experiments.report_figure_files`).
+    notes : dict, optional
+        ``{number: words}`` added after a figure's file (e.g. which class
+        count stands for the report's).
 
     Returns
     -------
@@ -54,6 +80,8 @@ def figure_files_markdown(name, report_figures):
     for number, key in sorted(report_figures.items()):
         what, axis = REPORT_FIGURES[number][2], REPORT_FIGURES[number][3]
         where = "not drawn by this run" if key is None else f"`{_png_name(name, key)}`"
+        note = (notes or {}).get(number)
+        where += f" ({note})" if note else ""
         lines.append(f"- Figure {number} ({what}{f'; x: {axis}' if axis else ''}): {where}")
     return "\n".join(lines)
 
@@ -119,7 +147,7 @@ def save_results(results, out, name, *, figures=None, report_figures=None):
         path = out / f"{name}_report_vs_run.md"
         text = results["report_vs_run"]["text"]
         if report_figures:
-            text += "\n\n" + figure_files_markdown(name, report_figures)
+            text += "\n\n" + figure_files_markdown(name, report_figures, results.get("report_figure_notes"))
         path.write_text(text + "\n")
         written.append(path)
     return written

@@ -8,9 +8,10 @@ command line parses, calls this, prints and saves.
 
 from sklearn.base import clone
 
+from .._weights import has_top
 from ..summary import model_summary, temperature_model_summary
 from ._comparison import compare_with_report, study_reference
-from ._figures import experiment_figures, filter_figures, report_figure_files
+from ._figures import experiment_figures, filter_figures, report_figure_files, temperature_stand_ins
 from ._protocol import HOLDOUT_FRACTION, default_preprocessing, first_classes, make_pipeline
 from ._report import REPORT_TEMPERATURES
 from ._runs import filters_and_activations, layer_cuts, temperature_sweep, training_and_learning_curves
@@ -19,18 +20,18 @@ from ._runs import filters_and_activations, layer_cuts, temperature_sweep, train
 PER_CLASS = (1, 2, 4, 8, 16, 32, 64, 128)
 
 
-def _merge(results, part, key):
-    """Nest ``part``'s numbers under ``key``; its tables join ``results``'."""
+def _merge(results, part, key, keep_rows=True):
+    """Nest ``part``'s numbers under ``key``; its tables (and rows, kept or CSV only) join ``results``'."""
     for name, rows in part.pop("tables", {}).items():
         results.setdefault("tables", {})[f"{key}_{name}"] = rows
     if part.get("rows"):
-        results.setdefault("tables", {})[key] = part.pop("rows")
+        results.setdefault("tables", {})[key] = part["rows"] if keep_rows else part.pop("rows")
     results[key] = part
 
 
 def _learning(experiment, data, pipe, setting, split, cut_layer):
     reference, comparable = study_reference(
-        dataset=setting["dataset"], weights=setting["weights_given"], layer=setting["layer"],
+        dataset=setting["dataset"], weights=setting["weights_option"], layer=setting["layer"],
         experiment=experiment, protocol=setting["protocol"],
     )  # fmt: skip
     results = training_and_learning_curves(
@@ -40,6 +41,42 @@ def _learning(experiment, data, pipe, setting, split, cut_layer):
         cut = layer_cuts(data, pipe, layers=[cut_layer], pooling=None, n_classes=None, **split)
         _merge(results, cut, "cut")
     return results
+
+
+def temperature_weights(weights):
+    """The weights of the temperature experiment, and a warning when they are not the report's.
+
+    The experiment needs VGG16's 1000-way top. With ``"imagenet"`` (or a file
+    that holds the top) that is the report's network. Otherwise (offline:
+    ``"hed-bsds500"``, a file of conv layers, ``None``) the conv layers given
+    run under a random fully connected top whose ``predictions`` layer has a
+    non-zero random bias, so that the report's form (``fc2``) and the logits
+    form still differ; its numbers mean nothing about ImageNet's classes.
+
+    Parameters
+    ----------
+    weights : {"imagenet", "hed-bsds500"}, path-like or None
+
+    Returns
+    -------
+    weights : str, path-like or dict
+        As :class:`~sklvgg.VGG16FeatureTransformer` takes them.
+    note : str or None
+        The warning to print and to write on the figures.
+    """
+    if has_top(weights):
+        return weights, None
+    conv = "random" if weights is None else str(weights)
+    note = (f"conv layers: {conv}; 1000-way top: random, with a random non-zero bias: these numbers mean "
+            f"nothing until --weights imagenet")  # fmt: skip
+    return {"conv": weights, "top": "random"}, note
+
+
+def _head_setting(head):
+    """The head's settings that shape a fit, for the record."""
+    names = ("solver", "learning_rate_init", "batch_size", "max_iter", "alpha", "standardize", "init",
+             "random_state")  # fmt: skip
+    return {name: head.get_params()[name] for name in names}
 
 
 def _model_summaries(experiment, results, setting):
@@ -116,7 +153,7 @@ def run_experiment(
     preprocessing = preprocessing or default_preprocessing(protocol)
     common = dict(weights=weights, memory=memory, verbose=verbose, protocol=protocol, epochs=epochs,
                   preprocessing=preprocessing)  # fmt: skip
-    setting = {"dataset": dataset, "weights_given": weights, "protocol": protocol,
+    setting = {"dataset": dataset, "weights_option": weights, "protocol": protocol,
                "preprocessing": preprocessing, "n_train": n_train, "n_test": n_test,
                "epochs": epochs}  # fmt: skip
     split_options = dict(n_train=n_train, n_test=n_test)
@@ -135,6 +172,8 @@ def run_experiment(
         setting.update(layer=None, layers=list(layers))
         results = layer_cuts(data, pipe, layers=layers, pooling=pooling, n_classes=n_classes, **split_options)
     else:
+        weights, results_note = temperature_weights(weights)
+        common["weights"] = weights
         temperature_on = temperature_on or ("fc2" if protocol == "study" else "logits")
         setting.update(layer="predictions", temperature_on=temperature_on, input_size=224, pooling="none")
         pipe = make_pipeline(layer="predictions", temperature_on=temperature_on, pooling=None, input_size=224,
@@ -143,11 +182,26 @@ def run_experiment(
             data, pipe, temperatures=temperatures, class_counts=n_classes, **split_options,
             baseline=make_pipeline(layer="fc2", pooling=None, input_size=224, **common),
         )  # fmt: skip
-    setting["weights"] = str(weights)
+    if experiment == "temperature":
+        results["note"] = results_note
+    vgg = clone(pipe[0])
+    if experiment == "layers":
+        vgg.set_params(layer=list(layers), pooling=pooling)
+    vgg.fit(data.filenames[:1])  # resolves the weights, reads no image
+    seeds = {"transformer": vgg.random_state, "head": pipe[-1].random_state, "split": 0}
+    setting.update(weights=vgg.weights_parts_, weights_id=vgg.weights_id_, head=_head_setting(pipe[-1]),
+                   seeds=seeds)  # fmt: skip
+    if experiment == "temperature":
+        setting["n_classes"] = sorted(int(k) for k in results["sweeps"])
+    else:
+        setting["n_classes"] = (
+            results["rows"][0]["n_classes"] if experiment == "layers" else results["n_classes"]
+        )
     results["setting"] = setting
     table = compare_with_report(
-        results, experiment, dataset=dataset, weights=weights, layer=setting["layer"], protocol=protocol,
-        input_size=setting["input_size"], preprocessing=preprocessing,
+        results, experiment, dataset=dataset, layer=setting["layer"], protocol=protocol,
+        weights=f"{weights['conv']} conv layers, random top" if isinstance(weights, dict) else weights,
+        input_size=setting["input_size"], preprocessing=preprocessing, setting=setting,
         **({"temperature_on": setting["temperature_on"]} if "temperature_on" in setting else {}),
     )  # fmt: skip
     results["report_vs_run"] = table
@@ -157,8 +211,15 @@ def run_experiment(
     drawn = experiment_figures(experiment, results, style=figures, table=table)
     if image is not None:
         vgg = clone(pipe[0]).set_params(layer="block5_conv3", pooling=None, verbose=0).fit([image])
-        _merge(results, filters_and_activations(vgg, image), "activations")
+        _merge(results, filters_and_activations(vgg, image), "activations", keep_rows=False)
         drawn.update(filter_figures(vgg, image, experiment=experiment, style=figures))
     results["report_figures"] = report_figure_files(experiment, results, drawn, style=figures)
+    if experiment == "temperature":
+        stand_ins = temperature_stand_ins(results["sweeps"])
+        results["report_figure_notes"] = {
+            n: f"this run's {stand_ins[k]} classes; the report's {k}"
+            for n, k in ((18, 64), (19, 256), (20, 64), (21, 256))
+            if k in stand_ins and stand_ins[k] != k
+        }
     results["figures"] = drawn
     return results
