@@ -6,14 +6,16 @@ from ._head import SoftmaxHeadClassifier, study_head
 from ._images import ImageReadError
 from ._reporting import TransformTally, collect_transforms
 from ._transformer import VGG16FeatureTransformer
-from ._weights import WeightsUnavailableError
+from .exceptions import InputError, SklvggUserError, WeightsUnavailableError
 
 __version__ = "0.1.0"
 
 __all__ = [
     "CacheWarning",
     "ImageReadError",
+    "InputError",
     "LAYER_NAMES",
+    "SklvggUserError",
     "SoftmaxHeadClassifier",
     "TransformTally",
     "VGG16FeatureTransformer",

@@ -11,6 +11,7 @@ import warnings
 import numpy as np
 
 from ._architecture import CAFFE_MEAN_BGR, SPATIAL_LAYERS, preprocess_ops
+from .exceptions import InputError
 
 #: Keras 3 backends with a compiled forward pass here.
 BACKENDS = ("tensorflow", "jax", "torch")
@@ -32,7 +33,7 @@ def keras_backend():
 
     name = keras.backend.backend()
     if name not in BACKENDS:
-        raise ValueError(
+        raise InputError(
             f"sklvgg runs VGG16 on the Keras backends {list(BACKENDS)}; the active one is {name!r}. "
             f"Set KERAS_BACKEND to one of them before Keras is imported."
         )

@@ -39,6 +39,7 @@ from ._training import (
     _RowSpaceChange,
     _StopRule,
 )
+from .exceptions import InputError
 
 __all__ = ["SoftmaxHeadClassifier", "study_head"]
 
@@ -334,7 +335,7 @@ class SoftmaxHeadClassifier(ClassifierMixin, BaseEstimator):
     def _as_float32(X, name):
         """``X`` in float32, refusing values that float32 cannot hold (training runs in float32)."""
         if X.dtype != np.float32 and X.size and np.abs(X).max() > _FLOAT32_MAX:
-            raise ValueError(
+            raise InputError(
                 f"{name} has values beyond the float32 range (largest magnitude "
                 f"{np.abs(X).max():.3g} > {_FLOAT32_MAX:.3g}); SoftmaxHeadClassifier trains in "
                 "float32: rescale the features."
@@ -345,7 +346,7 @@ class SoftmaxHeadClassifier(ClassifierMixin, BaseEstimator):
         y = np.asarray(y)
         unknown = np.setdiff1d(unique_labels(y), self.classes_) if len(y) else []
         if len(unknown):
-            raise ValueError(
+            raise InputError(
                 f"{name} has labels not seen in fit: {list(unknown)[:5]}; classes_ are "
                 f"{list(self.classes_)[:10]}."
             )
@@ -360,14 +361,14 @@ class SoftmaxHeadClassifier(ClassifierMixin, BaseEstimator):
         position = {label: i for i, label in enumerate(self.classes_.tolist())}
         unknown = [label for label in self.class_weight if label not in position]
         if unknown:
-            raise ValueError(
+            raise InputError(
                 f"class_weight has labels that are not classes: {unknown[:5]}; classes_ are "
                 f"{list(self.classes_)[:10]}."
             )
         weights = np.ones(len(self.classes_))
         for label, weight in self.class_weight.items():
             if isinstance(weight, bool) or not isinstance(weight, Real) or not 0 <= weight < np.inf:
-                raise ValueError(
+                raise InputError(
                     f"class_weight[{label!r}] = {weight!r}: class weights must be finite, non-negative "
                     f"numbers (as sample_weight's values)."
                 )
@@ -385,7 +386,7 @@ class SoftmaxHeadClassifier(ClassifierMixin, BaseEstimator):
             sw = sw * class_factor.astype(np.float32)
         weighted = sample_weight is not None or class_factor is not None
         if weighted and not float(np.sum(sw, dtype=np.float64)) > 0:
-            raise ValueError(
+            raise InputError(
                 "The training weights (sample_weight times class_weight) are all zero: there is "
                 "nothing to train on. Give some samples, or classes, a positive weight."
             )
@@ -397,7 +398,7 @@ class SoftmaxHeadClassifier(ClassifierMixin, BaseEstimator):
             X_val = validate_data(self, X_val, reset=False, dtype=[np.float32, np.float64])
             yv = self._encode(np.asarray(y_val), "y_val")
             if len(yv) != len(X_val):
-                raise ValueError(f"X_val and y_val have different lengths: {len(X_val)}, {len(yv)}.")
+                raise InputError(f"X_val and y_val have different lengths: {len(X_val)}, {len(yv)}.")
             return (self._as_float32(X_val, "X_val"), yv), X, y_idx, sample_weight, sw
         if not self.early_stopping:
             return None, X, y_idx, sample_weight, sw
@@ -504,7 +505,7 @@ class SoftmaxHeadClassifier(ClassifierMixin, BaseEstimator):
     def _check_fit_data(self, X, y, sample_weight, X_val, y_val, warm):
         """Validated ``X``, the class indices of ``y`` and the training weights (see ``_sample_weight``)."""
         if (X_val is None) != (y_val is None):
-            raise ValueError(
+            raise InputError(
                 "X_val and y_val must be given together; got "
                 f"{'X_val without y_val' if y_val is None else 'y_val without X_val'}."
             )
@@ -512,7 +513,7 @@ class SoftmaxHeadClassifier(ClassifierMixin, BaseEstimator):
         if not warm:
             self.classes_ = unique_labels(y)
         if len(self.classes_) < 2:
-            raise ValueError(
+            raise InputError(
                 f"SoftmaxHeadClassifier needs samples of at least 2 classes; got 1 class: "
                 f"{self.classes_[0]!r}."
             )
@@ -585,12 +586,12 @@ class SoftmaxHeadClassifier(ClassifierMixin, BaseEstimator):
         """
         first = not hasattr(self, "classes_")
         if first and classes is None:
-            raise ValueError("classes must be passed on the first call to partial_fit.")
+            raise InputError("classes must be passed on the first call to partial_fit.")
         X, y = self._validate_xy(X, y, reset=first)
         if first:
             self.classes_ = unique_labels(np.asarray(classes))
             if len(self.classes_) < 2:
-                raise ValueError(
+                raise InputError(
                     f"SoftmaxHeadClassifier needs at least 2 classes; got {list(self.classes_)}."
                 )
         y_idx = self._encode(y, "y")

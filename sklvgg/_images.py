@@ -14,6 +14,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from .exceptions import InputError
+
 __all__ = ["ImageReadError", "as_image_source", "file_kind", "iter_batches", "read_image", "resize_rgb"]
 
 _OPEN_FLAGS = (
@@ -38,7 +40,7 @@ LARGE_IMAGE_PIXELS = 16_000_000
 _LARGE_DECODE = threading.Lock()
 
 
-class ImageReadError(ValueError):
+class ImageReadError(InputError):
     """An image file could not be read; the message names the file and its row."""
 
     def __init__(self, path, row, reason):
@@ -325,20 +327,20 @@ class _PathSource:
 def _check_image_array(img, where):
     """Validate one image (or a stack) and bring it to ``(..., H, W, 3)``."""
     if img.dtype == object or not (np.issubdtype(img.dtype, np.number) or img.dtype == bool):
-        raise ValueError(
+        raise InputError(
             f"Images must be numeric arrays (uint8 0-255 or float 0-255); {where} has dtype {img.dtype}."
         )
     if np.issubdtype(img.dtype, np.complexfloating) or img.dtype == bool:
-        raise ValueError(f"Images must be real-valued; {where} has dtype {img.dtype}.")
+        raise InputError(f"Images must be real-valued; {where} has dtype {img.dtype}.")
     if np.issubdtype(img.dtype, np.floating):
         finite = np.isfinite(img)
         if not finite.all():
             bad = np.argwhere(~finite)[0]
-            raise ValueError(
+            raise InputError(
                 f"Images must be finite; {where} has {img[tuple(bad)]} at index {tuple(int(i) for i in bad)}."
             )
     if img.size and (img.min() < 0 or img.max() > 255):
-        raise ValueError(
+        raise InputError(
             f"Pixel values must lie in [0, 255] (uint8 or float on the 0-255 scale, as "
             f"keras.applications.vgg16.preprocess_input expects); {where} has values in "
             f"[{img.min()}, {img.max()}]."
@@ -371,12 +373,12 @@ def _grayscale_to_rgb(img, spatial_ndim, where):
             return img
         if channels == 1:
             return np.repeat(img, 3, axis=-1)
-        raise ValueError(
+        raise InputError(
             f"Images must have 1 (grayscale) or 3 (RGB) channels; {where} has "
             f"{channels} channels (shape {img.shape}). Drop the alpha channel of RGBA "
             f"images, or pass file paths, which are converted to RGB."
         )
-    raise ValueError(
+    raise InputError(
         f"Expected {where} of shape {'(n, ' if spatial_ndim == 3 else '('}H, W), "
         f"{'(n, ' if spatial_ndim == 3 else '('}H, W, 1) or "
         f"{'(n, ' if spatial_ndim == 3 else '('}H, W, 3); got shape {img.shape}."
@@ -410,30 +412,30 @@ def as_image_source(X, max_pixels=MAX_IMAGE_PIXELS):
         if X.ndim == 2 and X.shape[1] == 1:
             X = X[:, 0]
     if isinstance(X, (str, os.PathLike)):
-        raise ValueError(
+        raise InputError(
             f"Expected a sequence of image paths or an array of images, got a single "
             f"path {str(X)!r}; wrap it in a list."
         )
     if isinstance(X, np.ndarray) and X.dtype != object and X.dtype.kind not in "US":
         if X.ndim not in (3, 4):
-            raise ValueError(
+            raise InputError(
                 f"Expected images as a 4-D array (n, H, W, 3), a grayscale array "
                 f"(n, H, W) or (n, H, W, 1), or a 1-D sequence of file paths; got an "
                 f"array of shape {X.shape}."
             )
         if len(X) == 0:
-            raise ValueError(f"Expected at least one image; got an array of shape {X.shape}.")
+            raise InputError(f"Expected at least one image; got an array of shape {X.shape}.")
         X = _grayscale_to_rgb(_check_image_array(X, "the image array"), 3, "the image array")
         if _looks_like_unit_scale(X):
             _warn_unit_scale("the image array")
         if min(X.shape[1:3]) < 1:
-            raise ValueError(f"Images must be at least 1 x 1 pixels; got shape {X.shape}.")
+            raise InputError(f"Images must be at least 1 x 1 pixels; got shape {X.shape}.")
         return _ArraySource(X)
     items = list(X) if not isinstance(X, np.ndarray) else list(X.ravel()) if X.ndim == 1 else None
     if items is None:
-        raise ValueError(f"A string or object array of image paths must be 1-D; got shape {X.shape}.")
+        raise InputError(f"A string or object array of image paths must be 1-D; got shape {X.shape}.")
     if not items:
-        raise ValueError("Expected at least one image; got an empty sequence.")
+        raise InputError("Expected at least one image; got an empty sequence.")
     is_path = [_is_path(x) for x in items]
     if all(is_path):
         paths = [os.fspath(x) for x in items]
@@ -446,7 +448,7 @@ def as_image_source(X, max_pixels=MAX_IMAGE_PIXELS):
         # mostly paths (or as many, from row 0 on): the first other row is the culprit
         row = is_path.index(False)
         first = is_path.index(True)
-        raise ValueError(
+        raise InputError(
             f"Row {row} is {items[row]!r} ({type(items[row]).__name__}), not an image file path, "
             f"while row {first} is a path ({str(items[first])!r}); pass a path in every row "
             f"(or an image array in every row)."
@@ -454,24 +456,24 @@ def as_image_source(X, max_pixels=MAX_IMAGE_PIXELS):
     images, unit_rows = [], []
     for row, item in enumerate(items):
         if _is_path(item):
-            raise ValueError(
+            raise InputError(
                 f"Mixed input: row {row} is a path ({str(item)!r}) but other rows are "
                 f"arrays; pass either paths or arrays."
             )
         try:
             img = np.asarray(item)
         except ValueError as exc:
-            raise ValueError(f"Row {row} is not an image array: {exc}") from None
+            raise InputError(f"Row {row} is not an image array: {exc}") from None
         where = f"the image at row {row}"
         if img.dtype == object or img.ndim not in (2, 3):
-            raise ValueError(
+            raise InputError(
                 f"Expected each item to be an image file path or an image array (H, W) "
                 f"or (H, W, C); {where} is {type(item).__name__} with shape "
                 f"{getattr(img, 'shape', None)} and dtype {img.dtype}."
             )
         img = _grayscale_to_rgb(_check_image_array(img, where), 2, where)
         if min(img.shape[:2]) < 1:
-            raise ValueError(f"Images must be at least 1 x 1 pixels; {where} has shape {img.shape}.")
+            raise InputError(f"Images must be at least 1 x 1 pixels; {where} has shape {img.shape}.")
         if _looks_like_unit_scale(img):
             unit_rows.append(row)
         images.append(img)

@@ -13,6 +13,8 @@ an epoch stalled or was undone, as scikit-learn's
 
 import numpy as np
 
+from .exceptions import InputError
+
 __all__ = ["AdamOptimizer", "BaseOptimizer", "RMSpropOptimizer", "SGDOptimizer", "make_optimizer"]
 
 
@@ -292,6 +294,6 @@ def make_optimizer(
     elif solver == "rmsprop":
         optimizer = RMSpropOptimizer(learning_rate_init, **stability)
     else:
-        raise ValueError(f"The {solver!r} solver has no stochastic optimizer.")
+        raise InputError(f"The {solver!r} solver has no stochastic optimizer.")
     optimizer.reset(params)
     return optimizer

@@ -27,11 +27,7 @@ from ._architecture import (
     random_weight_arrays,
 )
 from ._store import BoundedStore
-
-
-class WeightsUnavailableError(OSError):
-    """The requested pretrained weights cannot be found or downloaded."""
-
+from .exceptions import InputError, WeightsUnavailableError
 
 #: Keras' published ImageNet weight files for VGG16: (url, md5).
 IMAGENET_FILES = {
@@ -219,7 +215,7 @@ def _weight_pairs(path, load, include_top=False):
     try:
         handle = h5py.File(path, "r")
     except OSError as exc:
-        raise ValueError(
+        raise InputError(
             f"Cannot read weights file {str(path)!r}: not an HDF5 weights file ({exc})."
         ) from exc
     pairs = []  # (name in the file or None, kernel dataset, bias dataset)
@@ -244,7 +240,7 @@ def _weight_pairs(path, load, include_top=False):
             walk(root)
         matched = _match_vgg16(path, pairs)
         if include_top and "fc1" not in matched:
-            raise ValueError(
+            raise InputError(
                 f"Weights file {str(path)!r} holds only VGG16's conv layers; the "
                 f"layers {TOP_LAYERS} need a file with the fully connected top."
             )
@@ -262,19 +258,19 @@ def _match_vgg16(path, pairs):
     vgg_pairs = [p for p in pairs if tuple(p[1].shape) in set(expected)]
     found = [tuple(k.shape) for _, k, _ in vgg_pairs]
     if found[:13] != _KERNEL_SHAPES or found[13:] not in ([], _DENSE_SHAPES):
-        raise ValueError(
+        raise InputError(
             f"Weights file {str(path)!r} does not hold VGG16's layers: expected the "
             f"13 conv kernels {_KERNEL_SHAPES} (then optionally the dense kernels "
             f"{_DENSE_SHAPES}), found kernels {found}."
         )
     for want, (name, kernel, bias) in zip(_WEIGHT_LAYERS, vgg_pairs):
         if name is not None and name in _WEIGHT_LAYERS and name != want:
-            raise ValueError(
+            raise InputError(
                 f"Weights file {str(path)!r} does not hold VGG16's layers in order: "
                 f"layer {name!r} has the shapes of {want!r}."
             )
         if tuple(bias.shape) != tuple(kernel.shape)[-1:]:
-            raise ValueError(
+            raise InputError(
                 f"Weights file {str(path)!r}: the bias of {want!r} has shape {tuple(bias.shape)}, "
                 f"expected {tuple(kernel.shape)[-1:]}."
             )
@@ -424,7 +420,7 @@ def resolve_weights(weights, layer, seed):
     """
     if isinstance(weights, dict):
         if set(weights) != {"conv", "top"} or weights["top"] != "random" or isinstance(weights["conv"], dict):
-            raise ValueError(
+            raise InputError(
                 f"A dict 'weights' parameter of VGG16FeatureTransformer must be {{'conv': <'imagenet', "
                 f"'hed-bsds500', None or a weights file>, 'top': 'random'}}; got {weights!r}."
             )
@@ -438,7 +434,7 @@ def resolve_weights(weights, layer, seed):
         return WeightSource("imagenet")
     if isinstance(weights, str) and weights == "hed-bsds500":
         if layer in TOP_LAYERS:
-            raise ValueError(
+            raise InputError(
                 f"weights='hed-bsds500' holds only VGG16's 13 conv layers; layer="
                 f"{layer!r} needs the fully connected top. Use a conv or pool layer "
                 f"(e.g. layer='block5_pool', pooling='avg'), or weights='imagenet'."
@@ -448,7 +444,7 @@ def resolve_weights(weights, layer, seed):
     # symlink stays one: re-pointed, it is followed, as a file rewritten in place)
     path = Path(os.path.abspath(Path(os.fspath(weights)).expanduser()))
     if not path.is_file():
-        raise ValueError(
+        raise InputError(
             f"The 'weights' parameter of VGG16FeatureTransformer must be 'imagenet', "
             f"'hed-bsds500', None or the "
             f"path of an existing VGG16 weights file. Got {weights!r}: no such file."

@@ -25,6 +25,8 @@ import numpy as np
 from sklearn.base import clone
 from sklearn.utils._param_validation import HasMethods, Interval, validate_params
 
+from .exceptions import InputError
+
 __all__ = ["transform_paths"]
 
 
@@ -92,14 +94,14 @@ def transform_paths(
     >>> X = transform_paths(vgg, data.filenames, client=client)  # doctest: +SKIP
     """
     if transformer.memory is None:
-        raise ValueError(
+        raise InputError(
             "transform_paths needs transformer.memory set to a cache folder every "
             "worker can reach (a shared file system on a real cluster): the cache is "
             "what lets a failed partition restart without losing work."
         )
     paths = [str(p) for p in paths]
     if not paths:
-        raise ValueError("Expected at least one path; got an empty sequence.")
+        raise InputError("Expected at least one path; got an empty sequence.")
     if not hasattr(transformer, "n_features_out_"):
         transformer = clone(transformer).fit(paths[:1])
     partitions = [paths[i : i + partition_size] for i in range(0, len(paths), partition_size)]

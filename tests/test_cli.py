@@ -19,8 +19,9 @@ from PIL import Image
 from sklearn.utils._param_validation import InvalidParameterError
 
 from sklvgg import VGG16FeatureTransformer, experiments
-from sklvgg.__main__ import _EXPERIMENTS, main
 from sklvgg._architecture import LAYER_NAMES
+from sklvgg._cli import main
+from sklvgg._cli._parser import _EXPERIMENTS
 
 N_CLASSES = 21  # > 20 samples at one image per class: scikit-learn's "50%" warning fires
 SHORT = "c05"  # the one class with 2 images, below --n-train 2 + --n-test 1
@@ -365,7 +366,7 @@ def test_quiet_default_and_verbose(tmp_path, sklvgg, flag):
 
 
 def test_tensorflow_log_level_of_the_user_is_kept(monkeypatch):
-    from sklvgg.__main__ import _quiet_tensorflow_logs
+    from sklvgg._cli._console import quiet_tensorflow_logs as _quiet_tensorflow_logs
 
     for level in ("0", "1"):
         monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", level)
@@ -393,7 +394,7 @@ def test_quiet_import_drops_only_tensorflows_info_lines(tmp_path):
     code = (
         f"import sys; sys.path.insert(0, {str(fake.parent)!r})\n"
         "import os; os.environ.pop('TF_CPP_MIN_LOG_LEVEL', None)\n"
-        "from sklvgg.__main__ import _quiet_tensorflow_logs; _quiet_tensorflow_logs(0)\n"
+        "from sklvgg._cli._console import quiet_tensorflow_logs; quiet_tensorflow_logs(0)\n"
         "import sys; sys.stderr.write('after\\n')\n"
     )
     env = {k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL", "KERAS_BACKEND")}

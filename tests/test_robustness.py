@@ -520,7 +520,7 @@ def test_temperatures_that_cannot_be_represented_are_refused(rng, fake_network):
 
 
 def test_command_line_refuses_unrepresentable_temperatures(tmp_path, capsys):
-    from sklvgg.__main__ import main
+    from sklvgg._cli import main
 
     with pytest.raises(SystemExit) as info:
         main(["reproduce", "temperature", "--out", str(tmp_path), "--temperatures", "1", "1e-320"])
@@ -645,7 +645,7 @@ def test_several_cuts_never_log_tf_function_retracing(rng):
 
 
 def test_image_folder_searches_class_subfolders_and_reports_what_it_skips(tmp_path, rng, capsys):
-    from sklvgg.__main__ import _report_skipped
+    from sklvgg._cli._commands import _report_skipped
     from sklvgg.datasets import load_image_folder
 
     root = tmp_path / "data"
@@ -728,7 +728,7 @@ def test_lbfgs_with_tol_none_runs_at_most_max_iter():
 
 
 def test_command_line_min_images_and_holdout_fraction_name_their_option(tmp_path, capsys):
-    from sklvgg.__main__ import main
+    from sklvgg._cli import main
 
     def error(args):
         with pytest.raises(SystemExit) as info:

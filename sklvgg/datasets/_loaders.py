@@ -7,6 +7,8 @@ from pathlib import Path
 import numpy as np
 from sklearn.utils import Bunch
 
+from ..exceptions import InputError
+
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 
 URBAN_TRIBES_CLASSES = (
@@ -22,7 +24,7 @@ def _is_image(path):
     return path.is_file() and path.suffix.lower() in IMAGE_EXTENSIONS and not path.name.startswith(".")
 
 
-class TooFewImagesError(ValueError):
+class TooFewImagesError(InputError):
     """No class of a recognised dataset layout has ``min_images`` images."""
 
 
@@ -65,7 +67,7 @@ def _bunch(classes, root, layout, min_images, *, target_names=None):
 def _resolve_root(root, subdir, layout):
     root = Path(root).expanduser()
     if not root.is_dir():
-        raise ValueError(f"{layout}: root {str(root)!r} is not a directory. Expected {subdir}.")
+        raise InputError(f"{layout}: root {str(root)!r} is not a directory. Expected {subdir}.")
     if root.name != subdir.split("/")[0] and (root / subdir.split("/")[0]).is_dir():
         root = root / subdir.split("/")[0]
     return root
@@ -112,7 +114,7 @@ def load_image_folder(root, *, min_images=1):
     root = Path(root).expanduser()
     layout = "Image folder (root/<class>/<image>)"
     if not root.is_dir():
-        raise ValueError(f"{layout}: root {str(root)!r} is not a directory.")
+        raise InputError(f"{layout}: root {str(root)!r} is not a directory.")
     classes, skipped = [], {}
     for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
         files, others = _images_under(folder)
@@ -123,7 +125,7 @@ def load_image_folder(root, *, min_images=1):
     if loose:
         skipped["."] = loose  # files beside the class folders: no class
     if not any(files for _, files in classes):
-        raise ValueError(
+        raise InputError(
             f"{layout}: no class folders with images under {str(root)!r}. Expected "
             f"root/<class>/<image>{{{','.join(IMAGE_EXTENSIONS)}}} (images in sub-folders of a "
             f"class folder count)."
@@ -205,7 +207,7 @@ def load_caltech256(root, *, include_clutter=False, min_images=1):
         folders = [f for f in folders if f[1] != "clutter"]
     classes = [(name, sorted(p for p in folder.iterdir() if _is_image(p))) for _, name, folder in folders]
     if not any(files for _, files in classes):
-        raise ValueError(f"{layout}: no class folders named NNN.name with images under {str(root)!r}.")
+        raise InputError(f"{layout}: no class folders named NNN.name with images under {str(root)!r}.")
     return _bunch(classes, root, layout, min_images)
 
 
@@ -248,7 +250,7 @@ def load_urban_tribes(root, *, min_images=1):
             by_class[match.group(1).lower()].append(p)
     classes = [(name, sorted(by_class[name])) for name in URBAN_TRIBES_CLASSES]
     if not any(files for _, files in classes):
-        raise ValueError(
+        raise InputError(
             f"{layout}: no files named <class>_group_picNNNNN.jpg under {str(root)!r}, "
             f"with <class> one of {', '.join(URBAN_TRIBES_CLASSES)}."
         )

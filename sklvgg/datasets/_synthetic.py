@@ -4,6 +4,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..exceptions import InputError
+
 #: Class names of the generated set, one drawing rule each.
 SHAPE_CLASSES = (
     "disc", "square", "triangle", "ring", "cross",
@@ -99,11 +101,11 @@ def make_shapes_dataset(
     from PIL import Image
 
     if not 1 <= n_classes <= len(SHAPE_CLASSES):
-        raise ValueError(f"n_classes must be between 1 and {len(SHAPE_CLASSES)}; got {n_classes}.")
+        raise InputError(f"n_classes must be between 1 and {len(SHAPE_CLASSES)}; got {n_classes}.")
     from ._loaders import URBAN_TRIBES_CLASSES
 
     if layout not in ("caltech256", "urban-tribes"):
-        raise ValueError(f"layout must be 'caltech256' or 'urban-tribes'; got {layout!r}.")
+        raise InputError(f"layout must be 'caltech256' or 'urban-tribes'; got {layout!r}.")
     top = Path(root) / ("256_ObjectCategories" if layout == "caltech256" else "pictures_all")
     for c, kind in enumerate(SHAPE_CLASSES[:n_classes], start=1):
         folder = top / f"{c:03d}.{kind}" if layout == "caltech256" else top

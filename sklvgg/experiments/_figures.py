@@ -13,6 +13,7 @@ import os
 
 import numpy as np
 
+from ..exceptions import InputError
 from ..plotting import (
     CurvesBySettingDisplay,
     ImagesPerClassDisplay,
@@ -178,7 +179,7 @@ def experiment_figures(experiment, results, *, style="combined", table=None):
     figures : dict of str to matplotlib.figure.Figure
     """
     if style not in ("combined", "report"):
-        raise ValueError(f"style must be 'combined' or 'report'; got {style!r}.")
+        raise InputError(f"style must be 'combined' or 'report'; got {style!r}.")
     figures = _combined(experiment, results) if style == "combined" else _report_style(experiment, results)
     if table is not None:
         draw_report_references(figures, experiment, results, table, style=style)

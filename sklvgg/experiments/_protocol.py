@@ -13,6 +13,7 @@ from sklearn.utils import Bunch
 
 from .._head import SoftmaxHeadClassifier, study_head
 from .._transformer import VGG16FeatureTransformer
+from ..exceptions import InputError
 from ..model_selection import PerClassSplit
 
 #: The fraction of Urban Tribes held out for validation. The report (section
@@ -96,7 +97,7 @@ def make_head(protocol="study", *, epochs=None, random_state=0):
         Unfitted.
     """
     if protocol not in ("study", "tuned"):
-        raise ValueError(f"protocol must be 'study' or 'tuned'; got {protocol!r}.")
+        raise InputError(f"protocol must be 'study' or 'tuned'; got {protocol!r}.")
     extra = {} if epochs is None else {"max_iter": int(epochs)}
     if protocol == "study":
         return study_head(random_state=random_state, **extra)
@@ -230,9 +231,9 @@ def holdout_split(y, *, test_size=HOLDOUT_FRACTION, random_state=0):
             f"{n_classes} classes: every class needs one in each part."
         )
         if n < 2 * n_classes:
-            raise ValueError(f"{what} With {n} images no fraction can: too few images per class.")
+            raise InputError(f"{what} With {n} images no fraction can: too few images per class.")
         low, high = math.ceil(n_classes / n * 1000) / 1000, math.floor((n - n_classes) / n * 1000) / 1000
-        raise ValueError(f"{what} Use a fraction from {low:g} to {high:g}.")
+        raise InputError(f"{what} Use a fraction from {low:g} to {high:g}.")
     train, test = train_test_split(
         np.arange(len(y)), test_size=test_size, stratify=y, shuffle=True, random_state=random_state
     )
@@ -244,7 +245,7 @@ def _train_test(y, split, n_train, n_test, holdout, random_state):
         return next(PerClassSplit(n_train, n_test).split(np.zeros(len(y)), y))
     if split == "holdout":
         return holdout_split(y, test_size=holdout, random_state=random_state)
-    raise ValueError(f"split must be 'per-class' or 'holdout'; got {split!r}.")
+    raise InputError(f"split must be 'per-class' or 'holdout'; got {split!r}.")
 
 
 def _split_summary(y, train, test, split, holdout):

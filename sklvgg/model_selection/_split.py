@@ -7,6 +7,8 @@ from sklearn.model_selection import BaseCrossValidator
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 
+from ..exceptions import InputError
+
 
 class PerClassSplit(BaseCrossValidator):
     """Per-class train/test split: ``n_train_per_class`` + ``n_test_per_class``.
@@ -105,7 +107,7 @@ class PerClassSplit(BaseCrossValidator):
         self._validate()
         y = np.asarray(y)
         if len(y) != len(X):
-            raise ValueError(f"X and y have different lengths: {len(X)} and {len(y)}.")
+            raise InputError(f"X and y have different lengths: {len(X)} and {len(y)}.")
         classes, y_idx = np.unique(y, return_inverse=True)
         need = self.n_train_per_class + self.n_test_per_class
         counts = np.bincount(y_idx, minlength=len(classes))
@@ -113,7 +115,7 @@ class PerClassSplit(BaseCrossValidator):
         if len(short):
             n = len(short) - 1
             others = f" (and {n} other class{'es are' if n > 1 else ' is'} short)" if n else ""
-            raise ValueError(
+            raise InputError(
                 f"PerClassSplit needs n_train_per_class + n_test_per_class = {need} samples "
                 f"per class; class {classes[short[0]].item()!r} has {counts[short[0]]}{others}. "
                 f"Leave the short classes out (the sklvgg.datasets loaders' min_images={need}; "

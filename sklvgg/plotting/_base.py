@@ -3,6 +3,8 @@
 import numpy as np
 from sklearn.utils._optional_dependencies import check_matplotlib_support
 
+from ..exceptions import InputError
+
 
 def _figure(**kwargs):
     """A new pyplot figure (so notebooks and sphinx-gallery show it); never shown here."""
@@ -24,7 +26,7 @@ def _axes(ax, n, caller, **figure_kwargs):
     else:
         axes[0] = ax
     if len(axes) != n:
-        raise ValueError(f"{caller} draws {n} axes; ax holds {len(axes)}.")
+        raise InputError(f"{caller} draws {n} axes; ax holds {len(axes)}.")
     return axes, axes[0].figure
 
 
@@ -32,7 +34,7 @@ def _head_of(estimator):
     """The fitted SoftmaxHeadClassifier of an estimator or of a pipeline's last step."""
     head = estimator[-1] if hasattr(estimator, "steps") else estimator
     if not hasattr(head, "loss_curve_"):
-        raise ValueError(
+        raise InputError(
             f"Expected a fitted SoftmaxHeadClassifier (or a pipeline ending in one); got "
             f"{type(head).__name__} without loss_curve_."
         )

@@ -11,6 +11,7 @@ import math
 
 import numpy as np
 
+from ..exceptions import InputError
 from ._base import _axes, _draw_note, _head_of, draw_reference
 
 _QUANTITIES = {"loss": ("cross-entropy loss", "Loss"), "accuracy": ("accuracy", "Accuracy")}
@@ -36,7 +37,7 @@ def _check_curves(curves):
 
 def _check_option(name, value, options):
     if value not in options:
-        raise ValueError(f"{name} must be one of {sorted(options)}; got {value!r}.")
+        raise InputError(f"{name} must be one of {sorted(options)}; got {value!r}.")
 
 
 def _batches_per_epoch(head, n_samples=None):
@@ -164,7 +165,7 @@ class TrainingCurvesDisplay:
         if x_unit == "epoch":
             xs, scale, x_label = epochs, 1, self.x_label
         elif self.batches_per_epoch is None:
-            raise ValueError("x_unit='iteration' needs batches_per_epoch.")
+            raise InputError("x_unit='iteration' needs batches_per_epoch.")
         else:
             scale, x_label = self.batches_per_epoch, "iteration (mini-batch step)"
             xs = epochs * scale
@@ -553,7 +554,7 @@ class TemperatureSweepDisplay:
                  "final": ("final_scores",), "cv": ("cv_scores",)}[quantity]  # fmt: skip
         missing = [name for name in needs if getattr(self, name) is None]
         if missing:
-            raise ValueError(f"quantity={quantity!r} needs {' and '.join(missing)}.")
+            raise InputError(f"quantity={quantity!r} needs {' and '.join(missing)}.")
         (ax,), fig = _axes(ax, 1, f"{type(self).__name__}.plot", figsize=(7, 5))
         order = np.argsort(self.temperatures)
         temps = self.temperatures[order]
@@ -629,7 +630,7 @@ class TemperatureSweepDisplay:
         if final_scores:
             keyed = {float(t): scores for t, scores in final_scores.items()}
             if set(keyed) != set(temps):
-                raise ValueError(
+                raise InputError(
                     f"final_scores has temperatures {sorted(keyed)}; the search has {sorted(temps)}."
                 )
             max_scores, finals = (np.array([keyed[t][i] for t in temps]) for i in (0, 1))
