@@ -108,8 +108,9 @@ def model_key(features):
     """Hash of everything that changes the cached activations of one layer.
 
     ``features`` is the transformer's declaration of its own parameters that
-    change a feature vector (:meth:`VGG16FeatureTransformer._feature_spec`:
-    weights identity, layer, pooling, input size, precision); to it are added
+    change a feature vector (:func:`sklvgg._features.cache_spec`: weights
+    identity, layer, pooling, input size, precision, preprocessing, resize and
+    the view); to it are added
     what the environment changes: the entry format, the resize, and
     the versions of Keras, of the backend that runs the network (TensorFlow,
     JAX and PyTorch agree only within float rounding) and of Pillow.
@@ -403,27 +404,32 @@ class FeatureCache:
             os.replace(tmp, path)
             return True
         except OSError as exc:
-            if tmp is not None:
-                try:
-                    os.unlink(tmp)
-                except OSError:
-                    pass
-            if tmp is not None and os.path.isdir(path):
-                # A directory where the entry goes: only this entry is lost.
-                if key not in self._reported:
-                    self._reported.add(key)
-                    warnings.warn(
-                        f"Cache entry {path} is a directory and cannot be replaced ({exc}); "
-                        f"that image is computed without caching.",
-                        CacheWarning,
-                        stacklevel=2,
-                    )
-                return False
-            self.writable = False
-            warnings.warn(
-                f"The feature cache at {self.folder} cannot be written ({exc}); "
-                f"computing without caching. Results are unchanged.",
-                CacheWarning,
-                stacklevel=2,
-            )
+            self._write_failed(exc, key, tmp)
             return False
+
+    def _write_failed(self, exc, key, tmp):
+        """Clean up after a failed :meth:`write` and say so: one entry lost, or writing off."""
+        path = self._path(key)
+        if tmp is not None:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+        if tmp is not None and os.path.isdir(path):
+            # A directory where the entry goes: only this entry is lost.
+            if key not in self._reported:
+                self._reported.add(key)
+                warnings.warn(
+                    f"Cache entry {path} is a directory and cannot be replaced ({exc}); "
+                    f"that image is computed without caching.",
+                    CacheWarning,
+                    stacklevel=3,
+                )
+            return
+        self.writable = False
+        warnings.warn(
+            f"The feature cache at {self.folder} cannot be written ({exc}); "
+            f"computing without caching. Results are unchanged.",
+            CacheWarning,
+            stacklevel=3,
+        )
