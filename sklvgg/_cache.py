@@ -230,6 +230,21 @@ class _Damaged(Exception):
     """An entry exists but cannot be used; ``str()`` says why."""
 
 
+def _read_regular(fd, limit):
+    """Up to ``limit`` bytes of the open file ``fd``; raises :class:`_Damaged` if not a regular file."""
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        raise _Damaged(f"is not a regular file but {file_kind(mode)}")
+    chunks, remaining = [], limit
+    while remaining > 0:
+        chunk = os.read(fd, remaining)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        remaining -= len(chunk)
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
 class FeatureCache:
     """Per-image feature files for one model key.
 
@@ -269,29 +284,18 @@ class FeatureCache:
         path = self._path(key)
         size = _HEADER.size + self.n_features * 4
         try:
-            # O_NONBLOCK: a FIFO at the entry path opens at once instead of
-            # waiting for a writer; fstat then rejects it before any read.
+            # O_NONBLOCK: a FIFO opens at once, not waiting for a writer; fstat rejects it
             fd = os.open(path, os.O_RDONLY | _NONBLOCK | _CLOEXEC | _BINARY)
         except (FileNotFoundError, NotADirectoryError):
             return None
         except OSError as exc:
             raise _Damaged(f"cannot be read: {exc.strerror or exc}") from None
         try:
-            mode = os.fstat(fd).st_mode
-            if not stat.S_ISREG(mode):
-                raise _Damaged(f"is not a regular file but {file_kind(mode)}")
-            chunks, remaining = [], size + 1  # one byte more reveals a too-long entry
-            while remaining > 0:
-                chunk = os.read(fd, remaining)
-                if not chunk:
-                    break
-                chunks.append(chunk)
-                remaining -= len(chunk)
+            blob = _read_regular(fd, size + 1)  # one byte more reveals a too-long entry
         except OSError as exc:
             raise _Damaged(f"cannot be read: {exc.strerror or exc}") from None
         finally:
             os.close(fd)
-        blob = chunks[0] if len(chunks) == 1 else b"".join(chunks)
         if len(blob) != size:
             raise _Damaged("is truncated or fails its checksum")
         magic, binding, crc, length = _HEADER.unpack_from(blob)
