@@ -108,8 +108,9 @@ def model_key(features):
     """Hash of everything that changes the cached activations of one layer.
 
     ``features`` is the transformer's declaration of its own parameters that
-    change a feature vector (:meth:`VGG16FeatureTransformer._feature_spec`:
-    weights identity, layer, pooling, input size, precision); to it are added
+    change a feature vector (:func:`sklvgg._features.cache_spec`: weights
+    identity, layer, pooling, input size, precision, preprocessing, resize and
+    the view); to it are added
     what the environment changes: the entry format, the resize, and
     the versions of Keras, of the backend that runs the network (TensorFlow,
     JAX and PyTorch agree only within float rounding) and of Pillow.
@@ -229,6 +230,21 @@ class _Damaged(Exception):
     """An entry exists but cannot be used; ``str()`` says why."""
 
 
+def _read_regular(fd, limit):
+    """Up to ``limit`` bytes of the open file ``fd``; raises :class:`_Damaged` if not a regular file."""
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        raise _Damaged(f"is not a regular file but {file_kind(mode)}")
+    chunks, remaining = [], limit
+    while remaining > 0:
+        chunk = os.read(fd, remaining)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        remaining -= len(chunk)
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
 class FeatureCache:
     """Per-image feature files for one model key.
 
@@ -268,29 +284,18 @@ class FeatureCache:
         path = self._path(key)
         size = _HEADER.size + self.n_features * 4
         try:
-            # O_NONBLOCK: a FIFO at the entry path opens at once instead of
-            # waiting for a writer; fstat then rejects it before any read.
+            # O_NONBLOCK: a FIFO opens at once, not waiting for a writer; fstat rejects it
             fd = os.open(path, os.O_RDONLY | _NONBLOCK | _CLOEXEC | _BINARY)
         except (FileNotFoundError, NotADirectoryError):
             return None
         except OSError as exc:
             raise _Damaged(f"cannot be read: {exc.strerror or exc}") from None
         try:
-            mode = os.fstat(fd).st_mode
-            if not stat.S_ISREG(mode):
-                raise _Damaged(f"is not a regular file but {file_kind(mode)}")
-            chunks, remaining = [], size + 1  # one byte more reveals a too-long entry
-            while remaining > 0:
-                chunk = os.read(fd, remaining)
-                if not chunk:
-                    break
-                chunks.append(chunk)
-                remaining -= len(chunk)
+            blob = _read_regular(fd, size + 1)  # one byte more reveals a too-long entry
         except OSError as exc:
             raise _Damaged(f"cannot be read: {exc.strerror or exc}") from None
         finally:
             os.close(fd)
-        blob = chunks[0] if len(chunks) == 1 else b"".join(chunks)
         if len(blob) != size:
             raise _Damaged("is truncated or fails its checksum")
         magic, binding, crc, length = _HEADER.unpack_from(blob)
@@ -403,27 +408,32 @@ class FeatureCache:
             os.replace(tmp, path)
             return True
         except OSError as exc:
-            if tmp is not None:
-                try:
-                    os.unlink(tmp)
-                except OSError:
-                    pass
-            if tmp is not None and os.path.isdir(path):
-                # A directory where the entry goes: only this entry is lost.
-                if key not in self._reported:
-                    self._reported.add(key)
-                    warnings.warn(
-                        f"Cache entry {path} is a directory and cannot be replaced ({exc}); "
-                        f"that image is computed without caching.",
-                        CacheWarning,
-                        stacklevel=2,
-                    )
-                return False
-            self.writable = False
-            warnings.warn(
-                f"The feature cache at {self.folder} cannot be written ({exc}); "
-                f"computing without caching. Results are unchanged.",
-                CacheWarning,
-                stacklevel=2,
-            )
+            self._write_failed(exc, key, tmp)
             return False
+
+    def _write_failed(self, exc, key, tmp):
+        """Clean up after a failed :meth:`write` and say so: one entry lost, or writing off."""
+        path = self._path(key)
+        if tmp is not None:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+        if tmp is not None and os.path.isdir(path):
+            # A directory where the entry goes: only this entry is lost.
+            if key not in self._reported:
+                self._reported.add(key)
+                warnings.warn(
+                    f"Cache entry {path} is a directory and cannot be replaced ({exc}); "
+                    f"that image is computed without caching.",
+                    CacheWarning,
+                    stacklevel=3,
+                )
+            return
+        self.writable = False
+        warnings.warn(
+            f"The feature cache at {self.folder} cannot be written ({exc}); "
+            f"computing without caching. Results are unchanged.",
+            CacheWarning,
+            stacklevel=3,
+        )

@@ -1,14 +1,14 @@
 """VGG16FeatureTransformer: images in, VGG16 activations out."""
 
 import os
-from collections import Counter
+from functools import partial
 from numbers import Integral, Real
 
 import numpy as np
 from joblib import effective_n_jobs
 from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions, validate_parameter_constraints
 from sklearn.utils.validation import check_is_fitted
 
 from ._architecture import (
@@ -18,15 +18,27 @@ from ._architecture import (
     SPATIAL_LAYERS,
     TOP_INPUT_SIZE,
     TOP_LAYERS,
-    imagenet_class_names,
     layer_output_shape,
 )
-from ._cache import FeatureCache, image_keys, model_key, resolve_location
+from ._constraints import ImageSizes, LayerNames
+from ._feature_store import FeatureStore
+from ._features import (
+    FEATURE_PARAMS,
+    VIEW_PARAMS,
+    block_slices,
+    cache_spec,
+    feature_names,
+    fitted_for,
+    layer_names,
+    layer_width,
+    views,
+)
 from ._images import MAX_IMAGE_PIXELS, as_image_source, iter_batches
 from ._models import get_feature_function
-from ._reporting import active_tally, progress_bar
+from ._reporting import progress_bar
 from ._store import BoundedStore
 from ._weights import resolve_weights
+from .exceptions import InputError
 
 __all__ = ["VGG16FeatureTransformer"]
 
@@ -321,11 +333,14 @@ class VGG16FeatureTransformer(TransformerMixin, BaseEstimator):
     before the search.
 
     **Changing parameters after fit.** ``temperature``, ``temperature_on``,
-    ``batch_size``, ``verbose`` and ``memory`` can be changed on a fitted
-    transformer. ``weights``, ``layer``, ``pooling`` (for conv and pool
-    layers), ``input_size`` and ``precision`` determine the fitted attributes:
-    ``transform`` refuses to run after a change of any of them, with an error
-    saying to call ``fit`` again.
+    ``batch_size``, ``verbose``, ``memory``, ``n_jobs`` and
+    ``max_image_pixels`` can be changed on a fitted transformer (a new
+    ``temperature`` or ``temperature_on`` is checked by ``transform``; the
+    others are checked by ``fit`` only). ``weights``, ``layer``, ``pooling``
+    (for conv and pool layers), ``input_size``, ``precision``,
+    ``preprocessing``, ``resize``, ``flip`` and ``scales`` change the features
+    and determine the fitted attributes: ``transform`` refuses to run after a
+    change of any of them, with an error saying to call ``fit`` again.
 
     **Numerics.** What is exact and what is not:
 
@@ -367,7 +382,7 @@ class VGG16FeatureTransformer(TransformerMixin, BaseEstimator):
     _parameter_constraints = {
         "weights": [StrOptions({"imagenet", "hed-bsds500"}), str, os.PathLike, dict, None],
         # dict keys: a set that keeps network order, so that errors list the layers in order
-        "layer": [StrOptions(dict.fromkeys(LAYER_NAMES).keys()), list, tuple],  # list: see _check_params
+        "layer": [LayerNames(LAYER_NAMES)],
         "pooling": [StrOptions({"avg", "max"}), None],
         # a normal, finite float64: 1 / T and the gaps / T stay representable
         "temperature": [Interval(Real, np.finfo(np.float64).tiny, np.finfo(np.float64).max, closed="both")],
@@ -377,7 +392,7 @@ class VGG16FeatureTransformer(TransformerMixin, BaseEstimator):
         "precision": [StrOptions({"float32", "bfloat16"})],
         "preprocessing": [StrOptions(set(PREPROCESSING))],
         "flip": ["boolean", StrOptions({"concat"})],
-        "scales": [None, list, tuple],  # distinct sizes >= 32: see _check_params
+        "scales": [None, ImageSizes(MIN_INPUT_SIZE)],
         "resize": [StrOptions({"stretch", "crop"})],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
@@ -431,159 +446,88 @@ class VGG16FeatureTransformer(TransformerMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ fitting
 
+    #: The parameters that change a feature vector, declared once in :mod:`sklvgg._features`:
+    #: the cache key, the "changed since fit" check and the feature names derive from
+    #: them. Changing one after fit needs a new ``fit``.
+    _FEATURE_PARAMS = tuple(FEATURE_PARAMS)
+    #: The views of an image and how they combine: changing one after fit needs a new ``fit`` too.
+    _VIEW_PARAMS = tuple(VIEW_PARAMS)
+    #: The parameters that act in ``transform`` and may change after fit: checked there again.
+    _TRANSFORM_PARAMS = ("temperature", "temperature_on")
+
     def _layers(self):
         """``layer`` as a tuple of names (one for a str)."""
-        return (self.layer,) if isinstance(self.layer, str) else tuple(self.layer)
+        return layer_names(self.layer)
 
-    def _check_layers(self):
-        """The elements of a list ``layer``: known, distinct, at least one."""
-        if isinstance(self.layer, str):
-            return
-        allowed = "{" + ", ".join(repr(name) for name in LAYER_NAMES) + "}"
-        if len(self.layer) == 0:
-            raise ValueError(
-                f"The 'layer' parameter of VGG16FeatureTransformer must be a layer name or a "
-                f"non-empty list of distinct layer names among {allowed}. Got an empty "
-                f"{type(self.layer).__name__} instead."
+    def _check_combinations(self, layers):
+        """What no parameter says alone: the sizes dense layers and views need, logits and mirrors."""
+        top = [name for name in layers if name in TOP_LAYERS]
+        if self.scales is not None and top:
+            raise InputError(
+                f"scales={self.scales!r} applies to conv and pool cuts with global pooling; the "
+                f"fully connected layers {top} need 224 x 224 input (use scales=None)."
             )
-        unknown = [name for name in self.layer if not isinstance(name, str) or name not in LAYER_NAMES]
-        if unknown:
-            raise ValueError(
-                f"The 'layer' parameter of VGG16FeatureTransformer must be a layer name or a "
-                f"list of layer names among {allowed}. Got {list(self.layer)!r}, where "
-                f"{', '.join(repr(name) for name in unknown)} "
-                f"{'is not a layer' if len(unknown) == 1 else 'are not layers'} of VGG16."
+        if self.scales is not None and self.pooling is None:
+            raise InputError(
+                f"scales={self.scales!r} needs global pooling (pooling='avg' or 'max'): the maps of "
+                f"different sizes are pooled before they are averaged. Got pooling=None."
             )
-        repeated = [name for name, count in Counter(self.layer).items() if count > 1]
-        if repeated:
-            raise ValueError(
-                f"The 'layer' parameter of VGG16FeatureTransformer must list distinct layers. "
-                f"Got {list(self.layer)!r}, where {', '.join(repr(name) for name in repeated)} "
-                f"{'is' if len(repeated) == 1 else 'are'} repeated."
-            )
-
-    def _check_views(self, layers):
-        """``scales``: distinct sizes, conv/pool cuts, global pooling; ``flip="concat"``: not on logits."""
-        if self.scales is not None:
-            sizes = list(self.scales)
-            bad = [
-                s for s in sizes if isinstance(s, bool) or not isinstance(s, Integral) or s < MIN_INPUT_SIZE
-            ]
-            if not sizes or bad or len(set(sizes)) != len(sizes):
-                raise ValueError(
-                    f"The 'scales' parameter of VGG16FeatureTransformer must be None or a non-empty list "
-                    f"of distinct image sizes, integers >= {MIN_INPUT_SIZE}. Got {self.scales!r}."
-                )
-            top = [name for name in layers if name in TOP_LAYERS]
-            if top:
-                raise ValueError(
-                    f"scales={self.scales!r} applies to conv and pool cuts with global pooling; the "
-                    f"fully connected layers {top} need 224 x 224 input (use scales=None)."
-                )
-            if self.pooling is None:
-                raise ValueError(
-                    f"scales={self.scales!r} needs global pooling (pooling='avg' or 'max'): the maps of "
-                    f"different sizes are pooled before they are averaged. Got pooling=None."
-                )
         if self.flip == "concat" and "predictions" in layers:
-            raise ValueError(
+            raise InputError(
                 "flip='concat' with layer 'predictions' would leave the mirror's logits outside the "
                 "temperature softmax; use flip=True (logits averaged, then the softmax) instead."
             )
-
-    def _check_params(self):
-        self._check_layers()
-        layers = self._layers()
-        self._check_views(layers)
-        top = [name for name in layers if name in TOP_LAYERS]
         if top and self.input_size != TOP_INPUT_SIZE:
             if isinstance(self.layer, str):
                 what = f"layer={self.layer!r} needs"
             else:
                 what = f"The layers {top!r} in layer={list(self.layer)!r} need"
-            raise ValueError(
-                f"{what} input_size={TOP_INPUT_SIZE} (the fully "
-                f"connected layers were built for 224 x 224 images); got "
-                f"input_size={self.input_size}. Conv and pool layers accept other sizes."
+            raise InputError(
+                f"{what} input_size={TOP_INPUT_SIZE} (the fully connected layers were built for "
+                f"224 x 224 images); got input_size={self.input_size}. Conv and pool layers accept "
+                f"other sizes."
             )
-        if self.temperature != 1.0 and "predictions" not in layers:
-            raise ValueError(
+
+    def _check_temperature(self, layers):
+        """``temperature`` and ``temperature_on`` act on the ``predictions`` block only."""
+        if "predictions" in layers:
+            return
+        if self.temperature != 1.0:
+            raise InputError(
                 f"temperature={self.temperature!r} only applies to layer='predictions' "
                 f"(a softmax over the ImageNet logits; in a list of layers, to its "
                 f"'predictions' block); with layer={self.layer!r} it must be 1.0."
             )
-        if self.temperature_on not in ("logits", "fc2"):
-            raise ValueError(
-                f"The 'temperature_on' parameter of VGG16FeatureTransformer must be a str "
-                f"among {{'fc2', 'logits'}}. Got {self.temperature_on!r} instead."
-            )
-        if self.temperature_on != "logits" and "predictions" not in layers:
-            raise ValueError(
+        if self.temperature_on != "logits":
+            raise InputError(
                 f"temperature_on={self.temperature_on!r} only applies to layer='predictions' "
                 f"(where the temperature divides; in a list of layers, its 'predictions' "
                 f"block); with layer={self.layer!r} it must be 'logits'."
             )
 
-    #: The parameters that change a feature vector: the one declaration from which
-    #: the cache key (:meth:`_feature_spec`) and the "changed since fit" check
-    #: (:meth:`_fitted_for`) derive. Changing one after fit needs a new ``fit``.
-    _FEATURE_PARAMS = ("weights", "layer", "pooling", "input_size", "precision", "preprocessing", "resize")
-    #: The views of an image and how they combine (each view's entries keyed by the above
-    #: and the view): changing one after fit needs a new ``fit`` too.
-    _VIEW_PARAMS = ("flip", "scales")
-
-    def _normalised(self, name, layers):
-        """Parameter ``name`` as it acts on ``layers``: equal values, equal features."""
-        value = getattr(self, name)
-        if name == "layer":  # a list and a tuple of the same names are the same layers
-            return value if isinstance(value, str) else tuple(layers)
-        if name == "input_size":  # a NumPy integer from a grid, as a plain one (JSON in the key)
-            return int(value)
-        if name == "pooling":  # pooling acts on conv and pool layers only
-            return value if any(layer in SPATIAL_LAYERS for layer in layers) else None
-        if name == "weights" and (
-            isinstance(value, os.PathLike)
-            or (isinstance(value, str) and value not in ("imagenet", "hed-bsds500"))
-        ):
-            return os.path.expanduser(os.fspath(value))
-        return value
+    def _check_transform_params(self):
+        """The parameters that ``transform`` uses and that may change after fit, as ``fit`` checks them."""
+        validate_parameter_constraints(
+            {name: self._parameter_constraints[name] for name in self._TRANSFORM_PARAMS},
+            {name: getattr(self, name) for name in self._TRANSFORM_PARAMS},
+            caller_name=type(self).__name__,
+        )
+        self._check_temperature(self._layers())
 
     def _feature_spec(self, layer, size=None, mirrored=False):
-        """What the cache key of one layer's entries of one view hashes: each of ``_FEATURE_PARAMS``.
-
-        The view: ``size`` (default ``input_size``) replaces ``input_size``, and
-        a mirrored view is marked as such. Fields at their defaults (no mirror,
-        ``resize="stretch"``) are left out, so the keys of plain views are those
-        of transformers without views.
-        """
-        spec = {name: self._normalised(name, (layer,)) for name in self._FEATURE_PARAMS}
-        spec["layer"] = layer  # each layer of a list under the key a single-layer transformer uses
-        spec["weights"] = self._weight_source.refreshed().key  # the file's content, not its name
-        if size is not None:
-            spec["input_size"] = int(size)
-        if mirrored:
-            spec["mirrored"] = True
-        if spec["resize"] == "stretch":
-            del spec["resize"]
-        return spec
-
-    def _fitted_for(self):
-        layers = self._layers()
-        fitted = {name: self._normalised(name, layers) for name in self._FEATURE_PARAMS}
-        fitted["flip"] = self.flip
-        fitted["scales"] = None if self.scales is None else tuple(int(size) for size in self.scales)
-        return fitted
+        """What the cache key of one layer's entries of one view hashes (see ``_features.cache_spec``)."""
+        return cache_spec(self, layer, self._weight_source.refreshed().key, size, mirrored)
 
     def _check_unchanged_since_fit(self):
         fitted = getattr(self, "_fit_params", None)
         if fitted is None:  # pickled by an older version
             return
-        now = self._fitted_for()
+        now = fitted_for(self)
         changed = [
             f"{name} ({fitted[name]!r} -> {now[name]!r})" for name in fitted if now[name] != fitted[name]
         ]
         if changed:
-            raise ValueError(
+            raise InputError(
                 f"The parameters of this VGG16FeatureTransformer changed since fit: "
                 f"{', '.join(changed)}. They determine the weights and the output shape; "
                 f"call fit again before transform."
@@ -609,139 +553,126 @@ class VGG16FeatureTransformer(TransformerMixin, BaseEstimator):
         self : object
             Fitted transformer.
         """
-        self._check_params()
+        layers = self._layers()  # each parameter alone is checked by _fit_context
+        self._check_combinations(layers)
+        self._check_temperature(layers)
         as_image_source(X, self.max_image_pixels)
-        layers = self._layers()
         seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
         # the weights needed: the top if any layer is in it (that layer names it in errors)
         deepest = next((name for name in layers if name in TOP_LAYERS), layers[0])
         self._weight_source = resolve_weights(self.weights, deepest, int(seed))
         self.weights_id_ = self._weight_source.key
         self.weights_parts_ = self._weight_source.parts()
-        self._fit_params = self._fitted_for()
+        self._fit_params = fitted_for(self)
         shapes = {name: layer_output_shape(name, self.input_size) for name in layers}
         self.output_shape_ = shapes[self.layer] if isinstance(self.layer, str) else shapes
-        self.feature_slices_ = self._block_slices(layers)
+        self.feature_slices_ = block_slices(layers, self.input_size, self.pooling)
         self.n_features_out_ = self.feature_slices_[layers[-1]].stop * (2 if self.flip == "concat" else 1)
         return self
-
-    def _block_slices(self, layers):
-        """``{layer: slice}``: the columns of each layer's block, concatenated in order."""
-        slices, start = {}, 0
-        for name in layers:
-            width = self._layer_width(name)
-            slices[name] = slice(start, start + width)
-            start += width
-        return slices
-
-    def _layer_width(self, layer):
-        """Features of one layer at this ``input_size`` after ``pooling``."""
-        shape = layer_output_shape(layer, self.input_size)
-        if layer in SPATIAL_LAYERS and self.pooling is not None:
-            return shape[-1]
-        return int(np.prod(shape))
 
     # ------------------------------------------------------------------ transform
 
     def _feature_function(self, layers=None, size=None):
         """The compiled cut at ``layers`` (default: all of ``layer``), in one pass, for ``size`` px."""
         layers = self._layers() if layers is None else tuple(layers)
-        # Re-fingerprinted (memoised on size and mtime): a weights file changed
-        # on disk since fit is reloaded, never served from a stale model.
+        # Re-fingerprinted (memoised on size and mtime): a weights file changed on disk
+        # since fit is reloaded, never served from a stale model.
         return get_feature_function(
             self._weight_source.refreshed(), layers, self.input_size if size is None else size,
             self.precision, self.pooling, self.preprocessing,
         )  # fmt: skip
 
-    def _compute(self, source, rows, on_batch=None, layer=None, layers=None, size=None, mirrored=False):
+    def _cut(self, layers, layer, size):
+        """The compiled network for ``_compute``, the width of its output and its progress label."""
+        if layer is not None:  # one layer's map, unpooled
+            function = get_feature_function(
+                self._weight_source.refreshed(), layer, size, self.precision, None, self.preprocessing
+            )
+            return function, int(np.prod(layer_output_shape(layer, size))), layer
+        layers = self._layers() if layers is None else tuple(layers)
+        function = self._feature_function(layers, size)
+        width = sum(layer_width(name, size, self.pooling) for name in layers)
+        desc = "+".join(layers)
+        if self.pooling is not None and any(name in SPATIAL_LAYERS for name in layers):
+            desc += f" ({self.pooling} pooled)"
+        return function, width, desc
+
+    def _compute(self, source, rows, layers=None, on_batch=None, *, layer=None, size=None, mirrored=False):
         """Run the network on ``source[rows]``; returns float32 ``(len(rows), d)``.
 
-        ``on_batch(positions, features)`` is called after every batch, so that
-        what was computed is kept even if a later image fails to load. With
-        ``layers`` (a tuple) given, the features of those layers only,
-        concatenated; with ``layer`` given, the unpooled, flattened activations
-        of that layer are computed instead of the transformer's own output.
-        ``size`` (default ``input_size``) and ``mirrored`` choose the view.
+        ``layers`` (default: all of ``layer``): the features of those layers,
+        concatenated; with ``layer`` given instead, the unpooled, flattened
+        activations of that one layer. ``on_batch(positions, features)`` is
+        called after every batch, so that what was computed is kept even if a
+        later image fails to load. ``size`` (default ``input_size``) and
+        ``mirrored`` choose the view.
         """
         size = self.input_size if size is None else size
-        if layer is None:
-            layers = self._layers() if layers is None else tuple(layers)
-            function = self._feature_function(layers, size)
-            width = sum(self._layer_width(name) for name in layers)
-            desc = "+".join(layers)
-            if self.pooling is not None and any(name in SPATIAL_LAYERS for name in layers):
-                desc += f" ({self.pooling} pooled)"
-        else:
-            function = get_feature_function(
-                self._weight_source.refreshed(),
-                layer,
-                self.input_size,
-                self.precision,
-                None,
-                self.preprocessing,
-            )
-            width = int(np.prod(layer_output_shape(layer, self.input_size)))
-            desc = layer
+        function, width, desc = self._cut(layers, layer, size)
         out = np.empty((len(rows), width), dtype=np.float32)
-        view = (
-            f"{size} px"
-            + (", mirrored" if mirrored else "")
-            + (", centre crop" if self.resize == "crop" else "")
-        )
+        crop = self.resize == "crop"
+        view = f"{size} px" + (", mirrored" if mirrored else "") + (", centre crop" if crop else "")
         progress = progress_bar(len(rows), self.verbose, f"VGG16 {desc}, {view}")
-        position = 0
         try:
             n_threads = effective_n_jobs(self.n_jobs)
+            done = slice(0, 0)
             for chunk, batch in iter_batches(
-                source, rows, self.batch_size, size, n_threads=n_threads, crop=self.resize == "crop"
+                source, rows, self.batch_size, size, n_threads=n_threads, crop=crop
             ):
-                done = slice(position, position + len(chunk))
+                done = slice(done.stop, done.stop + len(chunk))
                 out[done] = function(batch[:, :, ::-1] if mirrored else batch)
-                finite = np.isfinite(out[done]).all(axis=1)
-                if not finite.all():  # before anything is stored or returned
-                    row = int(rows[position + np.flatnonzero(~finite)[0]])
-                    where = f" ({source.item(row)!r})" if source.kind == "path" else ""
-                    raise ValueError(
-                        f"VGG16 gave non-finite features (NaN or inf) for the image at row {row}"
-                        f"{where}: the weights ({self._weight_source.key}) overflow float32 on it. "
-                        f"Nothing was stored or returned."
-                    )
+                self._check_finite(source, rows[done], out[done])  # before anything is stored or returned
                 if on_batch is not None:
                     on_batch(done, out[done])
-                position += len(chunk)
                 progress.update(len(chunk))
         finally:
             progress.close()
         return out
 
+    def _check_finite(self, source, rows, features):
+        finite = np.isfinite(features).all(axis=1)
+        if not finite.all():
+            row = int(rows[np.flatnonzero(~finite)[0]])
+            where = f" ({source.item(row)!r})" if source.kind == "path" else ""
+            raise InputError(
+                f"VGG16 gave non-finite features (NaN or inf) for the image at row {row}{where}: the "
+                f"weights ({self._weight_source.key}) overflow float32 on it. Nothing was stored or returned."
+            )
+
     def _views(self):
         """``[(size, mirrored), ...]``: every view of an image that ``transform`` computes."""
-        sizes = (self.input_size,) if self.scales is None else tuple(int(s) for s in self.scales)
-        mirrors = (False, True) if self.flip else (False,)
-        return [(size, mirrored) for size in sizes for mirrored in mirrors]
+        return views(self)
 
     def _raw_features(self, source):
-        """Activations (logits for ``predictions``) of every image, via the cache, views combined.
+        """Activations (logits for ``predictions``) of every image, via the feature store, views combined.
 
-        Each view (size, mirrored) is computed and cached apart (see
-        :meth:`_view_features`); the sizes are averaged (their maps pooled
-        globally), then the mirrored view averaged in or concatenated.
+        Each view (size, mirrored) is one call of :meth:`FeatureStore.features`,
+        each layer of it under its own cache key (the key a single-layer
+        transformer uses, with the view's size and mirroring); the views are
+        combined by :meth:`_combine_views`.
         """
-        views = self._views()
-        hits = computed = 0
-        parts, caches, todo = {}, None, ()
-        # the images' keys (a stat per file) once, for every view
-        keys = None if resolve_location(self.memory) is None else image_keys(source)
-        for size, mirrored in views:
-            parts[size, mirrored], view_hits, view_computed, caches, todo = self._view_features(
-                source, keys, size, mirrored
-            )
-            hits, computed = hits + view_hits, computed + view_computed
-        self.cache_hits_, self.cache_misses_ = hits, len(source) * len(views) - hits
-        self._report_cache(computed, caches if len(views) == 1 else None, todo)
-        if len(views) == 1:
-            return parts[views[0]]
-        sizes = list(dict.fromkeys(size for size, _ in views))
+        store = FeatureStore(self.memory, source)
+        weights_key = self._weight_source.refreshed().key
+        parts = {}
+        for size, mirrored in views(self):
+            blocks = {
+                name: (
+                    cache_spec(self, name, weights_key, size, mirrored),
+                    layer_width(name, size, self.pooling),
+                )
+                for name in self._layers()
+            }
+            compute = partial(self._compute, source, size=size, mirrored=mirrored)
+            parts[size, mirrored] = store.features(blocks, compute)
+        self.cache_hits_, self.cache_misses_ = store.hits, store.misses
+        store.report(self.verbose, type(self).__name__)
+        return self._combine_views(parts)
+
+    def _combine_views(self, parts):
+        """``{(size, mirrored): features}`` as one matrix: sizes averaged, then mirrors averaged or joined."""
+        if len(parts) == 1:
+            return parts.popitem()[1]
+        sizes = list(dict.fromkeys(size for size, _ in parts))
 
         def over_sizes(mirrored):
             return np.mean([parts[size, mirrored] for size in sizes], axis=0, dtype=np.float32)
@@ -751,74 +682,6 @@ class VGG16FeatureTransformer(TransformerMixin, BaseEstimator):
         if self.flip == "concat":
             return np.hstack([over_sizes(False), over_sizes(True)])
         return (over_sizes(False) + over_sizes(True)) / np.float32(2)
-
-    def _view_features(self, source, keys, size, mirrored):
-        """One view of every image: ``(features, hits, images computed, caches, layers computed)``.
-
-        ``keys``: the images' cache keys (:func:`image_keys`), None without a cache.
-
-        Each layer has its own cache (the key a single-layer transformer
-        uses, with the view's size and mirroring). The images that miss any
-        layer go through the network in one pass, cut at the layers that some
-        of them miss; only the missing entries are written and used, the
-        others are read back as stored.
-        """
-        n = len(source)
-        layers = self._layers()
-        if keys is None:
-            return self._compute(source, np.arange(n), size=size, mirrored=mirrored), 0, n, None, layers
-        location = resolve_location(self.memory)
-        caches = {
-            name: FeatureCache(
-                location, model_key(self._feature_spec(name, size, mirrored)), self._layer_width(name)
-            )
-            for name in layers
-        }
-        found = {name: caches[name].lookup(keys) for name in layers}
-        first_rows = {}
-        for row, key in enumerate(keys):
-            if key not in first_rows and any(key not in found[name] for name in layers):
-                first_rows[key] = row
-        missing = list(first_rows)
-        # in the order of ``layer``: the layers that at least one missed image lacks
-        todo = tuple(name for name in layers if any(key not in found[name] for key in missing))
-        blocks = self._block_slices(todo)
-
-        def store(done, values):
-            for key, vector in zip(missing[done], values):
-                for name in todo:
-                    if key not in found[name]:
-                        block = vector[blocks[name]]
-                        caches[name].write(key, block)
-                        found[name][key] = block
-
-        if missing:
-            rows = np.fromiter(first_rows.values(), np.intp)
-            self._compute(source, rows, on_batch=store, layers=todo, size=size, mirrored=mirrored)
-        hits = sum(1 for key in keys if key not in first_rows)
-        out = np.empty((n, self.feature_slices_[layers[-1]].stop), dtype=np.float32)
-        for name, columns in self.feature_slices_.items():
-            stored = found[name]
-            for row, key in enumerate(keys):
-                out[row, columns] = stored[key]
-        return out, hits, len(missing), caches, todo
-
-    def _report_cache(self, computed, caches, todo):
-        """Count this transform in the active tally, or print its line when ``verbose``."""
-        tally = active_tally()
-        if tally is not None:
-            tally.add(
-                rows=self.cache_hits_ + self.cache_misses_,
-                rows_read_back=self.cache_hits_,
-                images_computed=computed,
-            )
-        elif self.verbose and caches is not None:
-            folders = ", ".join(str(cache.folder) for cache in caches.values())
-            print(
-                f"[VGG16FeatureTransformer] cache {folders}: {self.cache_hits_} hits, "
-                f"{self.cache_misses_} misses ({computed} images computed"
-                + (f" at {', '.join(todo)})" if len(caches) > 1 else ")")
-            )
 
     def transform(self, X):
         """Compute the VGG16 features of the images.
@@ -839,13 +702,16 @@ class VGG16FeatureTransformer(TransformerMixin, BaseEstimator):
         Raises
         ------
         ValueError
-            If ``weights``, ``layer``, ``pooling``, ``input_size`` or
-            ``precision`` changed since ``fit``.
+            If a parameter that changes the features (``weights``, ``layer``,
+            ``pooling``, ``input_size``, ``precision``, ``preprocessing``,
+            ``resize``, ``flip``, ``scales``) changed since ``fit``.
+        InvalidParameterError
+            If ``temperature`` or ``temperature_on`` was set to an invalid
+            value after ``fit``.
         """
         check_is_fitted(self)
-        self._validate_params()  # temperature and the others that may change after fit
-        self._check_params()
         self._check_unchanged_since_fit()
+        self._check_transform_params()
         features = self._raw_features(as_image_source(X, self.max_image_pixels))
         if "predictions" in self._layers():
             bias = (
@@ -874,7 +740,7 @@ class VGG16FeatureTransformer(TransformerMixin, BaseEstimator):
         self._check_unchanged_since_fit()
         arrays = self._weight_source.refreshed().arrays(layer in TOP_LAYERS)
         if layer not in arrays:
-            raise ValueError(f"Layer {layer!r} has no weights; choose one of {sorted(arrays)}.")
+            raise InputError(f"Layer {layer!r} has no weights; choose one of {sorted(arrays)}.")
         return [np.array(a) for a in arrays[layer]]
 
     def activation_maps(self, X, *, layer="block1_conv1"):
@@ -900,7 +766,7 @@ class VGG16FeatureTransformer(TransformerMixin, BaseEstimator):
         check_is_fitted(self)
         self._check_unchanged_since_fit()
         if layer not in SPATIAL_LAYERS:
-            raise ValueError(f"layer must be a conv or pool layer, one of {SPATIAL_LAYERS}; got {layer!r}.")
+            raise InputError(f"layer must be a conv or pool layer, one of {SPATIAL_LAYERS}; got {layer!r}.")
         source = as_image_source(X, self.max_image_pixels)
         maps = self._compute(source, np.arange(len(source)), layer=layer)
         return maps.reshape((len(source),) + layer_output_shape(layer, self.input_size))
@@ -922,15 +788,7 @@ class VGG16FeatureTransformer(TransformerMixin, BaseEstimator):
             (``block4_pool_0`` ... ``block4_pool_511``, ``block5_pool_0`` ...).
         """
         check_is_fitted(self)
-        names = []
-        for layer, columns in self.feature_slices_.items():
-            if layer == "predictions":
-                names += imagenet_class_names()
-            else:
-                names += [f"{layer}_{i}" for i in range(columns.stop - columns.start)]
-        if self.flip == "concat":
-            names += [f"{name}_mirrored" for name in names]
-        return np.asarray(names, dtype=object)
+        return feature_names(self.feature_slices_, self.flip)
 
     #: Parameters added since the first release, with the values that behave as before.
     _LATER_PARAMS = {

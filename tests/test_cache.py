@@ -795,3 +795,131 @@ def test_entries_of_the_wrong_length_or_checksum_are_warned_and_recomputed(tmp_p
     with warnings.catch_warnings():
         warnings.simplefilter("error", CacheWarning)
         np.testing.assert_array_equal(small(tmp_path).fit(X).transform(X), again)
+
+
+def test_every_declared_parameter_invalidates_what_the_transformer_was_fitted_for(images):
+    """Walk the declaration again: changing any declared field after fit is refused by transform."""
+    from sklvgg._features import FEATURE_PARAMS, VIEW_PARAMS
+
+    other = dict(_OTHER_VALUE, weights="hed-bsds500", flip=True, scales=[32, 48])
+    assert set(other) == set(FEATURE_PARAMS) | set(VIEW_PARAMS)
+    for name, value in other.items():
+        vgg = small(None).fit(images)
+        vgg.set_params(**{name: value})
+        with pytest.raises(ValueError, match=f"changed since fit: {name} "):
+            vgg.transform(images)
+
+
+#: The parameters outside the declaration, each with another valid value: neither the cache key
+#: nor what the transformer was fitted for depends on them (``random_state`` acts through the
+#: identity of the random weights, ``temperature`` and ``temperature_on`` on the stored logits).
+_UNDECLARED = {"batch_size": 2, "verbose": 1, "memory": "elsewhere", "n_jobs": 2, "max_image_pixels": 10**6}
+
+
+def test_parameters_outside_the_declaration_change_neither_the_key_nor_the_fit(images, tmp_path):
+    from sklvgg._features import FEATURE_PARAMS, VIEW_PARAMS
+
+    declared = set(FEATURE_PARAMS) | set(VIEW_PARAMS)
+    acting_elsewhere = {"random_state", "temperature", "temperature_on"}
+    assert set(small(None).get_params()) == declared | set(_UNDECLARED) | acting_elsewhere
+    base = small(None).fit(images)
+    keys = {name: model_key(base._feature_spec(name)) for name in base._layers()}
+    for name, value in _UNDECLARED.items():
+        value = tmp_path / value if name == "memory" else value
+        other = small(None).set_params(**{name: value}).fit(images)
+        assert {layer: model_key(other._feature_spec(layer)) for layer in keys} == keys, name
+        assert other._fit_params == base._fit_params, name
+        base.set_params(**{name: value})
+        base._check_unchanged_since_fit()  # nothing to refit
+    seeded = small(None, random_state=1).fit(images)
+    assert model_key(seeded._feature_spec("block4_pool")) != keys["block4_pool"]
+
+
+# ----------------------------------------------------------------------------- the feature store alone
+
+
+class _Network:
+    """A stand-in ``compute``: image k (filled with k) gives k + 1000 * (block's place) in its columns."""
+
+    widths = {"a": 2, "b": 3}
+
+    def __init__(self, source):
+        self.source, self.calls = source, []
+
+    def __call__(self, rows, names, on_batch):
+        self.calls.append((list(rows), names))
+        out = np.hstack([self.block(rows, name) for name in names])
+        for start in range(0, len(rows), 2):  # batches of two
+            done = slice(start, min(start + 2, len(rows)))
+            if on_batch is not None:
+                on_batch(done, out[done])
+        return out
+
+    def block(self, rows, name):
+        values = [float(self.source.item(row)[0, 0, 0]) + 1000 * "ab".index(name) for row in rows]
+        return np.repeat(np.asarray(values, np.float32)[:, None], self.widths[name], axis=1)
+
+
+def _blocks(names):
+    return {name: ({"layer": name, "stand-in": True}, _Network.widths[name]) for name in names}
+
+
+def _source(values):
+    return as_image_source(np.stack([np.full((4, 4, 3), v, np.uint8) for v in values]))
+
+
+def test_store_without_memory_computes_every_row_in_one_call():
+    from sklvgg._feature_store import FeatureStore
+
+    source = _source([3, 1, 3])
+    store, network = FeatureStore(None, source), _Network(source)
+    out = store.features(_blocks("ab"), network)
+    assert network.calls == [([0, 1, 2], ("a", "b"))]
+    expected = np.hstack([network.block(range(3), "a"), network.block(range(3), "b")])
+    np.testing.assert_array_equal(out, expected)
+    assert expected[0].tolist() == [3, 3, 1003, 1003, 1003]
+    assert (store.rows, store.hits, store.misses, store.computed, store.folders) == (3, 0, 3, 3, [])
+
+
+def test_store_computes_only_the_missing_images_and_blocks(tmp_path):
+    from sklvgg._feature_store import FeatureStore
+
+    source = _source([5, 6, 5, 7])  # image 5 twice
+    store, network = FeatureStore(tmp_path, source), _Network(source)
+    first = store.features(_blocks("a"), network)
+    assert network.calls == [([0, 1, 3], ("a",))]  # each distinct image once, at its first row
+    assert (store.hits, store.misses, store.computed) == (0, 4, 3)
+    np.testing.assert_array_equal(first[:, 0], [5, 6, 5, 7])
+
+    more = _source([7, 8, 5])  # 7 and 5 have block a; 8 has nothing
+    store, network = FeatureStore(tmp_path, more), _Network(more)
+    out = store.features(_blocks("ba"), network)
+    # every image misses b: one pass at b, plus a only where some image misses it
+    assert network.calls == [([0, 1, 2], ("b", "a"))]
+    np.testing.assert_array_equal(out[:, 0], [1007, 1008, 1005])
+    np.testing.assert_array_equal(out[:, 3:], [[7, 7], [8, 8], [5, 5]])
+    assert (store.hits, store.misses, store.computed, store.computed_blocks) == (0, 3, 3, ("b", "a"))
+
+    store, network = FeatureStore(tmp_path, more), _Network(more)
+    again = store.features(_blocks("ab"), network)
+    assert network.calls == [] and (store.rows, store.hits, store.misses, store.computed) == (3, 3, 0, 0)
+    np.testing.assert_array_equal(again, np.hstack([out[:, 3:], out[:, :3]]))
+    assert len(store.folders) == 2 and all(folder.is_dir() for folder in store.folders)
+
+
+def test_store_counts_every_call_and_reports_them(tmp_path, capsys):
+    from sklvgg import collect_transforms
+    from sklvgg._feature_store import FeatureStore
+
+    source = _source([1, 2])
+    store, network = FeatureStore(tmp_path, source), _Network(source)
+    store.features(_blocks("a"), network)
+    store.features(_blocks("a"), network)  # a second view with the same key: read back
+    assert (store.rows, store.hits, store.misses, store.computed) == (4, 2, 2, 2)
+    store.report(verbose=1, name="Tester")
+    line = capsys.readouterr().out
+    assert line.startswith("[Tester] cache ") and "2 hits, 2 misses (2 images computed at a)" in line
+    with collect_transforms(progress=False) as tally:
+        store.report(verbose=1, name="Tester")
+    assert capsys.readouterr().out == ""
+    assert (tally.rows, tally.rows_read_back, tally.images_computed) == (4, 2, 2)

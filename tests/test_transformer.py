@@ -392,17 +392,20 @@ def test_a_single_layer_list_is_the_single_layer(images):
 @pytest.mark.parametrize(
     "layer, params, match",
     [
-        ([], {}, "non-empty list of distinct layer names among \\{'block1_conv1', 'block1_conv2'"),
-        (["block4_pool", "block9_pool"], {}, "among \\{'block1_conv1'.*'predictions'\\}. Got "
-         "\\['block4_pool', 'block9_pool'\\], where 'block9_pool' is not a layer of VGG16"),
-        (["block4_pool", 3], {}, "where 3 is not a layer"),
-        (["block4_pool", "block5_pool", "block4_pool"], {}, "distinct layers.*'block4_pool' is repeated"),
+        ([], {}, "non-empty list \\(or tuple\\) of distinct layer names among \\{'block1_conv1', "
+         "'block1_conv2'.*'predictions'\\} \\(an empty list\\). Got \\[\\] instead"),
+        (["block4_pool", "block9_pool"], {}, "among \\{'block1_conv1'.*'predictions'\\} \\('block9_pool' is "
+         "not a layer of VGG16\\). Got \\['block4_pool', 'block9_pool'\\] instead"),
+        (["block4_pool", 3], {}, "\\(3 is not a layer of VGG16\\)"),
+        (("block4_pool", "block9_pool", 3), {}, "\\('block9_pool', 3 are not layers of VGG16\\)"),
+        (["block4_pool", "block5_pool", "block4_pool"], {},
+         "distinct layer names.*\\('block4_pool' is repeated\\)"),
         (["block5_pool", "fc2"], {}, "The layers \\['fc2'\\] in layer=.* need input_size=224"),
         (["fc1", "predictions"], dict(input_size=64), "layers \\['fc1', 'predictions'\\] .*need input_size"),
         (["block4_pool", "block5_pool"], dict(temperature=2.0), "only applies to layer='predictions'"),
         (["block4_pool", "block5_pool"], dict(temperature_on="fc2"), "temperature_on='fc2' only applies"),
         ("block9_pool", {}, "'layer' parameter.*block5_pool.*Got 'block9_pool'"),
-        ({"block4_pool"}, {}, "'layer' parameter.*an instance of 'list' or an instance of 'tuple'"),
+        ({"block4_pool"}, {}, "'layer' parameter.*must be a layer name or a non-empty list \\(or tuple\\)"),
     ],
 )  # fmt: skip
 def test_invalid_layer_lists_fail_at_fit(images, layer, params, match):
@@ -621,3 +624,16 @@ def test_view_parameters_changed_after_fit_are_refused(images):
         with pytest.raises(ValueError, match=f"changed since fit: {name}"):
             clone_of = pickle.loads(pickle.dumps(vgg))
             clone_of.set_params(**{name: value}).transform(images)
+
+
+@pytest.mark.parametrize(
+    "params, match",
+    [(dict(temperature=2.0), "temperature=2.0 only applies to layer='predictions'"),
+     (dict(temperature_on="fc2"), "temperature_on='fc2' only applies"),
+     (dict(temperature_on="bias"), "'temperature_on' parameter of VGG16FeatureTransformer must be")],
+)  # fmt: skip
+def test_temperature_changed_after_fit_is_checked_by_transform(images, params, match):
+    """What may change after fit and acts in transform is checked there, as fit checks it."""
+    vgg = small().fit(images)
+    with pytest.raises(ValueError, match=match):
+        vgg.set_params(**params).transform(images)
