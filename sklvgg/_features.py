@@ -17,7 +17,7 @@ import os
 
 import numpy as np
 
-from ._vgg16 import SPATIAL_LAYERS, imagenet_class_names, layer_output_shape
+from ._architecture import SPATIAL_LAYERS, imagenet_class_names, layer_output_shape
 
 __all__ = [
     "FEATURE_PARAMS",
