@@ -58,12 +58,13 @@ pipe = Pipeline([("vgg", vgg), ("head", head)], transform_input=["X_val"])
 # :class:`~sklvgg.model_selection.PerClassSplit` is the study's split: the first
 # 16 images of each class train, the next 4 validate.
 from sklvgg.model_selection import PerClassSplit
-from sklvgg.plotting import plot_training_curves
+from sklvgg.plotting import TrainingCurvesDisplay
 
 train, test = next(PerClassSplit(16, 4).split(X, y))
 pipe.fit(X[train], y[train], X_val=X[test], y_val=y[test])
 print(f"validation accuracy after {pipe[-1].n_iter_} epochs: {pipe[-1].validation_accuracy_curve_[-1]:.3f}")
-curves = plot_training_curves(pipe, title="16 training images per class")
+display = TrainingCurvesDisplay.from_estimator(pipe, title="16 training images per class")
+curves = display.figure_
 
 # %%
 # Accuracy vs. images per class (Figure 3)
@@ -75,7 +76,7 @@ curves = plot_training_curves(pipe, title="16 training images per class")
 from sklearn.model_selection import learning_curve
 
 from sklvgg.experiments import study_reference
-from sklvgg.plotting import plot_learning_curve_per_class
+from sklvgg.plotting import ImagesPerClassDisplay
 
 n_classes = len(set(y))
 sizes, train_scores, test_scores = learning_curve(
@@ -84,9 +85,9 @@ sizes, train_scores, test_scores = learning_curve(
 reference, comparable = study_reference(
     dataset="caltech256" if args.data else "embedded default", weights=args.weights, layer=layer
 )
-per_class = plot_learning_curve_per_class(
-    sizes, test_scores, n_classes, train_scores=train_scores, reference=reference, comparable=comparable
-)
+per_class = ImagesPerClassDisplay.from_learning_curve(
+    sizes, train_scores, test_scores, n_classes=n_classes, reference=reference, comparable=comparable
+).figure_
 for k, acc in zip(sizes // n_classes, test_scores.mean(axis=1)):
     print(f"{k:3d} images per class: {acc:.3f}")
 

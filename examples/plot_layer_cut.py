@@ -54,7 +54,7 @@ ax.set(
 # The report's runs: loss and accuracy per epoch of the head on a flattened cut.
 import sklearn
 
-from sklvgg.plotting import plot_training_curves
+from sklvgg.plotting import TrainingCurvesDisplay
 
 sklearn.set_config(enable_metadata_routing=True)
 flat = sklearn.clone(vgg).set_params(layer="block4_pool", pooling=None)
@@ -62,7 +62,8 @@ head = study_head(random_state=0).set_fit_request(X_val=True, y_val=True)
 cut = Pipeline([("vgg", flat), ("head", head)], transform_input=["X_val"])
 train, test = next(PerClassSplit(16, 4).split(X, y))
 cut.fit(X[train], y[train], X_val=X[test], y_val=y[test])
-curves = plot_training_curves(cut, title=f"block4_pool flattened ({cut[0].n_features_out_:,} features)")
+title = f"block4_pool flattened ({cut[0].n_features_out_:,} features)"
+curves = TrainingCurvesDisplay.from_estimator(cut, title=title).figure_
 
 # %%
 # Saving the figures and numbers (plumbing)

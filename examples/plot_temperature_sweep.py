@@ -48,7 +48,7 @@ print(f"best T: {search.best_params_['vgg__temperature']}")
 # Validation accuracy per epoch and temperature (the report's Figures 18-19)
 # --------------------------------------------------------------------------
 # The best estimator's clones, refitted with the validation images for their curves.
-from sklvgg.plotting import plot_curves_by, plot_temperature_sweep
+from sklvgg.plotting import CurvesBySettingDisplay, TemperatureSweepDisplay
 
 sklearn.set_config(enable_metadata_routing=True)
 train, test = next(PerClassSplit(16, 4).split(X, y))
@@ -60,15 +60,17 @@ for t in temperatures:
     )
     model.fit(X[train], y[train], X_val=X[test], y_val=y[test])
     curves[t] = model[-1].validation_accuracy_curve_
-per_epoch = plot_curves_by(curves, legend_title="T", title="Validation accuracy per epoch")
+per_epoch = (
+    CurvesBySettingDisplay(curves, setting_name="T").plot(title="Validation accuracy per epoch").figure_
+)
 
 # %%
 # Maximum and final accuracy vs. T (Figures 20-21)
 # ------------------------------------------------
 scores = {t: (max(c), c[-1]) for t, c in curves.items()}
-sweep = plot_temperature_sweep(
+sweep = TemperatureSweepDisplay.from_search(
     search, final_scores=scores, note=None if weights == "imagenet" else "random weights"
-)
+).figure_
 
 # %%
 # Saving the figures and numbers (plumbing)

@@ -48,11 +48,12 @@ pipe = Pipeline([("vgg", vgg), ("head", head)], transform_input=["X_val"])
 # %%
 # Loss and accuracy per epoch (the report's Figures 6-9)
 # ------------------------------------------------------
-from sklvgg.plotting import plot_training_curves
+from sklvgg.plotting import TrainingCurvesDisplay
 
 pipe.fit(X[train], y[train], X_val=X[test], y_val=y[test])
 print(f"held-out accuracy: {pipe[-1].validation_accuracy_curve_[-1]:.3f} (chance {1 / len(set(y)):.3f})")
-curves = plot_training_curves(pipe, title=f"{len(train)} training images, {len(test)} held out")
+title = f"{len(train)} training images, {len(test)} held out"
+curves = TrainingCurvesDisplay.from_estimator(pipe, title=title).figure_
 
 # %%
 # Accuracy vs. images per class (Figures 10-11)
@@ -62,7 +63,7 @@ curves = plot_training_curves(pipe, title=f"{len(train)} training images, {len(t
 import numpy as np
 from sklearn.model_selection import learning_curve
 
-from sklvgg.plotting import plot_learning_curve_per_class
+from sklvgg.plotting import ImagesPerClassDisplay
 
 n_classes = len(set(y))
 smallest = np.unique(y[train], return_counts=True)[1].min()  # training images of the smallest class
@@ -70,7 +71,8 @@ sizes, train_scores, test_scores = learning_curve(
     pipe, X, y, train_sizes=[k * n_classes for k in (1, 2, 4, 8, 16) if k <= smallest],
     cv=[(train, test)], shuffle=False,
 )  # fmt: skip
-per_class = plot_learning_curve_per_class(sizes, test_scores, n_classes, train_scores=train_scores)
+per_class = ImagesPerClassDisplay.from_learning_curve(sizes, train_scores, test_scores, n_classes=n_classes)
+per_class = per_class.figure_
 
 # %%
 # Saving the figures and numbers (plumbing)

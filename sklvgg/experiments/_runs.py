@@ -283,14 +283,16 @@ def temperature_sweep(
 
 
 def filters_and_activations(vgg, image, *, layers=("block1_conv1", "block5_conv3")):
-    """Filters and activation maps of the first and last conv layers (Figures 4-5, 12-13).
+    """The numbers behind Figures 4-5 and 12-13: each activation map's shape, mean and maximum.
 
     Parameters
     ----------
     vgg : fitted VGG16FeatureTransformer
+        Cut at (or below) the deepest of ``layers``.
     image : array-like or path-like
-        One image.
+        The one image whose maps are measured.
     layers : pair of str, default=("block1_conv1", "block5_conv3")
+        The first and last conv layers.
 
     Returns
     -------
