@@ -189,6 +189,10 @@ class SoftmaxHeadClassifier(ClassifierMixin, BaseEstimator):
         Number of epochs run (L-BFGS iterations with ``"lbfgs"``).
     t_ : int
         Number of training samples seen by the optimiser.
+    n_batches_per_epoch_ : int
+        Mini-batch steps (iterations) per epoch of the last fit: training
+        samples over ``batch_size``, rounded up; 1 with ``"lbfgs"``. Epoch
+        ``e`` of the curves ends at iteration ``e * n_batches_per_epoch_``.
     n_features_in_ : int
         Number of features seen in ``fit``.
     feature_names_in_ : ndarray of str
@@ -656,6 +660,7 @@ class SoftmaxHeadClassifier(ClassifierMixin, BaseEstimator):
         order = rng.permutation(n) if self.shuffle else np.arange(n)
         abort_above = np.inf if guard is None else guard.abort_above
         params, batch = [self._W, self._b], self._batch_size(n)
+        self.n_batches_per_epoch_ = -(-n // batch)
         result, n_seen = _mini_batch_epoch(problem, params, self._optimizer, order, batch, abort_above)
         self.t_ += n_seen
         self.n_iter_ += 1
@@ -728,6 +733,7 @@ class SoftmaxHeadClassifier(ClassifierMixin, BaseEstimator):
             self._W, self._b = W, b
             self._record(loss, accuracy, validation, time.perf_counter())
 
+        self.n_batches_per_epoch_ = 1  # one iteration: one step on the whole set
         self._W, self._b = _minimize_lbfgs(problem, W, b, self.max_iter, self.tol, record)
         self._publish()
 

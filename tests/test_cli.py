@@ -497,3 +497,52 @@ def test_reproduce_temperature_offline_says_what_it_ran(
         assert (tmp_path / f"{stem}.png").stat().st_size > 1000
         assert f"- Figure {n} (" in text and f"`{stem}.png`" in text
     assert "`figure_18_temperature_curves_64.png` (this run's 2 classes; the report's 64)" in text
+
+
+def test_an_output_that_cannot_be_written_is_one_line(tmp_path, sklvgg, monkeypatch):
+    """A folder without write access, and a write that fails after the work: one line, exit status 1."""
+    import sklvgg.experiments as experiments_module
+
+    monkeypatch.setattr(os, "access", lambda path, mode: False)  # root may write anywhere: pretend not
+    message = error_line(sklvgg(["demo", "--out", "o", "--weights", "none", "--n-classes", "2"], tmp_path), 1)
+    assert message == "--out 'o': the folder is not writable."
+    monkeypatch.undo()
+
+    def full(*args, **kwargs):
+        raise OSError(28, "No space left on device", "o/demo.json")
+
+    monkeypatch.setattr(experiments_module, "save_results", full)
+    proc = sklvgg(
+        ["demo", "--out", "o", "--weights", "none", "--n-classes", "2", "--input-size", "32"], tmp_path
+    )
+    assert error_line(proc, 1) == "--out 'o': cannot write o/demo.json (No space left on device)."
+
+
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["layers", "--figures", "report"], "--figures report cannot apply to the layers experiment"),
+        (
+            ["caltech256", "--holdout-fraction", "0.3"],
+            "--holdout-fraction 0.3 cannot apply to --split per-class",
+        ),
+        (
+            ["layers", "--layers", "block5_pool", "fc2", "--pooling", "avg"],
+            "cannot apply to fc2 among --layers",
+        ),
+        (["caltech256", "--pooling", "max"], "cannot apply to the default layer fc2 (weights None)"),
+    ],
+)
+def test_more_options_that_cannot_apply(tmp_path, sklvgg, args, words):
+    proc = sklvgg(["reproduce", *args, "--out", "o", "--weights", "none"], tmp_path)
+    assert words in error_line(proc, 2)
+    assert not (tmp_path / "o").exists()
+
+
+def test_a_run_records_the_pooling_it_used(tmp_path):
+    """The default --pooling is avg for a conv cut, and "none" (recorded as such) for a dense one."""
+    common = ["--n-classes", "2", "--epochs", "1", "--n-train", "2", "--n-test", "1"]
+    res = _reproduce("caltech256", tmp_path / "a", *common, "--input-size", "32", "--layer", "block5_pool")
+    assert res["setting"]["pooling"] == "avg" and "pooling: avg" in res["report_vs_run"]["text"]
+    res = _reproduce("caltech256", tmp_path / "b", *common, "--input-size", "224", "--layer", "fc1")
+    assert res["setting"]["pooling"] == "none"

@@ -116,8 +116,7 @@ def test_training_curves_against_iterations(pyplot, head):
     display = TrainingCurvesDisplay.from_estimator(head, quantities="loss", x_unit="iteration")
     assert display.ax_.get_xlabel() == "iteration (mini-batch step)"
     assert_array_equal(display.lines_["loss"][0].get_xdata(), 5 * np.arange(1, 7))
-    # given explicitly: 80 samples in batches of 16; 'auto' is min(200, n) per batch
-    assert TrainingCurvesDisplay.from_estimator(head, n_samples=81).batches_per_epoch == 6
+    assert head.n_batches_per_epoch_ == 5  # 80 samples in batches of 16; 'auto' is min(200, n) per batch
     assert TrainingCurvesDisplay.from_estimator(_fit()).batches_per_epoch == 1
     assert TrainingCurvesDisplay.from_estimator(_fit(solver="lbfgs")).batches_per_epoch == 1
 

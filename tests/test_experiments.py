@@ -16,7 +16,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 from sklearn.utils import Bunch
 
-from sklvgg import SoftmaxHeadClassifier, experiments
+from sklvgg import InputError, SoftmaxHeadClassifier, experiments
 
 matplotlib.use("Agg")
 
@@ -317,3 +317,30 @@ def test_temperature_stand_ins():
     assert stand_ins([4, 8]) == {64: 4, 256: 8}
     assert stand_ins([8]) == {64: 8}
     assert stand_ins([64, 8, 100]) == {64: 64, 256: 100}
+
+
+def test_example_setup_generates_the_embedded_default(tmp_path, monkeypatch):
+    import sys
+
+    monkeypatch.setattr(sys, "argv", ["plot_x.py", "--out", str(tmp_path), "--n-classes", "3"])
+    args, data = experiments.example_setup("An example.", n_classes=5)
+    assert args.out == str(tmp_path) and args.weights == "hed-bsds500" and args.input_size == 224
+    assert len(set(data.target)) == 3 and all(str(tmp_path) in str(f) for f in data.filenames)
+
+
+def test_run_experiment_class_counts(fake_network, tmp_path):
+    """One count for the learning curves (a list refused), one sweep per count for the temperature."""
+    from sklvgg.datasets import load_caltech256, make_shapes_dataset
+
+    data = load_caltech256(
+        make_shapes_dataset(tmp_path / "d", n_classes=3, n_per_class=6, layout="caltech256")
+    )
+    with pytest.raises(InputError, match="one class count"):
+        experiments.run_experiment("caltech256", data, dataset="x", weights=None, n_classes=[2, 3])
+    res = experiments.run_experiment(
+        "temperature", data, dataset="x", weights=None, n_train=2, n_test=1, epochs=1, temperatures=[1.0],
+        memory=tmp_path / "cache", verbose=0,
+    )  # fmt: skip
+    assert sorted(res["sweeps"]) == ["3"]  # the default (64, 256), capped at the 3 classes there are
+    assert res["setting"]["n_classes"] == [3] and res["note"].startswith("conv layers: random (weights=None)")
+    plt.close("all")

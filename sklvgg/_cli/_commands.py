@@ -38,8 +38,21 @@ def _output_folder(path, option="--out"):
             f"{option} {str(path)!r}: cannot create the folder ({exc.strerror or exc})."
         ) from exc
     if not os.access(path, os.W_OK | os.X_OK):
-        raise PermissionError(f"{option} {str(path)!r}: the folder is not writable.")
+        raise OutputUnwritableError(f"{option} {str(path)!r}: the folder is not writable.")
     return path
+
+
+def _save(results, out, name, **kwargs):
+    """``save_results``, a failed write (disk full, a read-only file) as a one-line user error."""
+    from sklvgg.experiments import save_results
+
+    try:
+        return save_results(results, out, name, **kwargs)
+    except OSError as exc:
+        where = exc.filename or out
+        raise OutputUnwritableError(
+            f"--out {str(out)!r}: cannot write {where} ({exc.strerror or exc})."
+        ) from exc
 
 
 def _load(data_dir, layout, min_images=1, advice="On the command line: lower --min-images"):
@@ -126,7 +139,7 @@ def _demo(args):
     )  # fmt: skip
     results = experiments.training_and_learning_curves(data, pipe)
     results["figures"] = experiments.experiment_figures("caltech256", results)
-    written = experiments.save_results(results, out, "demo")
+    written = _save(results, out, "demo")
     _close(results)
     summary = {
         "dataset": data.DESCR,
@@ -268,21 +281,46 @@ def _reproduce_data(args, need):
     return data, dataset, out
 
 
-def _refuse_inapplicable(args):
-    """Options that cannot apply to this run: a one-line error each, never silently dropped."""
+def _refuse_inapplicable(args, weights):
+    """Options that cannot apply to this run (with the ``weights`` it will use): one line each, never dropped.
+
+    Then the defaults of the options left out are filled in.
+    """
+    from sklvgg.experiments import HOLDOUT_FRACTION, default_layer
+
     if args.experiment == "temperature" and args.input_size not in (None, 224):
         raise InputError(
             f"--input-size {args.input_size} cannot apply to the temperature experiment: the 1000-way "
             f"ImageNet layer (fc1's 7 x 7 x 512 input) takes 224 x 224 images only. Leave --input-size out."
         )
-    layer = getattr(args, "layer", None) or ("fc2" if args.weights != "hed-bsds500" else "block4_pool")
-    if getattr(args, "pooling", None) is not None and args.experiment != "layers" and layer in TOP_LAYERS:
+    if args.experiment == "layers" and args.figures == "report":
         raise InputError(
-            f"--pooling {args.pooling} cannot apply to --layer {layer}: a fully connected layer has no "
-            f"spatial maps to pool. Leave --pooling out, or cut at a conv or pool layer."
+            "--figures report cannot apply to the layers experiment: the report has no figure of its "
+            "block4_pool and block5_pool cuts (section 1.5 states the result in words). Leave --figures out."
         )
-    if args.experiment != "layers" and getattr(args, "pooling", "") is None:
-        args.pooling = "avg"
+    if getattr(args, "holdout_fraction", None) is not None and args.split == "per-class":
+        raise InputError(
+            f"--holdout-fraction {args.holdout_fraction:g} cannot apply to --split per-class (the first "
+            f"--n-train images of each class train, the next --n-test validate). Pass --split holdout, "
+            f"or leave --holdout-fraction out."
+        )
+    layers = getattr(args, "layers", None) or [getattr(args, "layer", None) or default_layer(weights)]
+    dense = [layer for layer in layers if layer in TOP_LAYERS]
+    if getattr(args, "pooling", None) not in (None, "none") and dense:
+        if args.experiment == "layers":
+            where = f"{dense[0]} among --layers"
+        else:
+            where = (
+                f"--layer {dense[0]}" if args.layer else f"the default layer {dense[0]} (weights {weights})"
+            )
+        raise InputError(
+            f"--pooling {args.pooling} cannot apply to {where}: a fully connected layer has no "
+            f"spatial maps to pool. Leave --pooling out, or cut at conv or pool layers only."
+        )
+    if hasattr(args, "pooling") and args.pooling is None:
+        args.pooling = "none" if args.experiment == "layers" or dense else "avg"
+    if hasattr(args, "holdout_fraction") and args.holdout_fraction is None:
+        args.holdout_fraction = HOLDOUT_FRACTION
     if args.input_size is None:
         args.input_size = 224
 
@@ -290,7 +328,8 @@ def _refuse_inapplicable(args):
 def _reproduce(args):
     from sklvgg import experiments
 
-    _refuse_inapplicable(args)
+    weights = _weights(args.weights)
+    _refuse_inapplicable(args, weights)
     n_train, n_test, need = _split_sizes(args)
     data, dataset, out = _reproduce_data(args, need)
     options = {
@@ -308,16 +347,12 @@ def _reproduce(args):
     if hasattr(args, "cut_layer"):
         options["cut_layer"] = None if args.cut_layer == "none" else args.cut_layer
     start = time.perf_counter()
-    results = experiments.run_experiment(
-        args.experiment, data, dataset=dataset, weights=_weights(args.weights), **options
-    )
+    results = experiments.run_experiment(args.experiment, data, dataset=dataset, weights=weights, **options)
     if results.get("note"):
         print(f"WARNING: {results['note']}")
     _print_results(args.experiment, results)
     results["seconds"] = round(time.perf_counter() - start, 1)
-    written = experiments.save_results(
-        results, out, args.experiment, report_figures=results["report_figures"]
-    )
+    written = _save(results, out, args.experiment, report_figures=results["report_figures"])
     _close(results)
     print("Wrote " + ", ".join(str(p) for p in written))
     return 0

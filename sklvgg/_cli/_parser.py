@@ -243,10 +243,10 @@ def _add_reproduce(sub, common):
         if name != "temperature":
             flatten = name == "layers"
             exp.add_argument(
-                "--pooling", default="none" if flatten else None, choices=["none", "avg", "max"],
+                "--pooling", default=None, choices=["none", "avg", "max"],
                 help="for conv and pool cuts: 'none' flattens the maps (as the report's layer "
                 "cuts), 'avg' or 'max' pools over space (default: "
-                + ("none)" if flatten else "avg; refused with a fully connected --layer)"),
+                + ("none" if flatten else "avg") + "; refused with a fully connected layer)",
             )  # fmt: skip
             exp.add_argument(
                 "--split", default="holdout" if name == "urban-tribes" else "per-class",
@@ -257,9 +257,9 @@ def _add_reproduce(sub, common):
                 "protocol) (default: %(default)s)",
             )  # fmt: skip
             exp.add_argument(
-                "--holdout-fraction", type=_fraction, default=HOLDOUT_FRACTION, metavar="F",
-                help="fraction held out with --split holdout (default: %(default)s; the report "
-                "says only 'a portion')",
+                "--holdout-fraction", type=_fraction, default=None, metavar="F",
+                help=f"fraction held out with --split holdout (default: {HOLDOUT_FRACTION}; the report "
+                "says only 'a portion'; refused with --split per-class)",
             )  # fmt: skip
         if name == "layers":
             exp.add_argument(

@@ -134,7 +134,8 @@ def _report_style(experiment, results):
         per_class = _images_per_class_display(results)
         figures[stems[10]] = per_class.plot(xscale="linear", curves="training").figure_
         figures[stems[11]] = per_class.plot(xscale="linear", curves="validation").figure_
-        cut = results.get("cut", {}).get("cuts", {}).get("block3_pool")
+        cuts = results.get("cut", {}).get("cuts", {})
+        cut = cuts.get("block3_pool", next(iter(cuts.values()), None))  # the report's, or the run's one cut
         if cut:
             display = _training_display(cut)
             for n, quantity, subset in [(14, "accuracy", "training"), (15, "accuracy", "validation"),
@@ -293,5 +294,8 @@ def report_figure_files(experiment, results, figures, *, style="combined"):
             name = None if k is None else f"temperature{'_curves' if number < 20 else ''}_{k}"
         else:
             name = _COMBINED_PLACE[number][0]
+            cut = [row["layer"] for row in results.get("cut", {}).get("rows", [])]
+            if name == "cut_block3_pool" and cut:
+                name = f"cut_{cut[0]}"  # the run's one cut stands for the report's block3_pool
         files[number] = name if name in figures else None
     return files

@@ -34,7 +34,7 @@ def example_setup(description, *, layout="caltech256", n_classes=10, input_size=
     """
     import argparse
 
-    from .datasets import load_caltech256, load_image_folder, load_urban_tribes, make_shapes_dataset
+    from ..datasets import load_caltech256, load_image_folder, load_urban_tribes, make_shapes_dataset
 
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--data", default=None, help="dataset folder (default: embedded generated set)")

@@ -6,9 +6,14 @@ plain results (with the figures under ``"figures"``) and writes nothing. The
 command line parses, calls this, prints and saves.
 """
 
+from numbers import Integral
+
+import numpy as np
 from sklearn.base import clone
 
+from .._architecture import SPATIAL_LAYERS
 from .._weights import has_top
+from ..exceptions import InputError
 from ..summary import model_summary, temperature_model_summary
 from ._comparison import compare_with_report, study_reference
 from ._figures import experiment_figures, filter_figures, report_figure_files, temperature_stand_ins
@@ -66,16 +71,36 @@ def temperature_weights(weights):
     """
     if has_top(weights):
         return weights, None
-    conv = "random" if weights is None else str(weights)
+    conv = "random (weights=None)" if weights is None else str(weights)
     note = (f"conv layers: {conv}; 1000-way top: random, with a random non-zero bias: these numbers mean "
             f"nothing until --weights imagenet")  # fmt: skip
     return {"conv": weights, "top": "random"}, note
 
 
+def _weights_label(weights):
+    """``weights`` in words for the comparison, a random top said as such."""
+    if not isinstance(weights, dict):
+        return weights
+    conv = "random" if weights["conv"] is None else weights["conv"]
+    return f"{conv} conv layers under a random top"
+
+
+def _class_counts(experiment, n_classes):
+    """``n_classes`` checked: one count (or None) for all but the temperature sweep, one or more for it."""
+    if experiment == "temperature":
+        return (64, 256) if n_classes is None else [int(k) for k in np.atleast_1d(n_classes)]
+    if n_classes is not None and not isinstance(n_classes, Integral):
+        raise InputError(
+            f"n_classes of the {experiment} experiment is one class count (or None: all); got {n_classes!r}. "
+            f"Several counts are for the temperature sweep."
+        )
+    return n_classes
+
+
 def _head_setting(head):
     """The head's settings that shape a fit, for the record."""
-    names = ("solver", "learning_rate_init", "batch_size", "max_iter", "alpha", "standardize", "init",
-             "random_state")  # fmt: skip
+    names = ("solver", "learning_rate", "learning_rate_init", "batch_size", "max_iter", "tol", "alpha",
+             "standardize", "init", "random_state")  # fmt: skip
     return {name: head.get_params()[name] for name in names}
 
 
@@ -151,6 +176,7 @@ def run_experiment(
         Figure) and ``report_figures`` (report figure number -> figure name).
     """
     preprocessing = preprocessing or default_preprocessing(protocol)
+    n_classes = _class_counts(experiment, n_classes)
     common = dict(weights=weights, memory=memory, verbose=verbose, protocol=protocol, epochs=epochs,
                   preprocessing=preprocessing)  # fmt: skip
     setting = {"dataset": dataset, "weights_option": weights, "protocol": protocol,
@@ -164,7 +190,9 @@ def run_experiment(
     if experiment in ("caltech256", "urban-tribes"):
         data = first_classes(data, n_classes)
         pipe = make_pipeline(layer=layer, pooling=pooling, input_size=input_size, **common)
-        setting["layer"] = pipe[0].layer
+        setting.update(
+            layer=pipe[0].layer, pooling=(pooling or "none") if pipe[0].layer in SPATIAL_LAYERS else "none"
+        )
         results = _learning(experiment, data, pipe, setting, split_options, cut_layer)
         image = data.filenames[0]
     elif experiment == "layers":
@@ -200,11 +228,13 @@ def run_experiment(
     results["setting"] = setting
     table = compare_with_report(
         results, experiment, dataset=dataset, layer=setting["layer"], protocol=protocol,
-        weights=f"{weights['conv']} conv layers, random top" if isinstance(weights, dict) else weights,
+        weights=_weights_label(weights),
         input_size=setting["input_size"], preprocessing=preprocessing, setting=setting,
         **({"temperature_on": setting["temperature_on"]} if "temperature_on" in setting else {}),
     )  # fmt: skip
     results["report_vs_run"] = table
+    if results.get("reference"):  # the figure says what the table says
+        results["reference"]["comparable"] = table["comparable"]
     results.setdefault("tables", {})["report_vs_run"] = table["rows"]
     summaries = _model_summaries(experiment, results, setting)
     results["model_summary"] = {title: s for title, s in summaries}
@@ -214,6 +244,10 @@ def run_experiment(
         _merge(results, filters_and_activations(vgg, image), "activations", keep_rows=False)
         drawn.update(filter_figures(vgg, image, experiment=experiment, style=figures))
     results["report_figures"] = report_figure_files(experiment, results, drawn, style=figures)
+    cut = [row["layer"] for row in results.get("cut", {}).get("rows", [])]
+    if experiment == "urban-tribes" and cut and cut[0] != "block3_pool":
+        results["report_figure_notes"] = {n: f"this run's flattened {cut[0]}; the report's block3_pool"
+                                          for n in (14, 15, 16, 17)}  # fmt: skip
     if experiment == "temperature":
         stand_ins = temperature_stand_ins(results["sweeps"])
         results["report_figure_notes"] = {

@@ -15,7 +15,6 @@ from sklearn.model_selection import GridSearchCV, learning_curve
 
 from .._architecture import TOP_LAYERS
 from ..model_selection import PerClassSplit
-from ..plotting._displays import _batches_per_epoch
 from ._protocol import (
     HOLDOUT_FRACTION,
     _expected_warnings_ignored,
@@ -26,11 +25,11 @@ from ._protocol import (
 from ._report import REPORT_TEMPERATURES
 
 
-def _curves(head, n_samples):
-    """The per-epoch numbers of a fitted head (trained on ``n_samples`` rows), for JSON and CSV."""
+def _curves(head):
+    """The per-epoch numbers of a fitted head, for JSON and CSV."""
     curves = {
         "epochs": int(head.n_iter_),
-        "iterations_per_epoch": _batches_per_epoch(head, n_samples),
+        "iterations_per_epoch": int(head.n_batches_per_epoch_),
         "loss_curve": [float(v) for v in head.loss_curve_],
         "accuracy_curve": [float(v) for v in head.accuracy_curve_],
     }
@@ -120,7 +119,7 @@ def training_and_learning_curves(
         _, train_scores, test_scores = learning_curve(
             pipe, X, y, train_sizes=sizes, cv=[(train, test)], shuffle=False
         )
-    curves = _curves(head, len(train))
+    curves = _curves(head)
     trained = len(train) // n_classes if split == "per-class" else round(len(train) / n_classes, 1)
     per_class_rows = [
         {"images_per_class": s // n_classes, "train_accuracy": float(a), "validation_accuracy": float(b)}
@@ -187,7 +186,7 @@ def layer_cuts(
         with sklearn.config_context(enable_metadata_routing=True), _expected_warnings_ignored():
             model.fit(X[train], y[train], X_val=X[test], y_val=y[test])
         how = "-" if layer in TOP_LAYERS else (pooling or "flatten")
-        curves = _curves(model[-1], len(train))
+        curves = _curves(model[-1])
         cuts[layer] = curves
         curve_rows += _curve_rows(curves, layer=layer, pooling=how)
         rows.append({
@@ -203,7 +202,7 @@ def layer_cuts(
 
 def temperature_sweep(
     data, pipe, *, temperatures=REPORT_TEMPERATURES, class_counts=(64, 256), n_train=16, n_test=4,
-    baseline=None,
+    baseline=None, note=None,
 ):  # fmt: skip
     """``GridSearchCV`` over ``vgg__temperature`` on the 1000 ImageNet outputs (Figures 18-21).
 
@@ -226,6 +225,9 @@ def temperature_sweep(
     baseline : Pipeline, optional
         Fitted on the same split for each ``k`` (the report compares the
         temperature head with the one on ``fc2``).
+    note : str, optional
+        Kept as ``results["note"]``, which the figures write across their axes
+        (e.g. that the weights are random).
 
     Returns
     -------
@@ -279,7 +281,7 @@ def temperature_sweep(
         ]
         curve_rows += [{"n_classes": k, "temperature": t, "epoch": e + 1, "validation_accuracy": a}
                        for t in temperatures for e, a in enumerate(curves[t])]  # fmt: skip
-    return {"sweeps": sweeps, "rows": rows, "tables": {"curves": curve_rows}}
+    return {"sweeps": sweeps, "rows": rows, "tables": {"curves": curve_rows}, "note": note}
 
 
 def filters_and_activations(vgg, image, *, layers=("block1_conv1", "block5_conv3")):

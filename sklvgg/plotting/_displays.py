@@ -7,8 +7,6 @@ Each Display holds its data as attributes (its constructor takes them);
 plot it. matplotlib is imported only when drawing.
 """
 
-import math
-
 import numpy as np
 
 from ..exceptions import InputError
@@ -38,20 +36,6 @@ def _check_curves(curves):
 def _check_option(name, value, options):
     if value not in options:
         raise InputError(f"{name} must be one of {sorted(options)}; got {value!r}.")
-
-
-def _batches_per_epoch(head, n_samples=None):
-    """Mini-batch steps per epoch of a fitted head (1 for L-BFGS); None when unknown."""
-    if getattr(head, "solver", None) == "lbfgs":
-        return 1
-    if n_samples is None:
-        n_iter, seen = getattr(head, "n_iter_", 0), getattr(head, "t_", 0)
-        if not n_iter or not seen:
-            return None
-        n_samples = round(seen / n_iter)
-    batch_size = getattr(head, "batch_size", "auto")
-    batch = min(200, n_samples) if batch_size == "auto" else min(batch_size, n_samples)
-    return math.ceil(n_samples / batch)
 
 
 class TrainingCurvesDisplay:
@@ -200,8 +184,8 @@ class TrainingCurvesDisplay:
 
     @classmethod
     def from_estimator(
-        cls, estimator, *, n_samples=None, ax=None, quantities=("loss", "accuracy"), x_unit="epoch",
-        title=None, line_kw=None,
+        cls, estimator, *, ax=None, quantities=("loss", "accuracy"), x_unit="epoch", title=None,
+        line_kw=None,
     ):  # fmt: skip
         """Draw the curves a fitted head recorded.
 
@@ -210,11 +194,8 @@ class TrainingCurvesDisplay:
         estimator : SoftmaxHeadClassifier or Pipeline
             Fitted; its ``loss_curve_``, ``accuracy_curve_`` and, when it has
             them, ``validation_*_curve_`` and ``best_epoch_`` are read (from
-            the pipeline's last step).
-        n_samples : int, default=None
-            Training samples per epoch, for the mini-batch steps per epoch.
-            Default: ``t_ / n_iter_`` (exact unless an epoch was aborted);
-            one step per iteration with ``solver="lbfgs"``.
+            the pipeline's last step), and ``n_batches_per_epoch_`` for the
+            iteration axis.
         ax, quantities, x_unit, title, line_kw
             As for :meth:`plot`.
 
@@ -229,7 +210,7 @@ class TrainingCurvesDisplay:
             getattr(head, "validation_loss_curve_", None),
             getattr(head, "validation_accuracy_curve_", None),
             best_epoch=getattr(head, "best_epoch_", None),
-            batches_per_epoch=_batches_per_epoch(head, n_samples),
+            batches_per_epoch=getattr(head, "n_batches_per_epoch_", None),
         )
         return display.plot(ax=ax, quantities=quantities, x_unit=x_unit, title=title, line_kw=line_kw)
 
