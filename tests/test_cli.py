@@ -545,5 +545,7 @@ def test_a_run_records_the_pooling_it_used(tmp_path):
     common = ["--n-classes", "2", "--epochs", "1", "--n-train", "2", "--n-test", "1"]
     res = _reproduce("caltech256", tmp_path / "a", *common, "--input-size", "32", "--layer", "block5_pool")
     assert res["setting"]["pooling"] == "avg" and "pooling: avg" in res["report_vs_run"]["text"]
+    assert res["setting"]["weights"]["fully connected top"] == "not used: every cut is in the conv part"
     res = _reproduce("caltech256", tmp_path / "b", *common, "--input-size", "224", "--layer", "fc1")
     assert res["setting"]["pooling"] == "none"
+    assert res["setting"]["weights"]["fully connected top"].startswith("random (seed")
