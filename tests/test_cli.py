@@ -488,7 +488,8 @@ def test_reproduce_temperature_offline_says_what_it_ran(
     assert res["setting"]["input_size"] == 224 and res["setting"]["n_classes"] == [2, 3]
     assert set(res["setting"]["seeds"]) == {"transformer", "head", "split"}
     out = capsys.readouterr().out
-    assert "WARNING: conv layers:" in out and "mean nothing until --weights imagenet" in out
+    assert "WARNING: a random 1000-way top (random non-zero bias) on " in out
+    assert "mean nothing until --weights imagenet" in out
     text = (tmp_path / "temperature_report_vs_run.md").read_text()
     assert "This run: weights: conv layers: " in text and "fully connected top: random" in text
     assert "NOT COMPARABLE" in text and "the comparison is not meaningful" in text

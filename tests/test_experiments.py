@@ -190,6 +190,13 @@ def test_temperature_rows_compare_their_own_class_count():
     assert by_quantity["temperature vs. fc2, 8 classes (best maximum accuracy)"].endswith(
         "temperature not worse"
     )
+    only64 = experiments.compare_with_report({"sweeps": {"64": _sweep(0.5)}}, "temperature", **setting)
+    by_quantity = {row["quantity"]: row["this run"] for row in only64["rows"]}
+    assert by_quantity["best T, 64 classes"] == "1.49 (maximum), 1 (final)"
+    assert by_quantity[
+        "T near 2 helps, 64 classes (best maximum accuracy at the T nearest 2 vs. at T = 1)"
+    ] == ("50.0% at T 1.49 vs. 45.0% at T 1: helps")
+    assert by_quantity["best maximum accuracy, 256 classes"] == "not run (this run's class counts: 64)"
     for style in ("combined", "report"):
         figures = experiments.experiment_figures("temperature", results, style=style, table=table)
         sweeps = [name for name in figures if not re.search("curves", name)]
@@ -308,6 +315,8 @@ def test_report_figure_files_say_which_file_is_which_figure(learning_results, tm
     text = (tmp_path / "caltech256_report_vs_run.md").read_text()
     assert "- Figure 1 (training and validation loss; x: iterations): `figure_01_loss.png`" in text
     assert "- Figure 4 (the first conv layer's 64 maps): not drawn by this run" in text
+    text = experiments._output.figure_files_markdown("caltech256", {1: "training_curves", 2: None})
+    assert "`caltech256_training_curves.png`" in text  # a combined figure keeps the experiment's prefix
     plt.close("all")
 
 
@@ -342,5 +351,7 @@ def test_run_experiment_class_counts(fake_network, tmp_path):
         memory=tmp_path / "cache", verbose=0,
     )  # fmt: skip
     assert sorted(res["sweeps"]) == ["3"]  # the default (64, 256), capped at the 3 classes there are
-    assert res["setting"]["n_classes"] == [3] and res["note"].startswith("conv layers: random (weights=None)")
+    assert res["setting"]["n_classes"] == [3] and res["note"].startswith(
+        "a random 1000-way top (random non-zero bias) on random conv layers"
+    )
     plt.close("all")

@@ -25,6 +25,10 @@ def test_random_top_under_given_conv_layers(notop_weights_files):
     )
     arrays = source.arrays(include_top=False)
     assert not set(arrays) & set(TOP_LAYERS)
+    top = source.arrays(include_top=True)  # the network is built with the bias the fc2 form is told of
+    np.testing.assert_array_equal(top["predictions"][1], bias)
+    assert top["fc1"][0].shape == (25088, 4096)
+    del top
     for layer, (kernel, b) in conv.arrays(include_top=False).items():  # the file's conv layers, untouched
         np.testing.assert_array_equal(arrays[layer][0], kernel)
         np.testing.assert_array_equal(arrays[layer][1], b)

@@ -71,9 +71,9 @@ def temperature_weights(weights):
     """
     if has_top(weights):
         return weights, None
-    conv = "random (weights=None)" if weights is None else str(weights)
-    note = (f"conv layers: {conv}; 1000-way top: random, with a random non-zero bias: these numbers mean "
-            f"nothing until --weights imagenet")  # fmt: skip
+    conv = "random conv layers" if weights is None else "the given conv layers"
+    note = (f"a random 1000-way top (random non-zero bias) on {conv}: these numbers mean nothing until "
+            f"--weights imagenet")  # fmt: skip
     return {"conv": weights, "top": "random"}, note
 
 
