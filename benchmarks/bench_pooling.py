@@ -83,7 +83,8 @@ def main():
         y = subset.target
         train, test = next(PerClassSplit(16, 4).split(subset.filenames, y))
         for layer in LAYERS:
-            by_pooling = {"flatten": maps[layer][keep].reshape(keep.sum(), -1), "avg": maps[layer][keep].mean(1)}
+            kept = maps[layer][keep]
+            by_pooling = {"flatten": kept.reshape(len(kept), -1), "avg": kept.mean(axis=1)}
             for pooling, X in by_pooling.items():
                 for head_name, head in HEADS.items():
                     tic = time.perf_counter()
