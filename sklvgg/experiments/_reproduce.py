@@ -183,38 +183,73 @@ def run_experiment(
                "preprocessing": preprocessing, "n_train": n_train, "n_test": n_test,
                "epochs": epochs}  # fmt: skip
     split_options = dict(n_train=n_train, n_test=n_test)
-    if experiment != "temperature":
+    if experiment == "temperature":
+        results, pipe, image = _run_temperature(data, common, setting, split_options, temperatures,
+                                                temperature_on, n_classes)  # fmt: skip
+    else:
         split_options.update(split=split, holdout=holdout)
         setting.update(split=split, holdout=holdout, input_size=input_size, pooling=pooling or "none")
-    pipe, image = None, None
-    if experiment in ("caltech256", "urban-tribes"):
-        data = first_classes(data, n_classes)
-        pipe = make_pipeline(layer=layer, pooling=pooling, input_size=input_size, **common)
-        setting.update(
-            layer=pipe[0].layer, pooling=(pooling or "none") if pipe[0].layer in SPATIAL_LAYERS else "none"
-        )
-        results = _learning(experiment, data, pipe, setting, split_options, cut_layer)
-        image = data.filenames[0]
-    elif experiment == "layers":
-        pipe = make_pipeline(input_size=input_size, **common)
-        setting.update(layer=None, layers=list(layers))
-        results = layer_cuts(data, pipe, layers=layers, pooling=pooling, n_classes=n_classes, **split_options)
-    else:
-        weights, results_note = temperature_weights(weights)
-        common["weights"] = weights
-        temperature_on = temperature_on or ("fc2" if protocol == "study" else "logits")
-        setting.update(layer="predictions", temperature_on=temperature_on, input_size=224, pooling="none")
-        pipe = make_pipeline(layer="predictions", temperature_on=temperature_on, pooling=None, input_size=224,
-                             **common)  # fmt: skip
-        results = temperature_sweep(
-            data, pipe, temperatures=temperatures, class_counts=n_classes, **split_options,
-            baseline=make_pipeline(layer="fc2", pooling=None, input_size=224, **common),
-        )  # fmt: skip
-    if experiment == "temperature":
-        results["note"] = results_note
+        common.update(input_size=input_size, pooling=pooling)
+        if experiment == "layers":
+            pipe, image = make_pipeline(**common), None
+            setting.update(layer=None, layers=list(layers))
+            results = layer_cuts(
+                data, pipe, layers=layers, pooling=pooling, n_classes=n_classes, **split_options
+            )
+        else:
+            results, pipe, image = _run_learning(experiment, data, common, setting, split_options, layer,
+                                                 cut_layer, n_classes)  # fmt: skip
+    _record(experiment, results, setting, pipe, data, layers if experiment == "layers" else None)
+    form = {"temperature_on": setting["temperature_on"]} if "temperature_on" in setting else {}
+    table = compare_with_report(
+        results, experiment, dataset=dataset, layer=setting["layer"], protocol=protocol,
+        weights=_weights_label(pipe[0].weights), input_size=setting["input_size"],
+        preprocessing=preprocessing, setting=setting, **form,
+    )  # fmt: skip
+    results["report_vs_run"] = table
+    if results.get("reference"):  # the figure says what the table says
+        results["reference"]["comparable"] = table["comparable"]
+    results.setdefault("tables", {})["report_vs_run"] = table["rows"]
+    results["model_summary"] = dict(_model_summaries(experiment, results, setting))
+    drawn = experiment_figures(experiment, results, style=figures, table=table)
+    if image is not None:
+        vgg = clone(pipe[0]).set_params(layer="block5_conv3", pooling=None, verbose=0).fit([image])
+        _merge(results, filters_and_activations(vgg, image), "activations", keep_rows=False)
+        drawn.update(filter_figures(vgg, image, experiment=experiment, style=figures))
+    results["report_figures"] = report_figure_files(experiment, results, drawn, style=figures)
+    results["report_figure_notes"] = _report_figure_notes(experiment, results)
+    results["figures"] = drawn
+    return results
+
+
+def _run_learning(experiment, data, common, setting, split_options, layer, cut_layer, n_classes):
+    """The Caltech-256 and Urban Tribes experiments: ``(results, pipe, the image of the maps)``."""
+    data = first_classes(data, n_classes)
+    pipe = make_pipeline(layer=layer, **common)
+    cut = pipe[0].layer
+    setting.update(layer=cut, pooling=setting["pooling"] if cut in SPATIAL_LAYERS else "none")
+    return _learning(experiment, data, pipe, setting, split_options, cut_layer), pipe, data.filenames[0]
+
+
+def _run_temperature(data, common, setting, split_options, temperatures, temperature_on, n_classes):
+    """The temperature sweep at 224 px, on a random top offline: ``(results, pipe, None)``."""
+    common["weights"], note = temperature_weights(common["weights"])
+    temperature_on = temperature_on or ("fc2" if common["protocol"] == "study" else "logits")
+    setting.update(layer="predictions", temperature_on=temperature_on, input_size=224, pooling="none")
+    common.update(pooling=None, input_size=224)
+    pipe = make_pipeline(layer="predictions", temperature_on=temperature_on, **common)
+    results = temperature_sweep(
+        data, pipe, temperatures=temperatures, class_counts=n_classes, **split_options,
+        baseline=make_pipeline(layer="fc2", **common), note=note,
+    )  # fmt: skip
+    return results, pipe, None
+
+
+def _record(experiment, results, setting, pipe, data, layers):
+    """What the run used (weights per part, head, seeds, classes) into ``setting``, then ``results``."""
     vgg = clone(pipe[0])
-    if experiment == "layers":
-        vgg.set_params(layer=list(layers), pooling=pooling)
+    if layers is not None:
+        vgg.set_params(layer=list(layers))
     vgg.fit(data.filenames[:1])  # resolves the weights, reads no image
     seeds = {"transformer": vgg.random_state, "head": pipe[-1].random_state, "split": 0}
     setting.update(weights=vgg.weights_parts_, weights_id=vgg.weights_id_, head=_head_setting(pipe[-1]),
@@ -226,34 +261,18 @@ def run_experiment(
             results["rows"][0]["n_classes"] if experiment == "layers" else results["n_classes"]
         )
     results["setting"] = setting
-    table = compare_with_report(
-        results, experiment, dataset=dataset, layer=setting["layer"], protocol=protocol,
-        weights=_weights_label(weights),
-        input_size=setting["input_size"], preprocessing=preprocessing, setting=setting,
-        **({"temperature_on": setting["temperature_on"]} if "temperature_on" in setting else {}),
-    )  # fmt: skip
-    results["report_vs_run"] = table
-    if results.get("reference"):  # the figure says what the table says
-        results["reference"]["comparable"] = table["comparable"]
-    results.setdefault("tables", {})["report_vs_run"] = table["rows"]
-    summaries = _model_summaries(experiment, results, setting)
-    results["model_summary"] = {title: s for title, s in summaries}
-    drawn = experiment_figures(experiment, results, style=figures, table=table)
-    if image is not None:
-        vgg = clone(pipe[0]).set_params(layer="block5_conv3", pooling=None, verbose=0).fit([image])
-        _merge(results, filters_and_activations(vgg, image), "activations", keep_rows=False)
-        drawn.update(filter_figures(vgg, image, experiment=experiment, style=figures))
-    results["report_figures"] = report_figure_files(experiment, results, drawn, style=figures)
+
+
+def _report_figure_notes(experiment, results):
+    """``{report figure: words}`` where this run's figure stands for another cut or class count."""
     cut = [row["layer"] for row in results.get("cut", {}).get("rows", [])]
     if experiment == "urban-tribes" and cut and cut[0] != "block3_pool":
-        results["report_figure_notes"] = {n: f"this run's flattened {cut[0]}; the report's block3_pool"
-                                          for n in (14, 15, 16, 17)}  # fmt: skip
-    if experiment == "temperature":
-        stand_ins = temperature_stand_ins(results["sweeps"])
-        results["report_figure_notes"] = {
-            n: f"this run's {stand_ins[k]} classes; the report's {k}"
-            for n, k in ((18, 64), (19, 256), (20, 64), (21, 256))
-            if k in stand_ins and stand_ins[k] != k
-        }
-    results["figures"] = drawn
-    return results
+        return {n: f"this run's flattened {cut[0]}; the report's block3_pool" for n in (14, 15, 16, 17)}
+    if experiment != "temperature":
+        return {}
+    stand_ins = temperature_stand_ins(results["sweeps"])
+    return {
+        n: f"this run's {stand_ins[k]} classes; the report's {k}"
+        for n, k in ((18, 64), (19, 256), (20, 64), (21, 256))
+        if k in stand_ins and stand_ins[k] != k
+    }
