@@ -562,9 +562,7 @@ class VGG16FeatureTransformer(TransformerMixin, BaseEstimator):
         deepest = next((name for name in layers if name in TOP_LAYERS), layers[0])
         self._weight_source = resolve_weights(self.weights, deepest, int(seed))
         self.weights_id_ = self._weight_source.key
-        self.weights_parts_ = self._weight_source.parts()
-        if deepest not in TOP_LAYERS:
-            self.weights_parts_["fully connected top"] = "not used: every cut is in the conv part"
+        self.weights_parts_ = self._weight_source.parts(include_top=deepest in TOP_LAYERS)
         self._fit_params = fitted_for(self)
         shapes = {name: layer_output_shape(name, self.input_size) for name in layers}
         self.output_shape_ = shapes[self.layer] if isinstance(self.layer, str) else shapes

@@ -367,26 +367,35 @@ class WeightSource:
         pairs = _weight_pairs(path, load={"predictions"}, include_top=True)
         return np.asarray(pairs["predictions"][1], dtype=np.float32)
 
-    def parts(self):
+    def parts(self, include_top):
         """What each part of the network is loaded from, in words (for reports and JSON).
+
+        Parameters
+        ----------
+        include_top : bool
+            Whether the network uses its fully connected top (as for :meth:`arrays`).
 
         Returns
         -------
         parts : dict
-            ``{"conv layers": ..., "fully connected top": ...}``.
+            ``{"conv layers": ..., "fully connected top": ...}``; the top "not
+            used" when ``include_top`` is false.
         """
         if self.kind == "random-top":
+            conv = self.conv.parts(False)["conv layers"]
             top = (f"random (seed {self.seed}; Glorot-uniform kernels, zero fc1/fc2 biases, predictions "
                    f"bias from N(0, {RANDOM_TOP_BIAS_STD:g}))")  # fmt: skip
-            return {"conv layers": self.conv.parts()["conv layers"], "fully connected top": top}
-        if self.kind == "random":
-            what = f"random (seed {self.seed}; Glorot-uniform kernels, zero biases)"
-            return {"conv layers": what, "fully connected top": what}
-        what = (
-            "Keras' ImageNet weights" if self.kind == "imagenet" else f"{self.kind} {self.path} ({self.key})"
-        )
-        top = what if self.kind != "hed-bsds500" else "none in this file"
-        return {"conv layers": what, "fully connected top": top}
+        elif self.kind == "random":
+            conv = top = f"random (seed {self.seed}; Glorot-uniform kernels, zero biases)"
+        else:
+            conv = top = (
+                "Keras' ImageNet weights"
+                if self.kind == "imagenet"
+                else f"{self.kind} {self.path} ({self.key})"
+            )
+        if not include_top:
+            top = "not used: every cut is in the conv part"
+        return {"conv layers": conv, "fully connected top": top}
 
     def arrays(self, include_top):
         """Weight arrays for VGG16 with or without its top."""

@@ -68,6 +68,9 @@ def test_study_reference_is_comparable_only_in_its_setting():
     downloaded = "/data/vgg16_weights_tf_dim_ordering_tf_kernels.h5"  # Keras' ImageNet file
     assert experiments.study_reference(**{**setting, "weights": downloaded})[1]
     assert not experiments.study_reference(**{**setting, "weights": "/data/mine.weights.h5"})[1]
+    assert not experiments.study_reference(**setting, input_size=112)[1]  # as the table: other feature maps
+    assert not experiments.study_reference(**setting, preprocessing="caffe")[1]
+    assert experiments.study_reference(**setting, input_size=224, preprocessing="none")[1]
 
 
 def test_only_expected_warnings_are_silenced():

@@ -13,7 +13,7 @@ def test_random_top_under_given_conv_layers(notop_weights_files):
     source = resolve_weights({"conv": path, "top": "random"}, "predictions", seed=7)
     conv = resolve_weights(path, "block5_pool", seed=7)
     assert source.key == f"{conv.key}+random-top:7"
-    parts = source.parts()
+    parts = source.parts(include_top=True)
     assert path in parts["conv layers"] and parts["fully connected top"].startswith("random (seed 7")
     bias = source.predictions_bias()
     assert bias.shape == (1000,) and bias.std() > 0.5  # non-zero: the two temperature forms differ

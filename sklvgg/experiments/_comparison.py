@@ -66,7 +66,19 @@ def _why_not_comparable(experiment, run):
     return reasons
 
 
-def study_reference(*, dataset, weights, layer, experiment="caltech256", protocol=None, temperature_on=None):
+def _run_setting(dataset, weights, layer, protocol, temperature_on, input_size, preprocessing):
+    """A run's setting as :func:`_why_not_comparable` reads it."""
+    run = {"dataset": dataset, "weights": weights, "layer": layer, "protocol": protocol}
+    run.update(input_size=input_size, preprocessing=preprocessing)
+    if temperature_on is not None:
+        run["temperature_on"] = temperature_on
+    return run
+
+
+def study_reference(
+    *, dataset, weights, layer, experiment="caltech256", protocol=None, temperature_on=None, input_size=None,
+    preprocessing=None,
+):  # fmt: skip
     """The study's reference point, labelled, and whether a run can be compared with it.
 
     Parameters
@@ -86,6 +98,8 @@ def study_reference(*, dataset, weights, layer, experiment="caltech256", protoco
         The run's head; not checked when None.
     temperature_on : {"logits", "fc2"}, optional
         The run's temperature form; not checked when None.
+    input_size, preprocessing : optional
+        The run's image side and preprocessing; not checked when None.
 
     Returns
     -------
@@ -105,9 +119,7 @@ def study_reference(*, dataset, weights, layer, experiment="caltech256", protoco
     >>> comparable, list(reference.values())
     (True, [{16: 0.65}])
     """
-    run = {"dataset": dataset, "weights": weights, "layer": layer, "protocol": protocol}
-    if temperature_on is not None:
-        run["temperature_on"] = temperature_on
+    run = _run_setting(dataset, weights, layer, protocol, temperature_on, input_size, preprocessing)
     reference = {}
     if experiment == "caltech256":
         label = "report: ~65% at 16/class\n(Caltech-256, ImageNet weights, fc2)"
@@ -300,10 +312,7 @@ def compare_with_report(
     """
     from ._output import report_table_markdown
 
-    run = {"dataset": dataset, "weights": weights, "layer": layer, "protocol": protocol}
-    run.update(input_size=input_size, preprocessing=preprocessing)
-    if temperature_on is not None:
-        run["temperature_on"] = temperature_on
+    run = _run_setting(dataset, weights, layer, protocol, temperature_on, input_size, preprocessing)
     reasons = _why_not_comparable(experiment, run)
     rows, references = report_rows(experiment, results)
     table = {

@@ -37,7 +37,8 @@ def _merge(results, part, key, keep_rows=True):
 def _learning(experiment, data, pipe, setting, split, cut_layer):
     reference, comparable = study_reference(
         dataset=setting["dataset"], weights=setting["weights_option"], layer=setting["layer"],
-        experiment=experiment, protocol=setting["protocol"],
+        experiment=experiment, protocol=setting["protocol"], input_size=setting["input_size"],
+        preprocessing=setting["preprocessing"],
     )  # fmt: skip
     results = training_and_learning_curves(
         data, pipe, per_class=PER_CLASS, reference=reference, comparable=comparable, **split
@@ -207,8 +208,6 @@ def run_experiment(
         preprocessing=preprocessing, setting=setting, **form,
     )  # fmt: skip
     results["report_vs_run"] = table
-    if results.get("reference"):  # the figure says what the table says
-        results["reference"]["comparable"] = table["comparable"]
     results.setdefault("tables", {})["report_vs_run"] = table["rows"]
     results["model_summary"] = dict(_model_summaries(experiment, results, setting))
     drawn = experiment_figures(experiment, results, style=figures, table=table)
