@@ -44,7 +44,14 @@ def _as_is(value, layers):
 
 
 def _weights(value, layers):
-    """A path as the file it names (``~`` expanded); a built-in name as it is."""
+    """A path as the file it names (``~`` expanded); a built-in name as it is; a dict copied.
+
+    A dict (``{"conv": ..., "top": "random"}``) becomes a new dict of the normal
+    forms of its values: the record kept at fit is a copy, so a dict edited in
+    place afterwards differs from it, as a list of layers does.
+    """
+    if isinstance(value, dict):
+        return {key: _weights(item, layers) for key, item in value.items()}
     if isinstance(value, os.PathLike) or (isinstance(value, str) and value not in _BUILT_IN_WEIGHTS):
         return os.path.expanduser(os.fspath(value))
     return value

@@ -786,9 +786,13 @@ class VGG16FeatureTransformer(TransformerMixin, BaseEstimator):
             ``predictions`` the ImageNet class names. For a list of layers,
             each block named by its layer, in the order of ``layer``
             (``block4_pool_0`` ... ``block4_pool_511``, ``block5_pool_0`` ...).
+            They name the features the fitted transformer computes: a
+            ``flip`` set after ``fit`` (which ``transform`` refuses) does not
+            change them.
         """
         check_is_fitted(self)
-        return feature_names(self.feature_slices_, self.flip)
+        fitted = getattr(self, "_fit_params", None)
+        return feature_names(self.feature_slices_, self.flip if fitted is None else fitted["flip"])
 
     #: Parameters added since the first release, with the values that behave as before.
     _LATER_PARAMS = {

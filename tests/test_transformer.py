@@ -637,3 +637,26 @@ def test_temperature_changed_after_fit_is_checked_by_transform(images, params, m
     vgg = small().fit(images)
     with pytest.raises(ValueError, match=match):
         vgg.set_params(**params).transform(images)
+
+
+def test_a_weights_dict_edited_in_place_after_fit_is_refused(images):
+    weights = {"conv": None, "top": "random"}
+    vgg = small(weights=weights).fit(images)
+    expected = vgg.transform(images)
+    weights["conv"] = "hed-bsds500"  # get_params() now shows weights that transform would not use
+    with pytest.raises(ValueError, match="changed since fit: weights .*call fit again"):
+        vgg.transform(images)
+    weights["conv"] = None  # put back: the fitted weights again
+    np.testing.assert_array_equal(vgg.transform(images), expected)
+
+
+def test_feature_names_describe_the_fitted_features_after_a_flip_change(images):
+    vgg = small(flip=True).fit(images)
+    vgg.set_params(flip="concat")
+    names = vgg.get_feature_names_out()
+    assert len(names) == vgg.n_features_out_ == 512 and not any("mirrored" in n for n in names)
+    with pytest.raises(ValueError, match="changed since fit: flip"):
+        vgg.transform(images)
+    vgg = small(flip="concat").fit(images)
+    vgg.set_params(flip=False)
+    assert len(vgg.get_feature_names_out()) == vgg.n_features_out_ == 1024
