@@ -516,7 +516,8 @@ class VGG16FeatureTransformer(TransformerMixin, BaseEstimator):
 
     def _feature_spec(self, layer, size=None, mirrored=False):
         """What the cache key of one layer's entries of one view hashes (see ``_features.cache_spec``)."""
-        return cache_spec(self, layer, self._weight_source.refreshed().key, size, mirrored)
+        weights_key = self._weight_source.refreshed().feature_key(layer in TOP_LAYERS)
+        return cache_spec(self, layer, weights_key, size, mirrored)
 
     def _check_unchanged_since_fit(self):
         fitted = getattr(self, "_fit_params", None)
@@ -652,12 +653,12 @@ class VGG16FeatureTransformer(TransformerMixin, BaseEstimator):
         combined by :meth:`_combine_views`.
         """
         store = FeatureStore(self.memory, source)
-        weights_key = self._weight_source.refreshed().key
+        weights = self._weight_source.refreshed()
         parts = {}
         for size, mirrored in views(self):
             blocks = {
                 name: (
-                    cache_spec(self, name, weights_key, size, mirrored),
+                    cache_spec(self, name, weights.feature_key(name in TOP_LAYERS), size, mirrored),
                     layer_width(name, size, self.pooling),
                 )
                 for name in self._layers()

@@ -462,6 +462,24 @@ class WeightSource:
                 ) from None
         return self
 
+    def feature_key(self, include_top):
+        """The key of what a cut uses: :attr:`key`, less a random top's seed where the top is unused.
+
+        Parameters
+        ----------
+        include_top : bool
+            Whether the cut reaches the fully connected top.
+
+        Returns
+        -------
+        key : str
+            For ``kind="random-top"`` without the top, the conv layers' key:
+            the top's seed changes no conv or pool activation.
+        """
+        if self.kind == "random-top" and not include_top:
+            return self.conv.key
+        return self.key
+
     def predictions_bias(self):
         """The 1,000 biases of ``predictions``, read alone (zeros for random weights, as Keras')."""
         if self.kind == "random":

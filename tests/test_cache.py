@@ -923,3 +923,24 @@ def test_store_counts_every_call_and_reports_them(tmp_path, capsys):
         store.report(verbose=1, name="Tester")
     assert capsys.readouterr().out == ""
     assert (tally.rows, tally.rows_read_back, tally.images_computed) == (4, 2, 2)
+
+
+def test_a_random_top_seed_keys_only_the_cuts_that_use_the_top(tmp_path, fake_network, notop_weights_files):
+    images = np.random.default_rng(0).integers(0, 256, (3, 32, 32, 3), dtype=np.uint8)
+    weights = {"conv": str(notop_weights_files["keras3"]), "top": "random"}
+
+    def run(layer, seed, **kw):
+        vgg = VGG16FeatureTransformer(
+            weights=weights, layer=layer, pooling="avg", random_state=seed, memory=tmp_path, **kw
+        )
+        vgg.fit_transform(images)
+        return vgg.cache_hits_
+
+    assert run("block5_pool", 0, input_size=32) == 0
+    assert run("block5_pool", 1, input_size=32) == 3  # the top is unused: its seed changes nothing
+    assert run("block5_pool", None, input_size=32) == 3
+    assert run("fc2", 0) == 0
+    assert run("fc2", 1) == 0  # another random top: other features
+    assert run("fc2", 1) == 3
+    assert run(["block5_pool", "fc2"], 2) == 0
+    assert run("block5_pool", 3) == 3  # the list's conv block, written under the conv layers' key
