@@ -29,6 +29,24 @@ _BACKBONES = BoundedStore(maxsize=MAX_CACHED_MODELS, on_evict=_forget_cuts)
 _BUILD_LOCK = threading.RLock()
 
 
+def reserve_models(n):
+    """Keep room for ``n`` backbones and their cuts: the sizes one transformer uses in turn.
+
+    A transformer with ``scales`` of more sizes than :data:`MAX_CACHED_MODELS`
+    would otherwise push out, on every call, the backbone it needs next (one
+    per input size), and rebuild each. The bound grows to the most sizes one
+    transformer of the process asked for (each a conv backbone of about 59
+    MB of float32 weights: ``scales`` excludes the fully connected top) and
+    never shrinks.
+
+    Parameters
+    ----------
+    n : int
+    """
+    _BACKBONES.reserve(n)
+    _CUTS.reserve(n)
+
+
 def get_feature_function(source, layer, input_size, precision, pooling, preprocessing="caffe"):
     """Compiled function mapping preprocessed batches to activations at ``layer``.
 

@@ -76,6 +76,19 @@ class BoundedStore:
                 self._on_evict(old_key, old_value)
         return value
 
+    def reserve(self, n):
+        """Make room for at least ``n`` entries: ``maxsize`` becomes ``max(maxsize, n)``.
+
+        For a caller that uses ``n`` entries in turn on every call, which an
+        LRU store with fewer places would make again each time.
+
+        Parameters
+        ----------
+        n : int
+        """
+        with self._lock:
+            self.maxsize = max(self.maxsize, int(n))
+
     def discard_if(self, predicate):
         """Remove the entries whose key satisfies ``predicate(key)``."""
         with self._lock:

@@ -34,7 +34,7 @@ from ._features import (
     views,
 )
 from ._images import MAX_IMAGE_PIXELS, as_image_source, iter_batches
-from ._models import get_feature_function
+from ._models import get_feature_function, reserve_models
 from ._reporting import progress_bar
 from ._store import BoundedStore
 from ._weights import resolve_weights
@@ -655,6 +655,7 @@ class VGG16FeatureTransformer(TransformerMixin, BaseEstimator):
         store = FeatureStore(self.memory, source)
         weights = self._weight_source.refreshed()
         parts = {}
+        reserve_models(len({size for size, _ in views(self)}))  # one backbone per size, kept
         for size, mirrored in views(self):
             blocks = {
                 name: (

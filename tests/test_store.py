@@ -93,3 +93,14 @@ def test_other_keys_are_not_held_up_by_a_slow_one():
     release.set()
     thread.join(timeout=10)
     assert store.keys() == ["fast", "slow"]
+
+
+def test_reserve_grows_the_bound_and_never_shrinks_it():
+    store = BoundedStore(maxsize=3)
+    store.reserve(5)
+    for key in range(5):
+        store.get_or_create(key, lambda key=key: key)
+    assert store.keys() == [0, 1, 2, 3, 4]
+    store.reserve(2)
+    store.get_or_create(5, lambda: 5)
+    assert store.maxsize == 5 and store.keys() == [1, 2, 3, 4, 5]

@@ -660,3 +660,22 @@ def test_feature_names_describe_the_fitted_features_after_a_flip_change(images):
     vgg = small(flip="concat").fit(images)
     vgg.set_params(flip=False)
     assert len(vgg.get_feature_names_out()) == vgg.n_features_out_ == 1024
+
+
+def test_more_scales_than_the_model_store_holds_build_each_network_once(images, monkeypatch):
+    from sklvgg import _models
+    from sklvgg._store import BoundedStore
+
+    monkeypatch.setattr(_models, "_CUTS", BoundedStore(maxsize=_models.MAX_CACHED_CUTS))
+    monkeypatch.setattr(
+        _models, "_BACKBONES", BoundedStore(maxsize=_models.MAX_CACHED_MODELS, on_evict=_models._forget_cuts)
+    )
+    built, build = [], _models.build_vgg16
+    monkeypatch.setattr(_models, "build_vgg16", lambda *args: built.append(args[2]) or build(*args))
+    scales = (32, 40, 48, 56)
+    assert len(scales) > _models.MAX_CACHED_MODELS
+    vgg = small(scales=scales, flip=True).fit(images)
+    first = vgg.transform(images[:2])
+    for _ in range(2):
+        np.testing.assert_array_equal(vgg.transform(images[:2]), first)
+    assert sorted(built) == list(scales)
