@@ -32,11 +32,13 @@ class FeatureStore:
     Attributes
     ----------
     rows : int
-        Rows asked for, over every call of :meth:`features`.
+        Images asked for (rows of the source), each counted once whatever
+        the number of views (calls of :meth:`features`).
     hits : int
-        Rows whose every block was read back.
+        Rows whose every block of every view was read back.
     computed : int
-        Images that went through ``compute`` (each distinct image once per call).
+        Distinct images that went through ``compute`` for some view (each
+        once, whatever the number of views; every row without ``memory``).
     computed_blocks : tuple of str
         The blocks computed for some image, in the order first asked.
     folders : list of pathlib.Path
@@ -47,14 +49,28 @@ class FeatureStore:
         self.location = resolve_location(memory)
         self.source = source
         self._keys = None
-        self.rows = self.hits = self.computed = 0
+        self.rows = 0
+        self._missed = set()  # keys of the images that missed some block of some view
+        self._computed = set()  # keys (rows without memory) of the images computed
         self.computed_blocks = ()
         self.folders = []
+
+    @property
+    def hits(self):
+        """Rows whose every block of every view was read back."""
+        if self.location is None or not self.rows:
+            return 0
+        return sum(1 for key in self._image_keys() if key not in self._missed)
 
     @property
     def misses(self):
         """Rows not served whole from the cache."""
         return self.rows - self.hits
+
+    @property
+    def computed(self):
+        """Distinct images computed, over every view."""
+        return len(self._computed)
 
     def _image_keys(self):
         """The images' keys (a stat per file), computed once for every call."""
@@ -81,9 +97,9 @@ class FeatureStore:
         features : ndarray of shape (n_images, total width), dtype float32
         """
         n = len(self.source)
-        self.rows += n
+        self.rows = n
         if self.location is None:
-            self.computed += n
+            self._computed.update(range(n))
             return compute(np.arange(n), tuple(blocks), None)
         keys = self._image_keys()
         caches = {
@@ -98,7 +114,7 @@ class FeatureStore:
                 first_rows[key] = row
         if first_rows:
             self._compute_missing(first_rows, caches, found, compute)
-        self.hits += sum(1 for key in keys if key not in first_rows)
+        self._missed.update(first_rows)
         return self._assemble(keys, found, blocks)
 
     def _compute_missing(self, first_rows, caches, found, compute):
@@ -119,7 +135,7 @@ class FeatureStore:
                         found[name][key] = block
 
         compute(np.fromiter(first_rows.values(), np.intp), todo, store)
-        self.computed += len(missing)
+        self._computed.update(missing)
         self.computed_blocks += tuple(name for name in todo if name not in self.computed_blocks)
 
     def _assemble(self, keys, found, blocks):
@@ -145,8 +161,8 @@ class FeatureStore:
         if tally is not None:
             tally.add(rows=self.rows, rows_read_back=self.hits, images_computed=self.computed)
         elif verbose and self.folders:
-            blocks = f" at {', '.join(self.computed_blocks)}" if len(self.folders) > 1 else ""
+            at = f" at {', '.join(self.computed_blocks)}" if self.computed and len(self.folders) > 1 else ""
             print(
                 f"[{name}] cache {', '.join(map(str, self.folders))}: {self.hits} hits, "
-                f"{self.misses} misses ({self.computed} images computed{blocks})"
+                f"{self.misses} misses ({self.computed} images computed{at})"
             )

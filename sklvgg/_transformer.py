@@ -273,7 +273,8 @@ class VGG16FeatureTransformer(TransformerMixin, BaseEstimator):
     cache_hits_, cache_misses_ : int
         After each ``transform``: rows served from the cache and rows that
         were not (with ``memory=None`` every row is a miss). With a list of
-        layers a row is a hit only if every layer of it was cached.
+        layers, ``flip`` or ``scales`` a row is a hit only if every layer of
+        every view of it was cached: the two add up to the number of images.
 
     See Also
     --------

@@ -907,22 +907,36 @@ def test_store_computes_only_the_missing_images_and_blocks(tmp_path):
     assert len(store.folders) == 2 and all(folder.is_dir() for folder in store.folders)
 
 
-def test_store_counts_every_call_and_reports_them(tmp_path, capsys):
+def test_store_counts_images_over_every_view_and_reports_them(tmp_path, capsys):
     from sklvgg import collect_transforms
     from sklvgg._feature_store import FeatureStore
 
-    source = _source([1, 2])
+    source = _source([1, 2, 3])
     store, network = FeatureStore(tmp_path, source), _Network(source)
     store.features(_blocks("a"), network)
     store.features(_blocks("a"), network)  # a second view with the same key: read back
-    assert (store.rows, store.hits, store.misses, store.computed) == (4, 2, 2, 2)
+    store.features(_blocks("b"), network)
+    # images, each once: none was read back whole, each computed (for some view) once
+    assert (store.rows, store.hits, store.misses, store.computed) == (3, 0, 3, 3)
     store.report(verbose=1, name="Tester")
     line = capsys.readouterr().out
-    assert line.startswith("[Tester] cache ") and "2 hits, 2 misses (2 images computed at a)" in line
+    assert line.startswith("[Tester] cache ") and "0 hits, 3 misses (3 images computed at a, b)" in line
     with collect_transforms(progress=False) as tally:
         store.report(verbose=1, name="Tester")
     assert capsys.readouterr().out == ""
-    assert (tally.rows, tally.rows_read_back, tally.images_computed) == (4, 2, 2)
+    assert (tally.rows, tally.rows_read_back, tally.images_computed) == (3, 0, 3)
+
+    store = FeatureStore(tmp_path, source)
+    for names in ("a", "a", "b"):  # every view read back
+        store.features(_blocks(names), _Network(source))
+    assert (store.rows, store.hits, store.misses, store.computed) == (3, 3, 0, 0)
+    store.report(verbose=1, name="Tester")
+    assert capsys.readouterr().out.rstrip().endswith(": 3 hits, 0 misses (0 images computed)")
+
+    store = FeatureStore(None, source)
+    for names in ("a", "b"):
+        store.features(_blocks(names), _Network(source))
+    assert (store.rows, store.hits, store.misses, store.computed) == (3, 0, 3, 3)
 
 
 def test_a_random_top_seed_keys_only_the_cuts_that_use_the_top(tmp_path, fake_network, notop_weights_files):
