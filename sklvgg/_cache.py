@@ -41,7 +41,7 @@ import json
 import os
 import stat
 import struct
-import warnings
+import threading
 import zlib
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -50,6 +50,7 @@ import numpy as np
 
 from ._backends import keras_backend
 from ._images import ImageReadError, file_kind
+from ._reporting import warn_at_caller
 
 __all__ = ["CacheWarning", "FeatureCache", "image_keys", "model_key", "resolve_location"]
 
@@ -65,6 +66,11 @@ _COARSE_NS = 10_000_000
 _NONBLOCK = getattr(os, "O_NONBLOCK", 0)
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 _BINARY = getattr(os, "O_BINARY", 0)
+
+
+#: (memory folder, errno, error type) of the write failures already warned about in this process.
+_UNWRITABLE = set()
+_UNWRITABLE_LOCK = threading.Lock()
 
 
 class CacheWarning(UserWarning):
@@ -311,7 +317,7 @@ class FeatureCache:
             raise _Damaged("holds the features of another image (an entry copied, renamed or swapped)")
         return np.frombuffer(payload, dtype="<f4")
 
-    def _warn_damaged(self, problems, stacklevel):
+    def _warn_damaged(self, problems):
         key, reason = problems[0]
         self._reported.update(k for k, _ in problems)
         if len(problems) == 1:
@@ -321,7 +327,7 @@ class FeatureCache:
                 f"{len(problems)} cache entries under {self.folder} cannot be used (the first, "
                 f"{self._path(key)}, {reason}); they are ignored, recomputed and rewritten."
             )
-        warnings.warn(text, CacheWarning, stacklevel=stacklevel + 1)
+        warn_at_caller(text, CacheWarning)
 
     def read(self, key):
         """The features stored for ``key``, or None (absent or unusable, with a warning).
@@ -338,7 +344,7 @@ class FeatureCache:
         try:
             return self._read(key)
         except _Damaged as exc:
-            self._warn_damaged([(key, str(exc))], stacklevel=2)
+            self._warn_damaged([(key, str(exc))])
             return None
 
     def lookup(self, keys):
@@ -363,7 +369,7 @@ class FeatureCache:
             if values is not None:
                 found[key] = values
         if problems:
-            self._warn_damaged(problems, stacklevel=2)
+            self._warn_damaged(problems)
         return found
 
     def _create_temporary(self, folder, key):
@@ -423,17 +429,22 @@ class FeatureCache:
             # A directory where the entry goes: only this entry is lost.
             if key not in self._reported:
                 self._reported.add(key)
-                warnings.warn(
+                warn_at_caller(
                     f"Cache entry {path} is a directory and cannot be replaced ({exc}); "
                     f"that image is computed without caching.",
                     CacheWarning,
-                    stacklevel=3,
                 )
             return
         self.writable = False
-        warnings.warn(
-            f"The feature cache at {self.folder} cannot be written ({exc}); "
-            f"computing without caching. Results are unchanged.",
+        # once per location and error in a process: every layer, view and transform
+        # of a run would otherwise say the same
+        reason = (os.fspath(self.folder.parent.parent), exc.errno, type(exc))
+        with _UNWRITABLE_LOCK:
+            if reason in _UNWRITABLE:
+                return
+            _UNWRITABLE.add(reason)
+        warn_at_caller(
+            f"The feature cache at {self.folder.parent.parent} cannot be written ({exc}); "
+            f"computing without caching. Results are unchanged. (Said once per process.)",
             CacheWarning,
-            stacklevel=3,
         )

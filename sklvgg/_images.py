@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from ._reporting import warn_at_caller
 from .exceptions import InputError
 
 __all__ = ["ImageReadError", "as_image_source", "file_kind", "iter_batches", "read_image", "resize_rgb"]
@@ -354,12 +355,11 @@ def _looks_like_unit_scale(img):
 
 
 def _warn_unit_scale(what):
-    warnings.warn(
+    warn_at_caller(
         f"Every pixel value of {what} lies within [0, 1]: probably an image on the 0-1 scale, "
         f"but VGG16 expects the 0-255 scale (keras.applications.vgg16.preprocess_input does "
         f"not rescale). Multiply by 255 if so; the values are used as given.",
         UserWarning,
-        stacklevel=4,
     )
 
 
@@ -385,7 +385,7 @@ def _grayscale_to_rgb(img, spatial_ndim, where):
     )
 
 
-def as_image_source(X, max_pixels=MAX_IMAGE_PIXELS):
+def as_image_source(X, max_pixels=MAX_IMAGE_PIXELS, warn_scale=True):
     """Validate image input and wrap it for batched reading.
 
     Parameters
@@ -399,6 +399,10 @@ def as_image_source(X, max_pixels=MAX_IMAGE_PIXELS):
         as given, with a ``UserWarning`` that it is probably on the 0-1 scale.
     max_pixels : int or None, default=MAX_IMAGE_PIXELS
         For paths: the most pixels a file may have (see :func:`read_image`).
+    warn_scale : bool, default=True
+        Whether to warn about float images within [0, 1]; False where the
+        scale does not matter (``preprocessing="samplewise"``) or where the
+        caller warns elsewhere (``fit``, whose ``transform`` warns).
 
     Returns
     -------
@@ -426,7 +430,7 @@ def as_image_source(X, max_pixels=MAX_IMAGE_PIXELS):
         if len(X) == 0:
             raise InputError(f"Expected at least one image; got an array of shape {X.shape}.")
         X = _grayscale_to_rgb(_check_image_array(X, "the image array"), 3, "the image array")
-        if _looks_like_unit_scale(X):
+        if warn_scale and _looks_like_unit_scale(X):
             _warn_unit_scale("the image array")
         if min(X.shape[1:3]) < 1:
             raise InputError(f"Images must be at least 1 x 1 pixels; got shape {X.shape}.")
@@ -474,7 +478,7 @@ def as_image_source(X, max_pixels=MAX_IMAGE_PIXELS):
         img = _grayscale_to_rgb(_check_image_array(img, where), 2, where)
         if min(img.shape[:2]) < 1:
             raise InputError(f"Images must be at least 1 x 1 pixels; {where} has shape {img.shape}.")
-        if _looks_like_unit_scale(img):
+        if warn_scale and _looks_like_unit_scale(img):
             unit_rows.append(row)
         images.append(img)
     if unit_rows:

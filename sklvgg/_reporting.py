@@ -10,10 +10,13 @@ to one :class:`TransformTally` instead of printing them, and draws its bars
 only if the tally asks for them.
 """
 
+import os
+import sys
 import threading
+import warnings
 from contextlib import contextmanager
 
-__all__ = ["TransformTally", "collect_transforms", "progress_bar"]
+__all__ = ["TransformTally", "collect_transforms", "progress_bar", "warn_at_caller"]
 
 _LOCK = threading.Lock()
 _ACTIVE = []  # the tallies of the enclosing collect_transforms blocks, innermost last
@@ -123,3 +126,34 @@ def progress_bar(total, verbose, desc):
     tally = active_tally()
     show = tally.progress if tally is not None else bool(verbose)
     return tqdm(total=total, desc=desc, unit="img", disable=not show or total == 0, leave=True)
+
+
+def _library_folders():
+    """Folders whose frames a warning skips: this package's and those that wrap its methods."""
+    import joblib
+    import sklearn
+
+    here = os.path.dirname(os.path.abspath(__file__))
+    return tuple(os.path.dirname(os.path.abspath(m.__file__)) + os.sep for m in (sklearn, joblib)) + (
+        here + os.sep,
+    )
+
+
+def warn_at_caller(message, category):
+    """``warnings.warn`` pointing at the first line outside sklvgg, scikit-learn and joblib.
+
+    What ``warnings.warn(..., skip_file_prefixes=...)`` does from Python 3.12:
+    the warning names the user's line (the ``transform``, ``fit`` or
+    ``Pipeline.fit`` call), however deep in the library it is raised; in a
+    worker thread with no user frame, the outermost one.
+
+    Parameters
+    ----------
+    message : str
+    category : type of Warning
+    """
+    skip = _library_folders()
+    frame, level = sys._getframe(1), 1
+    while frame.f_back is not None and os.path.abspath(frame.f_code.co_filename).startswith(skip):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, category, stacklevel=level + 1)

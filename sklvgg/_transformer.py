@@ -558,7 +558,7 @@ class VGG16FeatureTransformer(TransformerMixin, BaseEstimator):
         layers = self._layers()  # each parameter alone is checked by _fit_context
         self._check_combinations(layers)
         self._check_temperature(layers)
-        as_image_source(X, self.max_image_pixels)
+        as_image_source(X, self.max_image_pixels, warn_scale=False)  # transform warns
         seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
         # the weights needed: the top if any layer is in it (that layer names it in errors)
         deepest = next((name for name in layers if name in TOP_LAYERS), layers[0])
@@ -641,6 +641,10 @@ class VGG16FeatureTransformer(TransformerMixin, BaseEstimator):
                 f"weights ({self._weight_source.key}) overflow float32 on it. Nothing was stored or returned."
             )
 
+    def _image_source(self, X):
+        """``X`` checked and wrapped; 0-1 float images warned about unless ``samplewise`` makes scale moot."""
+        return as_image_source(X, self.max_image_pixels, warn_scale=self.preprocessing != "samplewise")
+
     def _views(self):
         """``[(size, mirrored), ...]``: every view of an image that ``transform`` computes."""
         return views(self)
@@ -715,7 +719,7 @@ class VGG16FeatureTransformer(TransformerMixin, BaseEstimator):
         check_is_fitted(self)
         self._check_unchanged_since_fit()
         self._check_transform_params()
-        features = self._raw_features(as_image_source(X, self.max_image_pixels))
+        features = self._raw_features(self._image_source(X))
         if "predictions" in self._layers():
             bias = (
                 _predictions_bias(self._weight_source.refreshed()) if self.temperature_on == "fc2" else None
@@ -770,7 +774,7 @@ class VGG16FeatureTransformer(TransformerMixin, BaseEstimator):
         self._check_unchanged_since_fit()
         if layer not in SPATIAL_LAYERS:
             raise InputError(f"layer must be a conv or pool layer, one of {SPATIAL_LAYERS}; got {layer!r}.")
-        source = as_image_source(X, self.max_image_pixels)
+        source = self._image_source(X)
         maps = self._compute(source, np.arange(len(source)), layer=layer)
         return maps.reshape((len(source),) + layer_output_shape(layer, self.input_size))
 

@@ -958,3 +958,22 @@ def test_a_random_top_seed_keys_only_the_cuts_that_use_the_top(tmp_path, fake_ne
     assert run("fc2", 1) == 3
     assert run(["block5_pool", "fc2"], 2) == 0
     assert run("block5_pool", 3) == 3  # the list's conv block, written under the conv layers' key
+
+
+def test_an_unwritable_cache_is_warned_about_once_at_the_callers_line(tmp_path, rng):
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X = rng.integers(0, 256, (3, 40, 40, 3), dtype=np.uint8)
+    not_a_folder = tmp_path / "cache.txt"
+    not_a_folder.write_text("a file, not a folder")
+    params = dict(layer=["block4_pool", "block5_pool"], scales=(32, 40), flip=True)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        vgg = small(not_a_folder, **params).fit(X)
+        vgg.transform(X)  # 2 layers x 4 views, transformed three times
+        vgg.transform(X[:2])
+        make_pipeline(small(not_a_folder, **params), StandardScaler()).fit(X)
+    unwritable = [w for w in caught if "cannot be written" in str(w.message)]
+    assert len(unwritable) == 1 and str(not_a_folder) in str(unwritable[0].message)
+    assert unwritable[0].filename == __file__

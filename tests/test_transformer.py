@@ -680,3 +680,17 @@ def test_more_scales_than_the_model_store_holds_build_each_network_once(images, 
     for _ in range(2):
         np.testing.assert_array_equal(vgg.transform(images[:2]), first)
     assert sorted(built) == list(scales)
+
+
+@pytest.mark.parametrize("preprocessing, expected", [("caffe", 1), ("none", 1), ("samplewise", 0)])
+def test_a_unit_scale_image_is_warned_about_once_at_the_callers_line(preprocessing, expected):
+    import warnings
+
+    unit = np.random.default_rng(0).random((2, 32, 32, 3))
+    vgg = small(preprocessing=preprocessing)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        vgg.fit_transform(unit)
+    scale = [w for w in caught if "0-1 scale" in str(w.message)]
+    assert len(scale) == expected
+    assert all(w.filename == __file__ for w in scale)
