@@ -577,8 +577,8 @@ class VGG16FeatureTransformer(TransformerMixin, BaseEstimator):
     def _feature_function(self, layers=None, size=None):
         """The compiled cut at ``layers`` (default: all of ``layer``), in one pass, for ``size`` px."""
         layers = self._layers() if layers is None else tuple(layers)
-        # Re-fingerprinted (memoised on size and mtime): a weights file changed on disk
-        # since fit is reloaded, never served from a stale model.
+        # Re-identified (SHA-256 memoised on the file's stat, inode and ctime included): a
+        # weights file changed on disk since fit is reloaded, never served from a stale model.
         return get_feature_function(
             self._weight_source.refreshed(), layers, self.input_size if size is None else size,
             self.precision, self.pooling, self.preprocessing,

@@ -538,7 +538,7 @@ class WeightSource:
             return {**self.conv.arrays(False), **(random_top_arrays(self.seed) if include_top else {})}
         path = imagenet_weights_path(include_top) if self.kind == "imagenet" else self.path
         arrays = _weight_pairs(path, load=True, include_top=include_top)
-        if self.kind != "imagenet" and _identity(path) != self._identity:
+        if self.kind != "imagenet" and _identity(path) != getattr(self, "_identity", None):
             # what was read is not what the key names: never build it under that key
             raise _changed_while_read(path)
         if not include_top:
