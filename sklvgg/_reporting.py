@@ -144,8 +144,9 @@ def warn_at_caller(message, category):
 
     What ``warnings.warn(..., skip_file_prefixes=...)`` does from Python 3.12:
     the warning names the user's line (the ``transform``, ``fit`` or
-    ``Pipeline.fit`` call), however deep in the library it is raised; in a
-    worker thread with no user frame, the outermost one.
+    ``Pipeline.fit`` call), however deep in the library it is raised. Where
+    there is none (``python -m sklvgg``, a worker thread), the outermost
+    library line.
 
     Parameters
     ----------
@@ -156,4 +157,7 @@ def warn_at_caller(message, category):
     frame, level = sys._getframe(1), 1
     while frame.f_back is not None and os.path.abspath(frame.f_code.co_filename).startswith(skip):
         frame, level = frame.f_back, level + 1
+    name = frame.f_code.co_filename
+    if level > 1 and (name.startswith("<frozen") or name.endswith(os.sep + "threading.py")):
+        level -= 1  # no user line (``python -m sklvgg``, a worker thread): the outermost library one
     warnings.warn(message, category, stacklevel=level + 1)
