@@ -408,6 +408,16 @@ def test_quiet_import_drops_only_tensorflows_info_lines(tmp_path):
     assert lines == [fatal, error, "after"], lines
 
 
+def test_misspelt_keras_backend_is_one_line_naming_the_variable(tmp_path):
+    args = ["demo", "--out", "o", "--n-classes", "2", "--input-size", "32", "--weights", "none"]
+    proc = sklvgg_process(args, tmp_path, KERAS_BACKEND="tensorfow")
+    assert proc.returncode == 2, proc.stderr[-3000:]
+    assert "Traceback" not in proc.stderr
+    (line,) = [line for line in proc.stderr.splitlines() if "KERAS_BACKEND" in line]
+    assert line.startswith("sklvgg: error: KERAS_BACKEND='tensorfow' is not a backend Keras can import")
+    assert "['tensorflow', 'jax', 'torch']" in line
+
+
 def _fake_tensorflow(tmp_path, body):
     """A ``tensorflow`` package whose import runs ``body``; the code that imports it quietly, then says so."""
     fake = tmp_path / "fake" / "tensorflow"
