@@ -1,5 +1,6 @@
 """The Display objects of sklvgg.plotting: their data, and the axes they draw."""
 
+import copy
 import warnings
 
 import numpy as np
@@ -289,6 +290,30 @@ def test_temperature_sweep_max_and_final_in_separate_axes(pyplot):
     display.plot(quantity="both")  # a new figure: both, the search's best, both baselines
     assert len(display.lines_) == 2 and len(display.baseline_lines_) == 2
     assert display.best_line_.get_label() == "best T = 2"
+
+
+def test_temperature_sweep_never_marks_a_nan_score_as_best(pyplot):
+    display = TemperatureSweepDisplay([1.0, 2.0, 4.0], [np.nan, 0.6, 0.7], [0.5, np.nan, 0.4])
+    display.plot(quantity="max")  # argmax would pick the NaN at T = 1
+    assert (
+        display.best_line_.get_xdata()[0] == 4.0 and display.best_line_.get_label() == "best T = 4 (maximum)"
+    )
+    display.plot(quantity="final")
+    assert display.best_line_.get_xdata()[0] == 1.0
+
+    nan = TemperatureSweepDisplay([1.0, 2.0], [np.nan, np.nan], [np.nan, np.nan])
+    with pytest.warns(UserWarning, match="every maximum validation accuracy is NaN; no best temperature"):
+        nan.plot(quantity="max")
+    assert nan.best_line_ is None and not any(label.startswith("best T") for label in _legend_labels(nan.ax_))
+
+
+def test_temperature_sweep_from_a_search_whose_fits_all_failed_marks_no_best(pyplot, search):
+    failed = copy.copy(search)
+    failed.cv_results_ = {key: np.full(3, np.nan) if key.endswith("_test_score") else value
+                          for key, value in search.cv_results_.items()}  # fmt: skip
+    with pytest.warns(UserWarning, match="every cross-validated score is NaN"):
+        display = TemperatureSweepDisplay.from_search(failed, param="alpha")
+    assert display.best_temperature is None and display.best_line_ is None
 
 
 def test_temperature_sweep_checks_and_float_baseline(pyplot):

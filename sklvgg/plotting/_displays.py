@@ -7,6 +7,8 @@ Each Display holds its data as attributes (its constructor takes them);
 plot it. matplotlib is imported only when drawing.
 """
 
+import warnings
+
 import numpy as np
 
 from ..exceptions import InputError
@@ -31,6 +33,19 @@ def _check_curves(curves):
     for curve in curves:
         _check_option("curves", curve, {"training", "validation"})
     return curves
+
+
+def _best_temperature(temperatures, scores, what):
+    """The temperature of the highest score, NaN scores skipped; None, with a warning, when all are NaN."""
+    scores = np.asarray(scores, dtype=float)
+    if np.isnan(scores).all():
+        warnings.warn(
+            f"TemperatureSweepDisplay: every {what} is NaN; no best temperature is marked.",
+            UserWarning,
+            stacklevel=3,
+        )
+        return None
+    return temperatures[int(np.nanargmax(scores))]
 
 
 def _check_option(name, value, options):
@@ -424,7 +439,10 @@ class TemperatureSweepDisplay:
     ----------
     temperatures : array-like of shape (n_temperatures,)
     max_scores : array-like of shape (n_temperatures,) or None
-        Maximum validation accuracy over the epochs, per temperature.
+        Maximum validation accuracy over the epochs, per temperature. NaN
+        scores are drawn as gaps and never marked as the best; when every
+        score of the quantity drawn is NaN, no best temperature is marked
+        (with a ``UserWarning``).
     final_scores : array-like of shape (n_temperatures,) or None
         Validation accuracy after the last epoch, per temperature.
     cv_scores : array-like of shape (n_temperatures, n_splits), default=None
@@ -548,7 +566,7 @@ class TemperatureSweepDisplay:
             fmt, label = styles[key]
             self.lines_ += ax.plot(temps, scores, fmt, label=label, **line_kw)
             if quantity == key:
-                best = temps[int(np.argmax(scores))]
+                best = _best_temperature(temps, scores, styles[key][1])
         if quantity == "cv":
             scores = self.cv_scores[order]
             label = "final validation accuracy (CV mean)"
@@ -616,6 +634,8 @@ class TemperatureSweepDisplay:
                 )
             max_scores, finals = (np.array([keyed[t][i] for t in temps]) for i in (0, 1))
         best = float(search.best_params_[param])
+        if np.isnan(cv_scores).all():  # every fit failed (error_score=nan): the search's "best" is arbitrary
+            best = _best_temperature(temps, cv_scores.mean(axis=1), "cross-validated score")
         display = cls(
             temps,
             max_scores,
