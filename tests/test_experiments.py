@@ -358,3 +358,17 @@ def test_run_experiment_class_counts(fake_network, tmp_path):
         "a random 1000-way top (random non-zero bias) on random conv layers"
     )
     plt.close("all")
+
+
+def test_report_rows_never_take_a_nan_score_for_the_best_temperature():
+    """A failed fit scores NaN (``error_score=nan``): the best is among the other temperatures."""
+    sweep = {"temperatures": [1.0, 2.0, 4.0], "max": [float("nan"), 0.6, 0.7], "final": [0.5, 0.55, 0.4],
+             "best_temperature": 2.0, "best_max_temperature": 4.0, "best_final_temperature": 2.0}  # fmt: skip
+    rows, _ = experiments.report_rows("temperature", {"sweeps": {"256": sweep}})
+    this_run = {row["quantity"]: row["this run"] for row in rows}
+    assert this_run["best maximum accuracy, 256 classes"] == "70.0% (T 4)"
+    failed = {**sweep, "max": [float("nan")] * 3, "best_max_temperature": None, "best_temperature": None}
+    rows, _ = experiments.report_rows("temperature", {"sweeps": {"256": failed}})
+    this_run = {row["quantity"]: row["this run"] for row in rows}
+    assert this_run["T of the best maximum accuracy, 256 classes"] == "none (every score NaN)"
+    assert this_run["best maximum accuracy, 256 classes"] == "-"
