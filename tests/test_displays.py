@@ -65,7 +65,8 @@ def test_training_curves_from_estimator(pyplot, head):
     assert_array_equal(display.accuracy, head.accuracy_curve_)
     assert_array_equal(display.validation_loss, head.validation_loss_curve_)
     assert_array_equal(display.validation_accuracy, head.validation_accuracy_curve_)
-    assert display.best_epoch is None and display.batches_per_epoch == 5  # 80 samples, batches of 16
+    assert display.best_epoch is None
+    assert_array_equal(display.batches_per_epoch, [5] * 6)  # 80 samples, batches of 16
 
     assert display.axes_.shape == (2,) and display.ax_ is None
     assert display.figure_ is display.axes_[0].figure and len(display.figure_.axes) == 2
@@ -118,8 +119,9 @@ def test_training_curves_against_iterations(pyplot, head):
     assert display.ax_.get_xlabel() == "iteration (mini-batch step)"
     assert_array_equal(display.lines_["loss"][0].get_xdata(), 5 * np.arange(1, 7))
     assert head.n_batches_per_epoch_ == 5  # 80 samples in batches of 16; 'auto' is min(200, n) per batch
-    assert TrainingCurvesDisplay.from_estimator(_fit()).batches_per_epoch == 1
-    assert TrainingCurvesDisplay.from_estimator(_fit(solver="lbfgs")).batches_per_epoch == 1
+    assert_array_equal(TrainingCurvesDisplay.from_estimator(_fit()).batches_per_epoch, [1] * 6)
+    lbfgs = _fit(solver="lbfgs")
+    assert_array_equal(TrainingCurvesDisplay.from_estimator(lbfgs).batches_per_epoch, [1] * lbfgs.n_iter_)
 
     display = TrainingCurvesDisplay([1.0, 0.5, 0.2], [0.4, 0.6, 0.9], best_epoch=2)
     assert display.validation_loss is None and display.batches_per_epoch is None
@@ -129,6 +131,30 @@ def test_training_curves_against_iterations(pyplot, head):
         display.plot(x_unit="batch")
     with pytest.raises(ValueError, match="quantities must be one of"):
         display.plot(quantities="error")
+
+
+def test_training_curves_against_iterations_after_warm_starts_on_other_sample_counts(pyplot):
+    """Every fit's epochs stay on the curves: each is drawn at the steps its own fit took."""
+    X, y, _, _ = _data(n=70, n_val=0)
+    head = SoftmaxHeadClassifier(batch_size=10, max_iter=3, tol=None, warm_start=True, random_state=0)
+    head.fit(X[:20], y[:20])  # 3 epochs of 2 steps
+    head.fit(X, y)  # 3 more of 7 steps
+    assert head.n_batches_curve_ == [2, 2, 2, 7, 7, 7] and head.n_batches_per_epoch_ == 7
+    display = TrainingCurvesDisplay.from_estimator(head, quantities="loss", x_unit="iteration")
+    assert_array_equal(display.lines_["loss"][0].get_xdata(), [2, 4, 6, 13, 20, 27])
+    display = TrainingCurvesDisplay(
+        [1.0, 0.5, 0.2], [0.4, 0.6, 0.9], best_epoch=3, batches_per_epoch=[2, 2, 7]
+    )
+    display.plot(x_unit="iteration", quantities="loss")
+    assert display.best_epoch_lines_[0].get_xdata()[0] == 11
+    with pytest.raises(ValueError, match="batches_per_epoch has 2 epochs' steps; the curves have 3 epochs"):
+        TrainingCurvesDisplay([1.0, 0.5, 0.2], [0.4, 0.6, 0.9], batches_per_epoch=[2, 2]).plot(
+            x_unit="iteration"
+        )
+    head.partial_fit(X[:30], y[:30])  # one more epoch, of 3 steps
+    assert head.n_batches_curve_[-1] == 3 and len(head.n_batches_curve_) == len(head.loss_curve_)
+    head.set_params(warm_start=False).fit(X[:20], y[:20])  # a fresh fit: fresh curves
+    assert head.n_batches_curve_ == [2, 2, 2]
 
 
 def test_training_curves_best_epoch_and_no_validation(pyplot):

@@ -372,3 +372,13 @@ def test_report_rows_never_take_a_nan_score_for_the_best_temperature():
     this_run = {row["quantity"]: row["this run"] for row in rows}
     assert this_run["T of the best maximum accuracy, 256 classes"] == "none (every score NaN)"
     assert this_run["best maximum accuracy, 256 classes"] == "-"
+
+
+def test_report_figures_draw_each_epoch_at_its_own_fits_iterations(learning_results):
+    """The per-epoch steps a head kept (after a warm start on more samples) place the curves' points."""
+    assert learning_results["batches_per_epoch"] == [2, 2, 2]
+    res = {**learning_results, "batches_per_epoch": [2, 2, 7]}
+    figures = experiments.experiment_figures("caltech256", res, style="report")
+    (ax,) = figures["figure_01_loss"].axes
+    np.testing.assert_array_equal(ax.lines[0].get_xdata(), [2, 4, 11])
+    plt.close("all")

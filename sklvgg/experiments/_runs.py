@@ -35,7 +35,8 @@ def _curves(head):
     """The per-epoch numbers of a fitted head, for JSON and CSV."""
     curves = {
         "epochs": int(head.n_iter_),
-        "iterations_per_epoch": int(head.n_batches_per_epoch_),
+        "iterations_per_epoch": int(head.n_batches_per_epoch_),  # of the last fit
+        "batches_per_epoch": [int(v) for v in head.n_batches_curve_],  # of each epoch of the curves
         "loss_curve": [float(v) for v in head.loss_curve_],
         "accuracy_curve": [float(v) for v in head.accuracy_curve_],
     }
