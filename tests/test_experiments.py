@@ -382,3 +382,23 @@ def test_report_figures_draw_each_epoch_at_its_own_fits_iterations(learning_resu
     (ax,) = figures["figure_01_loss"].axes
     np.testing.assert_array_equal(ax.lines[0].get_xdata(), [2, 4, 11])
     plt.close("all")
+
+
+def test_report_figure_files_of_the_combined_temperature_figures_show_each_figures_axes():
+    """Figures 18-19 are per-epoch curves, 20-21 accuracy vs. T: each number maps to a file drawing that."""
+
+    def sweep(scale):
+        return {"temperatures": [1.0, 2.0], "max": [0.5 * scale, 0.6], "final": [0.4, 0.5],
+                "curves": {"1": [0.3, 0.5], "2": [0.4, 0.6]}, "best_temperature": 2.0,
+                "best_max_temperature": 2.0, "best_final_temperature": 2.0, "baseline": None,
+                "n_train": 2, "n_test": 1}  # fmt: skip
+
+    res = {"sweeps": {"4": sweep(1.0), "8": sweep(0.5)}, "rows": [], "tables": {}, "note": None}
+    figures = experiments.experiment_figures("temperature", res)  # combined: the run's 4 and 8 stand in
+    files = experiments.report_figure_files("temperature", res, figures)
+    assert set(files) == {18, 19, 20, 21} and None not in files.values()
+    xlabels = {n: figures[name].axes[0].get_xlabel() for n, name in files.items()}
+    assert xlabels == {18: "epoch", 19: "epoch", 20: "temperature T", 21: "temperature T"}
+    assert files[18].endswith("_4") and files[20].endswith("_4")  # 64 classes: the smaller count
+    assert files[19].endswith("_8") and files[21].endswith("_8")
+    plt.close("all")
