@@ -923,3 +923,24 @@ def test_store_counts_every_call_and_reports_them(tmp_path, capsys):
         store.report(verbose=1, name="Tester")
     assert capsys.readouterr().out == ""
     assert (tally.rows, tally.rows_read_back, tally.images_computed) == (4, 2, 2)
+
+
+@pytest.mark.slow  # a dense cut: 224 px
+def test_two_random_top_seeds_sharing_one_cache_miss_each_other(images, tmp_path, notop_weights_files):
+    """The same conv weights, random tops of two seeds, one cache folder: the second computes its own rows."""
+    weights = {"conv": str(notop_weights_files["keras3"]), "top": "random"}
+    X = images[:2]
+
+    def fitted(seed):
+        vgg = VGG16FeatureTransformer(weights=weights, layer="fc1", random_state=seed, batch_size=2,
+                                      memory=str(tmp_path / "cache"))  # fmt: skip
+        return vgg, vgg.fit(X).transform(X)
+
+    first, seven = fitted(7)
+    assert (first.cache_hits_, first.cache_misses_) == (0, 2)
+    second, eight = fitted(8)
+    assert (second.cache_hits_, second.cache_misses_) == (0, 2)  # computed, not read from seed 7's entries
+    assert not np.allclose(seven, eight, rtol=1e-3, atol=1e-3)
+    again, seven_again = fitted(7)
+    assert (again.cache_hits_, again.cache_misses_) == (2, 0)  # each seed still finds its own
+    np.testing.assert_array_equal(seven_again, seven)
