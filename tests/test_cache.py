@@ -944,3 +944,23 @@ def test_two_random_top_seeds_sharing_one_cache_miss_each_other(images, tmp_path
     again, seven_again = fitted(7)
     assert (again.cache_hits_, again.cache_misses_) == (2, 0)  # each seed still finds its own
     np.testing.assert_array_equal(seven_again, seven)
+
+
+def test_every_view_parameter_keys_its_own_entries(images, tmp_path):
+    """Walk the views' declaration: another value of each, on one cache folder, computes its own rows."""
+    from sklvgg._features import VIEW_PARAMS
+
+    other = {"flip": True, "scales": [32, 48]}
+    assert set(other) == set(VIEW_PARAMS)  # a new view parameter needs its value here
+    memory = str(tmp_path / "cache")
+    base = small(memory).fit(images)
+    plain = base.transform(images)
+    for name, value in other.items():
+        changed = small(memory, **{name: value}).fit(images)
+        features = changed.transform(images)
+        assert changed.cache_misses_ > 0, name  # its view's entries are not the plain view's
+        same_shape = features.shape == plain.shape
+        assert not (same_shape and np.allclose(features, plain, rtol=1e-3, atol=1e-3)), name
+        again = small(memory, **{name: value}).fit(images)
+        np.testing.assert_array_equal(again.transform(images), features)
+        assert again.cache_misses_ == 0, name  # and it finds them again
