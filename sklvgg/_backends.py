@@ -6,6 +6,7 @@ forward pass and the pooling compiled together by the active backend
 The backends are imported inside the functions that need them.
 """
 
+import os
 import warnings
 
 import numpy as np
@@ -27,9 +28,20 @@ def keras_backend():
     Raises
     ------
     ValueError
-        For another backend (``"numpy"``, ``"openvino"``), naming the supported ones.
+        For another backend (``"numpy"``, ``"openvino"``), or one Keras
+        cannot import (a misspelt ``KERAS_BACKEND``), naming the supported ones.
     """
-    import keras
+    try:
+        import keras
+    except ValueError as exc:  # Keras' "Unable to import backend : tensorfow", raised by its own import
+        if "backend" not in str(exc):
+            raise
+        requested = os.environ.get("KERAS_BACKEND")
+        source = "the backend of ~/.keras/keras.json" if requested is None else f"KERAS_BACKEND={requested!r}"
+        raise InputError(
+            f"{source} is not a backend Keras can import; sklvgg runs VGG16 on the Keras backends "
+            f"{list(BACKENDS)}. Set KERAS_BACKEND to one of them."
+        ) from exc
 
     name = keras.backend.backend()
     if name not in BACKENDS:

@@ -191,8 +191,11 @@ class SoftmaxHeadClassifier(ClassifierMixin, BaseEstimator):
         Number of training samples seen by the optimiser.
     n_batches_per_epoch_ : int
         Mini-batch steps (iterations) per epoch of the last fit: training
-        samples over ``batch_size``, rounded up; 1 with ``"lbfgs"``. Epoch
-        ``e`` of the curves ends at iteration ``e * n_batches_per_epoch_``.
+        samples over ``batch_size``, rounded up; 1 with ``"lbfgs"``.
+    n_batches_curve_ : list of int
+        Mini-batch steps of each epoch of the curves, over every fit that
+        extended them (``warm_start``, ``partial_fit``, on other numbers of
+        samples): epoch ``e`` ends at iteration ``sum(n_batches_curve_[:e])``.
     n_features_in_ : int
         Number of features seen in ``fit``.
     feature_names_in_ : ndarray of str
@@ -436,7 +439,7 @@ class SoftmaxHeadClassifier(ClassifierMixin, BaseEstimator):
         else:
             W = np.zeros((X.shape[1], n_classes), np.float32)
         self._W, self._b = W, np.zeros(n_classes, np.float32)
-        self.loss_curve_, self.accuracy_curve_ = [], []
+        self.loss_curve_, self.accuracy_curve_, self.n_batches_curve_ = [], [], []
         for stale in ("validation_loss_curve_", "validation_accuracy_curve_", "best_epoch_"):
             self.__dict__.pop(stale, None)
         self.n_iter_ = 0
@@ -676,6 +679,7 @@ class SoftmaxHeadClassifier(ClassifierMixin, BaseEstimator):
         """Append an epoch to the curves (and print it); return the validation loss."""
         self.loss_curve_.append(loss)
         self.accuracy_curve_.append(accuracy)
+        self.n_batches_curve_.append(self.n_batches_per_epoch_)
         message = f"Epoch {self.n_iter_}: loss {loss:.4f}, accuracy {accuracy:.4f}"
         val_loss = None
         if validation is not None:

@@ -17,6 +17,8 @@ from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin, 
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from .exceptions import InputError
+
 __all__ = ["SignedPower"]
 
 
@@ -30,7 +32,11 @@ class SignedPower(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     Parameters
     ----------
     power : float, default=0.5
-        The exponent, > 0. 1 leaves the features as they are.
+        The exponent, > 0. 1 leaves the features as they are. A power above 1
+        can make large features overflow: ``transform`` computes in float64
+        and refuses (``ValueError`` naming ``power`` and the input's largest
+        value) a result that does not fit the input's dtype, rather than
+        returning infinities.
 
     Attributes
     ----------
@@ -81,11 +87,27 @@ class SignedPower(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         Returns
         -------
         X_new : ndarray of shape (n_samples, n_features)
-            Same dtype as ``X`` (float32 stays float32).
+            Same dtype as ``X`` (float32 stays float32), computed in float64.
+
+        Raises
+        ------
+        ValueError
+            When a value's power does not fit the dtype of ``X`` (it would be
+            infinite), naming ``power`` and the value.
         """
         check_is_fitted(self)
         X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
-        return np.sign(X) * np.abs(X) ** X.dtype.type(self.power)
+        with np.errstate(over="ignore"):
+            powered = np.abs(X, dtype=np.float64) ** float(self.power)
+        too_large = ~(powered <= np.finfo(X.dtype).max)
+        if too_large.any():
+            row, column = np.argwhere(too_large)[0]
+            raise InputError(
+                f"SignedPower(power={self.power!r}): |x| ** power overflows {X.dtype} at row {row}, "
+                f"column {column} of the input (x = {float(X[row, column]):.6g}); "
+                f"lower power or scale the features first."
+            )
+        return (np.sign(X) * powered).astype(X.dtype, copy=False)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

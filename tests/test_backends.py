@@ -98,3 +98,30 @@ def test_unsupported_backend_is_named(monkeypatch):
     monkeypatch.setattr(keras.backend, "backend", lambda: "numpy")  # as KERAS_BACKEND=numpy would
     with pytest.raises(ValueError, match="the active one is 'numpy'.*KERAS_BACKEND"):
         keras_backend()
+
+
+def test_jax_caffe_preprocessing_switches_rgb_to_bgr_and_removes_the_means(tmp_path, rng):
+    """One 32 px image: JAX's "caffe" preprocessing (RGB to BGR, the means) gives TensorFlow's features."""
+    if importlib.util.find_spec("jax") is None:
+        pytest.skip("jax is not installed")
+    X = rng.integers(0, 256, (1, 32, 32, 3), dtype=np.uint8)
+    common = dict(layer="block1_pool", pooling="avg", weights=None, random_state=7, input_size=32)
+    np.save(tmp_path / "X.npy", X)
+    script = tmp_path / "jax_caffe.py"
+    script.write_text(
+        "import sys, keras, numpy as np\n"
+        "from sklvgg import VGG16FeatureTransformer\n"
+        "assert keras.backend.backend() == 'jax'\n"
+        f"vgg = VGG16FeatureTransformer(preprocessing='caffe', **{common!r})\n"
+        "np.save(sys.argv[2], vgg.fit_transform(np.load(sys.argv[1])))\n"
+    )
+    env = dict(os.environ, KERAS_BACKEND="jax", TF_CPP_MIN_LOG_LEVEL="3", JAX_PLATFORMS="cpu")
+    proc = subprocess.run([sys.executable, str(script), str(tmp_path / "X.npy"), str(tmp_path / "jax.npy")],
+                          capture_output=True, text=True, env=env, timeout=600)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    jax_caffe = np.load(tmp_path / "jax.npy")
+
+    tensorflow = VGG16FeatureTransformer(preprocessing="caffe", **common).fit(X)  # this process's backend
+    np.testing.assert_allclose(jax_caffe, tensorflow.transform(X), rtol=1e-4, atol=1e-4)
+    # the check sees the channel order: the image with its channels reversed gives other features
+    assert not np.allclose(jax_caffe, tensorflow.transform(X[..., ::-1]), rtol=1e-3, atol=1e-3)

@@ -977,3 +977,46 @@ def test_an_unwritable_cache_is_warned_about_once_at_the_callers_line(tmp_path, 
     unwritable = [w for w in caught if "cannot be written" in str(w.message)]
     assert len(unwritable) == 1 and str(not_a_folder) in str(unwritable[0].message)
     assert unwritable[0].filename == __file__
+
+    assert (tally.rows, tally.rows_read_back, tally.images_computed) == (4, 2, 2)
+
+
+@pytest.mark.slow  # a dense cut: 224 px
+def test_two_random_top_seeds_sharing_one_cache_miss_each_other(images, tmp_path, notop_weights_files):
+    """The same conv weights, random tops of two seeds, one cache folder: the second computes its own rows."""
+    weights = {"conv": str(notop_weights_files["keras3"]), "top": "random"}
+    X = images[:2]
+
+    def fitted(seed):
+        vgg = VGG16FeatureTransformer(weights=weights, layer="fc1", random_state=seed, batch_size=2,
+                                      memory=str(tmp_path / "cache"))  # fmt: skip
+        return vgg, vgg.fit(X).transform(X)
+
+    first, seven = fitted(7)
+    assert (first.cache_hits_, first.cache_misses_) == (0, 2)
+    second, eight = fitted(8)
+    assert (second.cache_hits_, second.cache_misses_) == (0, 2)  # computed, not read from seed 7's entries
+    assert not np.allclose(seven, eight, rtol=1e-3, atol=1e-3)
+    again, seven_again = fitted(7)
+    assert (again.cache_hits_, again.cache_misses_) == (2, 0)  # each seed still finds its own
+    np.testing.assert_array_equal(seven_again, seven)
+
+
+def test_every_view_parameter_keys_its_own_entries(images, tmp_path):
+    """Walk the views' declaration: another value of each, on one cache folder, computes its own rows."""
+    from sklvgg._features import VIEW_PARAMS
+
+    other = {"flip": True, "scales": [32, 48]}
+    assert set(other) == set(VIEW_PARAMS)  # a new view parameter needs its value here
+    memory = str(tmp_path / "cache")
+    base = small(memory).fit(images)
+    plain = base.transform(images)
+    for name, value in other.items():
+        changed = small(memory, **{name: value}).fit(images)
+        features = changed.transform(images)
+        assert changed.cache_misses_ > 0, name  # its view's entries are not the plain view's
+        same_shape = features.shape == plain.shape
+        assert not (same_shape and np.allclose(features, plain, rtol=1e-3, atol=1e-3)), name
+        again = small(memory, **{name: value}).fit(images)
+        np.testing.assert_array_equal(again.transform(images), features)
+        assert again.cache_misses_ == 0, name  # and it finds them again

@@ -408,6 +408,67 @@ def test_quiet_import_drops_only_tensorflows_info_lines(tmp_path):
     assert lines == [fatal, error, "after"], lines
 
 
+def test_misspelt_keras_backend_is_one_line_naming_the_variable(tmp_path):
+    args = ["demo", "--out", "o", "--n-classes", "2", "--input-size", "32", "--weights", "none"]
+    proc = sklvgg_process(args, tmp_path, KERAS_BACKEND="tensorfow")
+    assert proc.returncode == 2, proc.stderr[-3000:]
+    assert "Traceback" not in proc.stderr
+    (line,) = [line for line in proc.stderr.splitlines() if "KERAS_BACKEND" in line]
+    assert line.startswith("sklvgg: error: KERAS_BACKEND='tensorfow' is not a backend Keras can import")
+    assert "['tensorflow', 'jax', 'torch']" in line
+
+
+def _fake_tensorflow(tmp_path, body):
+    """A ``tensorflow`` package whose import runs ``body``; the code that imports it quietly, then says so."""
+    fake = tmp_path / "fake" / "tensorflow"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text("import os\n" + body)
+    code = (
+        f"import sys; sys.path.insert(0, {str(fake.parent)!r})\n"
+        "import os; os.environ.pop('TF_CPP_MIN_LOG_LEVEL', None)\n"
+        "from sklvgg._cli._console import quiet_tensorflow_logs; quiet_tensorflow_logs(0)\n"
+        "print('imported', 'tensorflow' in sys.modules)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL", "KERAS_BACKEND")}
+    return code, env
+
+
+def test_quiet_import_passes_on_the_fatal_line_of_an_import_that_aborts(tmp_path):
+    """TensorFlow's fatal check writes its line to fd 2 and aborts: the line must reach the user."""
+    fatal = "F0000 00:00:1 cpu_feature_guard.cc:1] this CPU lacks AVX"
+    code, env = _fake_tensorflow(tmp_path, f"os.write(2, b'{fatal}\\n')\nos.abort()\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode != 0 and "imported" not in proc.stdout
+    assert fatal in proc.stderr.splitlines(), proc.stderr
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="closes fd 2 through a POSIX shell")
+def test_quiet_import_with_stderr_closed_imports_plainly(tmp_path):
+    """``python -m sklvgg ... 2>&-``: ``sys.stderr`` is None, fd 2 closed; the import still happens."""
+    code, env = _fake_tensorflow(
+        tmp_path, "try:\n    os.write(2, b'E0000 an error\\n')\nexcept OSError:\n    pass\n"
+    )
+    proc = subprocess.run(["sh", "-c", 'exec "$0" -c "$1" 2>&-', sys.executable, code],
+                          capture_output=True, text=True, env=env, timeout=120)  # fmt: skip
+    assert (proc.returncode, proc.stdout) == (0, "imported True\n"), proc.stderr
+
+
+def test_quiet_import_with_stderr_not_a_file_descriptor_imports_plainly(tmp_path):
+    """``sys.stderr`` a capture (pytest, a notebook: ``fileno()`` raises): a plain import, nothing lost."""
+    info, error = (
+        "I0000 00:00:1 cudart_stub.cc:31] Could not find cuda drivers",
+        "E0000 00:00:1 some.cc:2] an error",
+    )
+    code, env = _fake_tensorflow(tmp_path, f"os.write(2, b'{info}\\n{error}\\n')\n")
+    code = "import io, sys; sys.stderr = io.StringIO()\n" + code
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert (proc.returncode, proc.stdout) == (0, "imported True\n"), proc.stderr
+    assert proc.stderr.splitlines() == [
+        info,
+        error,
+    ]  # fd 2 untouched: TensorFlow's own lines, as without sklvgg
+
+
 def test_min_images_above_the_embedded_default_generates_enough(tmp_path):
     """Without --data, --min-images 25 asks for more images than the generated set's 20: it generates 25."""
     res = _reproduce("layers", tmp_path, "--min-images", "25", "--n-classes", "2", "--input-size", "32",

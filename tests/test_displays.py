@@ -1,5 +1,6 @@
 """The Display objects of sklvgg.plotting: their data, and the axes they draw."""
 
+import copy
 import warnings
 
 import numpy as np
@@ -64,7 +65,8 @@ def test_training_curves_from_estimator(pyplot, head):
     assert_array_equal(display.accuracy, head.accuracy_curve_)
     assert_array_equal(display.validation_loss, head.validation_loss_curve_)
     assert_array_equal(display.validation_accuracy, head.validation_accuracy_curve_)
-    assert display.best_epoch is None and display.batches_per_epoch == 5  # 80 samples, batches of 16
+    assert display.best_epoch is None
+    assert_array_equal(display.batches_per_epoch, [5] * 6)  # 80 samples, batches of 16
 
     assert display.axes_.shape == (2,) and display.ax_ is None
     assert display.figure_ is display.axes_[0].figure and len(display.figure_.axes) == 2
@@ -117,8 +119,9 @@ def test_training_curves_against_iterations(pyplot, head):
     assert display.ax_.get_xlabel() == "iteration (mini-batch step)"
     assert_array_equal(display.lines_["loss"][0].get_xdata(), 5 * np.arange(1, 7))
     assert head.n_batches_per_epoch_ == 5  # 80 samples in batches of 16; 'auto' is min(200, n) per batch
-    assert TrainingCurvesDisplay.from_estimator(_fit()).batches_per_epoch == 1
-    assert TrainingCurvesDisplay.from_estimator(_fit(solver="lbfgs")).batches_per_epoch == 1
+    assert_array_equal(TrainingCurvesDisplay.from_estimator(_fit()).batches_per_epoch, [1] * 6)
+    lbfgs = _fit(solver="lbfgs")
+    assert_array_equal(TrainingCurvesDisplay.from_estimator(lbfgs).batches_per_epoch, [1] * lbfgs.n_iter_)
 
     display = TrainingCurvesDisplay([1.0, 0.5, 0.2], [0.4, 0.6, 0.9], best_epoch=2)
     assert display.validation_loss is None and display.batches_per_epoch is None
@@ -128,6 +131,30 @@ def test_training_curves_against_iterations(pyplot, head):
         display.plot(x_unit="batch")
     with pytest.raises(ValueError, match="quantities must be one of"):
         display.plot(quantities="error")
+
+
+def test_training_curves_against_iterations_after_warm_starts_on_other_sample_counts(pyplot):
+    """Every fit's epochs stay on the curves: each is drawn at the steps its own fit took."""
+    X, y, _, _ = _data(n=70, n_val=0)
+    head = SoftmaxHeadClassifier(batch_size=10, max_iter=3, tol=None, warm_start=True, random_state=0)
+    head.fit(X[:20], y[:20])  # 3 epochs of 2 steps
+    head.fit(X, y)  # 3 more of 7 steps
+    assert head.n_batches_curve_ == [2, 2, 2, 7, 7, 7] and head.n_batches_per_epoch_ == 7
+    display = TrainingCurvesDisplay.from_estimator(head, quantities="loss", x_unit="iteration")
+    assert_array_equal(display.lines_["loss"][0].get_xdata(), [2, 4, 6, 13, 20, 27])
+    display = TrainingCurvesDisplay(
+        [1.0, 0.5, 0.2], [0.4, 0.6, 0.9], best_epoch=3, batches_per_epoch=[2, 2, 7]
+    )
+    display.plot(x_unit="iteration", quantities="loss")
+    assert display.best_epoch_lines_[0].get_xdata()[0] == 11
+    with pytest.raises(ValueError, match="batches_per_epoch has 2 epochs' steps; the curves have 3 epochs"):
+        TrainingCurvesDisplay([1.0, 0.5, 0.2], [0.4, 0.6, 0.9], batches_per_epoch=[2, 2]).plot(
+            x_unit="iteration"
+        )
+    head.partial_fit(X[:30], y[:30])  # one more epoch, of 3 steps
+    assert head.n_batches_curve_[-1] == 3 and len(head.n_batches_curve_) == len(head.loss_curve_)
+    head.set_params(warm_start=False).fit(X[:20], y[:20])  # a fresh fit: fresh curves
+    assert head.n_batches_curve_ == [2, 2, 2]
 
 
 def test_training_curves_best_epoch_and_no_validation(pyplot):
@@ -289,6 +316,30 @@ def test_temperature_sweep_max_and_final_in_separate_axes(pyplot):
     display.plot(quantity="both")  # a new figure: both, the search's best, both baselines
     assert len(display.lines_) == 2 and len(display.baseline_lines_) == 2
     assert display.best_line_.get_label() == "best T = 2"
+
+
+def test_temperature_sweep_never_marks_a_nan_score_as_best(pyplot):
+    display = TemperatureSweepDisplay([1.0, 2.0, 4.0], [np.nan, 0.6, 0.7], [0.5, np.nan, 0.4])
+    display.plot(quantity="max")  # argmax would pick the NaN at T = 1
+    assert (
+        display.best_line_.get_xdata()[0] == 4.0 and display.best_line_.get_label() == "best T = 4 (maximum)"
+    )
+    display.plot(quantity="final")
+    assert display.best_line_.get_xdata()[0] == 1.0
+
+    nan = TemperatureSweepDisplay([1.0, 2.0], [np.nan, np.nan], [np.nan, np.nan])
+    with pytest.warns(UserWarning, match="every maximum validation accuracy is NaN; no best temperature"):
+        nan.plot(quantity="max")
+    assert nan.best_line_ is None and not any(label.startswith("best T") for label in _legend_labels(nan.ax_))
+
+
+def test_temperature_sweep_from_a_search_whose_fits_all_failed_marks_no_best(pyplot, search):
+    failed = copy.copy(search)
+    failed.cv_results_ = {key: np.full(3, np.nan) if key.endswith("_test_score") else value
+                          for key, value in search.cv_results_.items()}  # fmt: skip
+    with pytest.warns(UserWarning, match="every cross-validated score is NaN"):
+        display = TemperatureSweepDisplay.from_search(failed, param="alpha")
+    assert display.best_temperature is None and display.best_line_ is None
 
 
 def test_temperature_sweep_checks_and_float_baseline(pyplot):

@@ -358,3 +358,47 @@ def test_run_experiment_class_counts(fake_network, tmp_path):
         "a random 1000-way top (random non-zero bias) on random conv layers"
     )
     plt.close("all")
+
+
+def test_report_rows_never_take_a_nan_score_for_the_best_temperature():
+    """A failed fit scores NaN (``error_score=nan``): the best is among the other temperatures."""
+    sweep = {"temperatures": [1.0, 2.0, 4.0], "max": [float("nan"), 0.6, 0.7], "final": [0.5, 0.55, 0.4],
+             "best_temperature": 2.0, "best_max_temperature": 4.0, "best_final_temperature": 2.0}  # fmt: skip
+    rows, _ = experiments.report_rows("temperature", {"sweeps": {"256": sweep}})
+    this_run = {row["quantity"]: row["this run"] for row in rows}
+    assert this_run["best maximum accuracy, 256 classes"] == "70.0% (T 4)"
+    failed = {**sweep, "max": [float("nan")] * 3, "best_max_temperature": None, "best_temperature": None}
+    rows, _ = experiments.report_rows("temperature", {"sweeps": {"256": failed}})
+    this_run = {row["quantity"]: row["this run"] for row in rows}
+    assert this_run["T of the best maximum accuracy, 256 classes"] == "none (every score NaN)"
+    assert this_run["best maximum accuracy, 256 classes"] == "-"
+
+
+def test_report_figures_draw_each_epoch_at_its_own_fits_iterations(learning_results):
+    """The per-epoch steps a head kept (after a warm start on more samples) place the curves' points."""
+    assert learning_results["batches_per_epoch"] == [2, 2, 2]
+    res = {**learning_results, "batches_per_epoch": [2, 2, 7]}
+    figures = experiments.experiment_figures("caltech256", res, style="report")
+    (ax,) = figures["figure_01_loss"].axes
+    np.testing.assert_array_equal(ax.lines[0].get_xdata(), [2, 4, 11])
+    plt.close("all")
+
+
+def test_report_figure_files_of_the_combined_temperature_figures_show_each_figures_axes():
+    """Figures 18-19 are per-epoch curves, 20-21 accuracy vs. T: each number maps to a file drawing that."""
+
+    def sweep(scale):
+        return {"temperatures": [1.0, 2.0], "max": [0.5 * scale, 0.6], "final": [0.4, 0.5],
+                "curves": {"1": [0.3, 0.5], "2": [0.4, 0.6]}, "best_temperature": 2.0,
+                "best_max_temperature": 2.0, "best_final_temperature": 2.0, "baseline": None,
+                "n_train": 2, "n_test": 1}  # fmt: skip
+
+    res = {"sweeps": {"4": sweep(1.0), "8": sweep(0.5)}, "rows": [], "tables": {}, "note": None}
+    figures = experiments.experiment_figures("temperature", res)  # combined: the run's 4 and 8 stand in
+    files = experiments.report_figure_files("temperature", res, figures)
+    assert set(files) == {18, 19, 20, 21} and None not in files.values()
+    xlabels = {n: figures[name].axes[0].get_xlabel() for n, name in files.items()}
+    assert xlabels == {18: "epoch", 19: "epoch", 20: "temperature T", 21: "temperature T"}
+    assert files[18].endswith("_4") and files[20].endswith("_4")  # 64 classes: the smaller count
+    assert files[19].endswith("_8") and files[21].endswith("_8")
+    plt.close("all")

@@ -226,8 +226,13 @@ def _print_cuts(rows, flattened_only=False):
 def _print_sweeps(sweeps):
     for k, sweep in sweeps.items():
         scores = zip(sweep["temperatures"], sweep["max"], sweep["final"])
+        best = (
+            "none (every fit failed)"
+            if sweep["best_temperature"] is None
+            else f"{sweep['best_temperature']:g}"
+        )
         print(
-            f"  {k} classes: best T = {sweep['best_temperature']:g}; max/final accuracy: "
+            f"  {k} classes: best T = {best}; max/final accuracy: "
             + ", ".join(f"T={t:g}: {m:.3f}/{f:.3f}" for t, m, f in scores)
             + f"; fc2: {sweep['baseline']['max']:.3f}/{sweep['baseline']['final']:.3f}"
         )

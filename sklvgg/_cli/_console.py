@@ -2,6 +2,7 @@
 
 import os
 import re
+import subprocess
 import sys
 
 #: -q (-1), default (0), -v (1), -vv (2): set by main() from the options.
@@ -18,6 +19,26 @@ def info(text):
 _TF_NOISE = re.compile(rb"^(I\d{4} |WARNING: All log messages before absl::InitializeLog)")
 
 
+#: The forwarder: a separate process, so that what TensorFlow writes just before it
+#: aborts the import (a fatal check) still reaches the user after this process died.
+_FORWARDER = """
+import re, sys
+noise = re.compile(%r)
+for line in sys.stdin.buffer:
+    if not noise.match(line):
+        sys.stdout.buffer.write(line)
+        sys.stdout.buffer.flush()
+"""
+
+
+def _stderr_is_fd_2():
+    """Whether Python's ``sys.stderr`` writes to file descriptor 2 (not closed, not a capture)."""
+    try:
+        return sys.stderr is not None and sys.stderr.fileno() == 2
+    except (AttributeError, OSError, ValueError):  # io.UnsupportedOperation is both
+        return False
+
+
 def quiet_tensorflow_logs(verbosity):
     """Hide TensorFlow's C++ log lines, unless the user asked for them.
 
@@ -26,9 +47,12 @@ def quiet_tensorflow_logs(verbosity):
     it reads any level (``cudart_stub.cc ... Could not find cuda drivers``,
     the oneDNN notice), so, unless the level asks for INFO lines (0) or ``-v``
     was given, the backend is imported here with the standard error file
-    descriptor pointed at a pipe for the import only: every line of it but
-    those INFO lines (a warning, an error, a fatal message) goes on to the
-    real standard error as it comes.
+    descriptor pointed at a pipe for the import only: a small forwarding
+    process passes every line of it but those INFO lines (a warning, an
+    error, a fatal message) on to the real standard error as it comes, even
+    when the import aborts the process. Where ``sys.stderr`` is not file
+    descriptor 2 (closed with ``2>&-``, captured by pytest, a notebook's),
+    TensorFlow is imported plainly.
     """
     if verbosity >= 1:
         return
@@ -41,25 +65,42 @@ def quiet_tensorflow_logs(verbosity):
 
     if importlib.util.find_spec("tensorflow") is None:
         return  # the import error comes, whole, where TensorFlow is first needed
-    import threading
+    started = _start_forwarder() if _stderr_is_fd_2() and sys.executable else None
+    if started is None:
+        return _import_tensorflow()
+    forwarder, saved = started
+    try:
+        _import_tensorflow()
+    finally:
+        os.dup2(saved, 2)  # the pipe's last writer closed: the forwarder sees its end
+        os.close(saved)
+        try:
+            forwarder.wait(timeout=5)
+        except subprocess.TimeoutExpired:  # a child of TensorFlow holds the pipe: it goes on
+            pass
 
+
+def _start_forwarder():
+    """Point file descriptor 2 at the forwarder's pipe; return it and the saved descriptor, or None."""
     sys.stderr.flush()
-    saved = os.dup(2)
-    read_end, write_end = os.pipe()
-
-    def forward():  # every line but the INFO noise goes on to the real stderr, at once
-        with os.fdopen(read_end, "rb") as lines:
-            for line in lines:
-                if not _TF_NOISE.match(line):
-                    os.write(saved, line)
-
-    reader = threading.Thread(target=forward, daemon=True)
-    reader.start()
+    saved = read_end = write_end = None
+    try:
+        saved = os.dup(2)
+        read_end, write_end = os.pipe()
+        forwarder = subprocess.Popen(
+            [sys.executable, "-I", "-S", "-c", _FORWARDER % _TF_NOISE.pattern],
+            stdin=read_end, stdout=saved, stderr=saved,
+        )  # fmt: skip
+    except OSError:  # no descriptor or process to spare: a plain import
+        for fd in (saved, read_end, write_end):
+            if fd is not None:
+                os.close(fd)
+        return None
+    os.close(read_end)
     os.dup2(write_end, 2)
     os.close(write_end)
-    try:
-        import tensorflow  # noqa: F401 - an import error is raised whole, stderr restored
-    finally:
-        os.dup2(saved, 2)  # the pipe's last writer closed: the reader sees its end
-        reader.join(timeout=5)
-        os.close(saved)
+    return forwarder, saved
+
+
+def _import_tensorflow():
+    import tensorflow  # noqa: F401 - an import error is raised whole, stderr restored

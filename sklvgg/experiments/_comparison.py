@@ -131,6 +131,11 @@ def _pct(value):
     return "-" if value is None else f"{100 * value:.1f}%"
 
 
+def _t(temperature):
+    """A best temperature in words: None where every score was NaN."""
+    return "none (every score NaN)" if temperature is None else f"{temperature:g}"
+
+
 def log2_fit(images_per_class, accuracy):
     """Least-squares line of accuracy against log2(images per class): slope, intercept, R^2.
 
@@ -205,16 +210,18 @@ def _temperature_rows(sweeps):
     ran = ", ".join(sorted(sweeps, key=int))
     not_run = f"not run (this run's class counts: {ran})"
     s64, s256 = sweeps.get("64"), sweeps.get("256")
-    best = None if s256 is None else int(np.argmax(s256["max"]))
+    best = None if s256 is None or np.isnan(s256["max"]).all() else int(np.nanargmax(s256["max"]))
     return {
         "best_t_64": not_run
         if s64 is None
-        else f"{s64['best_max_temperature']:g} (maximum), {s64['best_final_temperature']:g} (final)",
-        "best_max_t_256": not_run if s256 is None else f"{s256['best_max_temperature']:g}",
+        else f"{_t(s64['best_max_temperature'])} (maximum), {_t(s64['best_final_temperature'])} (final)",
+        "best_max_t_256": not_run if s256 is None else _t(s256["best_max_temperature"]),
         "best_max_256": not_run
         if s256 is None
+        else "-"
+        if best is None
         else f"{_pct(s256['max'][best])} (T {s256['temperatures'][best]:g})",
-        "best_final_t_256": not_run if s256 is None else f"{s256['best_final_temperature']:g}",
+        "best_final_t_256": not_run if s256 is None else _t(s256["best_final_temperature"]),
         "t2_helps_64": not_run if s64 is None else _compare_temperatures(s64, 2.0),
         "above_1.5_hurts_256": not_run if s256 is None else _above_below(s256, 1.5),
     }
@@ -267,8 +274,8 @@ def report_rows(experiment, results):
             sweep, base = sweeps[k], sweeps[k].get("baseline")
             if not base:
                 continue
-            worse = max(sweep["max"]) < base["max"]
-            this_run = (f"{_pct(max(sweep['max']))} vs. {_pct(base['max'])}: temperature "
+            worse = np.nanmax(sweep["max"]) < base["max"]
+            this_run = (f"{_pct(np.nanmax(sweep['max']))} vs. {_pct(base['max'])}: temperature "
                         f"{'worse' if worse else 'not worse'}")  # fmt: skip
             row, _ = _row("temperature", "vs_fc2", this_run, layer=base["layer"], n_classes=k)
             spec = {"y": base["max"], "label": f"this run: {base['layer']} maximum"}

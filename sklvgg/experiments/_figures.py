@@ -40,7 +40,7 @@ def _training_display(curves):
     return TrainingCurvesDisplay(
         curves["loss_curve"], curves["accuracy_curve"], curves.get("validation_loss_curve"),
         curves.get("validation_accuracy_curve"), best_epoch=curves.get("best_epoch"),
-        batches_per_epoch=curves.get("iterations_per_epoch"),
+        batches_per_epoch=curves.get("batches_per_epoch", curves.get("iterations_per_epoch")),
     )  # fmt: skip
 
 

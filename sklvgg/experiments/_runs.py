@@ -25,11 +25,18 @@ from ._protocol import (
 from ._report import REPORT_TEMPERATURES
 
 
+def _best_of(temperatures, scores):
+    """The temperature of the highest score, NaN scores skipped (a failed fit's); None if all are NaN."""
+    scores = np.asarray(scores, dtype=float)
+    return None if np.isnan(scores).all() else temperatures[int(np.nanargmax(scores))]
+
+
 def _curves(head):
     """The per-epoch numbers of a fitted head, for JSON and CSV."""
     curves = {
         "epochs": int(head.n_iter_),
-        "iterations_per_epoch": int(head.n_batches_per_epoch_),
+        "iterations_per_epoch": int(head.n_batches_per_epoch_),  # of the last fit
+        "batches_per_epoch": [int(v) for v in head.n_batches_curve_],  # of each epoch of the curves
         "loss_curve": [float(v) for v in head.loss_curve_],
         "accuracy_curve": [float(v) for v in head.accuracy_curve_],
     }
@@ -237,7 +244,8 @@ def temperature_sweep(
         "baseline", "n_train", "n_test"}}, "rows", "tables"}``; ``curves``
         holds the validation accuracy per epoch for each T, ``max`` and
         ``final`` its maximum and last value; ``best_temperature`` is the
-        search's (by final accuracy), ``baseline`` the ``baseline``
+        search's (by final accuracy); a ``best_*`` is None where every score
+        is NaN (every fit failed), ``baseline`` the ``baseline``
         pipeline's ``{"layer", "max", "final", "curve"}`` (or None).
     """
     available = len(np.unique(data.target))
@@ -264,9 +272,9 @@ def temperature_sweep(
                 base = {"layer": model[0].layer, "max": max(acc), "final": acc[-1], "curve": acc}
         maxima, finals = [max(curves[t]) for t in temperatures], [curves[t][-1] for t in temperatures]
         sweeps[str(k)] = {
-            "best_temperature": float(search.best_params_["vgg__temperature"]),
-            "best_max_temperature": temperatures[int(np.argmax(maxima))],
-            "best_final_temperature": temperatures[int(np.argmax(finals))],
+            "best_temperature": _best_of(temperatures, search.cv_results_["mean_test_score"]),
+            "best_max_temperature": _best_of(temperatures, maxima),
+            "best_final_temperature": _best_of(temperatures, finals),
             "temperatures": temperatures,
             "max": maxima,
             "final": finals,

@@ -7,6 +7,8 @@ Each Display holds its data as attributes (its constructor takes them);
 plot it. matplotlib is imported only when drawing.
 """
 
+import warnings
+
 import numpy as np
 
 from ..exceptions import InputError
@@ -31,6 +33,19 @@ def _check_curves(curves):
     for curve in curves:
         _check_option("curves", curve, {"training", "validation"})
     return curves
+
+
+def _best_temperature(temperatures, scores, what):
+    """The temperature of the highest score, NaN scores skipped; None, with a warning, when all are NaN."""
+    scores = np.asarray(scores, dtype=float)
+    if np.isnan(scores).all():
+        warnings.warn(
+            f"TemperatureSweepDisplay: every {what} is NaN; no best temperature is marked.",
+            UserWarning,
+            stacklevel=3,
+        )
+        return None
+    return temperatures[int(np.nanargmax(scores))]
 
 
 def _check_option(name, value, options):
@@ -60,8 +75,10 @@ class TrainingCurvesDisplay:
     best_epoch : int, default=None
         1-based epoch whose weights were kept (``best_epoch_``), drawn as a
         dotted vertical line.
-    batches_per_epoch : int, default=None
-        Mini-batch steps per epoch; needed to draw against iterations.
+    batches_per_epoch : int or array-like of shape (n_epochs,), default=None
+        Mini-batch steps per epoch, or of each epoch (``n_batches_curve_``,
+        which differ after a ``warm_start`` fit on another number of
+        samples); needed to draw against iterations.
 
     Attributes
     ----------
@@ -126,8 +143,8 @@ class TrainingCurvesDisplay:
         quantities : {"loss", "accuracy"} or sequence of them, default=("loss", "accuracy")
             What to draw, each in its own axes.
         x_unit : {"epoch", "iteration"}, default="epoch"
-            Draw against epochs, or against mini-batch steps (epoch times
-            ``batches_per_epoch``, counted at the end of each epoch).
+            Draw against epochs, or against mini-batch steps (the steps of
+            ``batches_per_epoch`` summed up to the end of each epoch).
         curves : {"training", "validation"} or sequence of them, default=("training", "validation")
             Which curves to draw (the report has a figure for each).
         title : str, default=None
@@ -145,14 +162,12 @@ class TrainingCurvesDisplay:
             _check_option("quantities", quantity, _QUANTITIES)
         _check_option("x_unit", x_unit, {"epoch", "iteration"})
         curves = _check_curves(curves)
-        epochs = np.arange(1, len(self.loss) + 1)
         if x_unit == "epoch":
-            xs, scale, x_label = epochs, 1, self.x_label
+            xs, x_label = np.arange(1, len(self.loss) + 1), self.x_label
         elif self.batches_per_epoch is None:
             raise InputError("x_unit='iteration' needs batches_per_epoch.")
         else:
-            scale, x_label = self.batches_per_epoch, "iteration (mini-batch step)"
-            xs = epochs * scale
+            xs, x_label = self._iterations(), "iteration (mini-batch step)"
         size = (10, 4.5) if len(quantities) == 2 else (5 * len(quantities) + 1, 4.5)
         axes, fig = _axes(ax, len(quantities), f"{type(self).__name__}.plot", figsize=size)
         line_kw = line_kw or {}
@@ -168,7 +183,7 @@ class TrainingCurvesDisplay:
             self.lines_[quantity] = lines
             if self.best_epoch is not None:
                 self.best_epoch_lines_.append(
-                    ax_q.axvline(self.best_epoch * scale, color="grey", ls=":", label="best epoch")
+                    ax_q.axvline(xs[self.best_epoch - 1], color="grey", ls=":", label="best epoch")
                 )
             ax_q.set(xlabel=x_label, ylabel=y_label, title=q_title)
             if quantity == "accuracy":
@@ -182,6 +197,17 @@ class TrainingCurvesDisplay:
         self.axes_, self.ax_, self.figure_ = axes, axes[0] if len(axes) == 1 else None, fig
         return self
 
+    def _iterations(self):
+        """The mini-batch step at the end of each epoch."""
+        steps = np.asarray(self.batches_per_epoch)
+        if steps.ndim == 0:
+            return steps * np.arange(1, len(self.loss) + 1)
+        if steps.shape != self.loss.shape:
+            raise InputError(
+                f"batches_per_epoch has {steps.size} epochs' steps; the curves have {len(self.loss)} epochs."
+            )
+        return np.cumsum(steps)
+
     @classmethod
     def from_estimator(
         cls, estimator, *, ax=None, quantities=("loss", "accuracy"), x_unit="epoch", title=None,
@@ -194,7 +220,7 @@ class TrainingCurvesDisplay:
         estimator : SoftmaxHeadClassifier or Pipeline
             Fitted; its ``loss_curve_``, ``accuracy_curve_`` and, when it has
             them, ``validation_*_curve_`` and ``best_epoch_`` are read (from
-            the pipeline's last step), and ``n_batches_per_epoch_`` for the
+            the pipeline's last step), and ``n_batches_curve_`` for the
             iteration axis.
         ax, quantities, x_unit, title, line_kw
             As for :meth:`plot`.
@@ -210,7 +236,8 @@ class TrainingCurvesDisplay:
             getattr(head, "validation_loss_curve_", None),
             getattr(head, "validation_accuracy_curve_", None),
             best_epoch=getattr(head, "best_epoch_", None),
-            batches_per_epoch=getattr(head, "n_batches_per_epoch_", None),
+            batches_per_epoch=getattr(head, "n_batches_curve_", None)
+            or getattr(head, "n_batches_per_epoch_", None),
         )
         return display.plot(ax=ax, quantities=quantities, x_unit=x_unit, title=title, line_kw=line_kw)
 
@@ -424,7 +451,10 @@ class TemperatureSweepDisplay:
     ----------
     temperatures : array-like of shape (n_temperatures,)
     max_scores : array-like of shape (n_temperatures,) or None
-        Maximum validation accuracy over the epochs, per temperature.
+        Maximum validation accuracy over the epochs, per temperature. NaN
+        scores are drawn as gaps and never marked as the best; when every
+        score of the quantity drawn is NaN, no best temperature is marked
+        (with a ``UserWarning``).
     final_scores : array-like of shape (n_temperatures,) or None
         Validation accuracy after the last epoch, per temperature.
     cv_scores : array-like of shape (n_temperatures, n_splits), default=None
@@ -548,7 +578,7 @@ class TemperatureSweepDisplay:
             fmt, label = styles[key]
             self.lines_ += ax.plot(temps, scores, fmt, label=label, **line_kw)
             if quantity == key:
-                best = temps[int(np.argmax(scores))]
+                best = _best_temperature(temps, scores, styles[key][1])
         if quantity == "cv":
             scores = self.cv_scores[order]
             label = "final validation accuracy (CV mean)"
@@ -616,6 +646,8 @@ class TemperatureSweepDisplay:
                 )
             max_scores, finals = (np.array([keyed[t][i] for t in temps]) for i in (0, 1))
         best = float(search.best_params_[param])
+        if np.isnan(cv_scores).all():  # every fit failed (error_score=nan): the search's "best" is arbitrary
+            best = _best_temperature(temps, cv_scores.mean(axis=1), "cross-validated score")
         display = cls(
             temps,
             max_scores,
