@@ -644,7 +644,7 @@ def test_temperature_changed_after_fit_is_checked_by_transform(images, params, m
 
 @pytest.mark.parametrize("native, resolved", [(False, "float32"), (True, "bfloat16")])
 def test_auto_precision_resolves_to_bfloat16_only_where_native(
-    monkeypatch, images, fake_network, native, resolved
+    monkeypatch, capsys, images, fake_network, native, resolved
 ):
     import sklvgg._backends as backends_module
     import sklvgg._transformer as transformer_module
@@ -666,6 +666,9 @@ def test_auto_precision_resolves_to_bfloat16_only_where_native(
     assert set(ran_in) == {resolved}  # the network ran in the resolved precision
     twin = clone(vgg)
     assert twin.get_params()["precision"] == "auto" and not hasattr(twin, "precision_")
+    capsys.readouterr()
+    vgg.set_params(verbose=1).transform(images)
+    assert f"VGG16 block5_pool (avg pooled), 32 px, {resolved}" in capsys.readouterr().err
 
 
 def test_explicit_precision_is_kept_whatever_the_machine(monkeypatch, images, fake_network):
