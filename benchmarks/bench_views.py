@@ -7,7 +7,8 @@ head and five folds of the 100 classes of ``../shared/data/caltech101-20``
 17-20 are scored in turn by a head trained on the other 16, so each of the 2,000
 photos is scored once; the fifth fold is the study's split):
 
-- ``vgg__flip``: the image alone, or its mirror image averaged in;
+- ``vgg__flip``: the image alone, or its mirror image averaged in (not with
+  ``--no-flip``);
 - ``vgg__scales``: the base size, or the base and ``--extra-scale`` averaged
   (each scale's maps pooled; only with ``--extra-scale``);
 - ``vgg__layer``: ``block5_pool``, or with ``--with-block4`` also ``block4_pool``
@@ -25,7 +26,8 @@ larger of the two spreads.
 
 Usage::
 
-    python benchmarks/bench_views.py [--extra-scale 288] [--with-block4] [--precision auto] [--memory DIR]
+    python benchmarks/bench_views.py [--extra-scale 288] [--with-block4] [--no-flip] [--precision auto]
+        [--memory DIR]
 
 Writes ``benchmarks/results/views.md`` and ``views.json``.
 """
@@ -56,6 +58,7 @@ def main():
             "--base": dict(type=int, default=224),
             "--extra-scale": dict(type=int, default=None),
             "--with-block4": dict(action="store_true"),
+            "--no-flip": dict(action="store_true", help="the plain view only (half the network cost)"),
             "--precision": dict(default="auto", choices=["auto", "float32", "bfloat16"]),
         },
     )
@@ -68,7 +71,7 @@ def main():
     scales = [base] if args.extra_scale is None else [base, args.extra_scale]
     start = time.perf_counter()
     vgg = VGG16FeatureTransformer(
-        weights=str(IMAGENET_CONV), layer=layers, pooling="avg", input_size=base, flip=True,
+        weights=str(IMAGENET_CONV), layer=layers, pooling="avg", input_size=base, flip=not args.no_flip,
         scales=scales, memory=args.memory, n_jobs=2, precision=args.precision,
     )  # fmt: skip
     with collect_transforms() as tally:
@@ -80,7 +83,7 @@ def main():
         )  # fmt: skip
         grid = {
             "vgg__layer": [["block5_pool"]] + ([layers] if args.with_block4 else []),
-            "vgg__flip": [False, True],
+            "vgg__flip": [False] if args.no_flip else [False, True],
             "vgg__scales": [[base]] + ([scales] if len(scales) > 1 else []),
             "power": ["passthrough", SignedPower(0.5)],
             "norm": ["passthrough", Normalizer()],
@@ -127,6 +130,7 @@ def main():
         "`python benchmarks/bench_views.py"
         + (f" --extra-scale {args.extra_scale}" if args.extra_scale else "")
         + (" --with-block4" if args.with_block4 else "")
+        + (" --no-flip" if args.no_flip else "")
         + f" --precision {args.precision} --memory {args.memory}` on {machine_description()}; "
         f"network in {precision}. ImageNet conv weights, average pooling, `SoftmaxHeadClassifier()`, "
         f"100 classes of the shared photos, {N_FOLDS} folds (`StratifiedKFold({N_FOLDS})` in file order: "
