@@ -55,40 +55,142 @@ def keras_backend():
 _BFLOAT16_WARNED = False
 
 
-def has_native_bfloat16(cpuinfo="/proc/cpuinfo"):
-    """Whether this machine computes bfloat16 natively, or None if unknown.
+#: The precisions of :class:`~sklvgg.VGG16FeatureTransformer`: ``"auto"`` resolves to one of the others.
+PRECISIONS = ("auto", "float32", "bfloat16")
+#: The lowest NVIDIA compute capability with bfloat16 units (Ampere).
+BFLOAT16_COMPUTE_CAPABILITY = (8, 0)
 
-    True when TensorFlow sees a GPU or the CPU has AVX512-BF16 or AMX-BF16;
-    False for other x86 CPUs (AVX2, AVX-512 without BF16), where bfloat16
-    is converted to float32 around every operation; None where
-    ``/proc/cpuinfo`` cannot be read (not Linux).
-    """
-    if _accelerator_visible():
-        return True
+
+def _cpu_flags(cpuinfo="/proc/cpuinfo"):
+    """The CPU's flags from ``cpuinfo`` (a set), or None where they cannot be read."""
     try:
         with open(cpuinfo, encoding="ascii", errors="replace") as f:
             flags = next((line for line in f if line.startswith("flags")), "").split()
     except OSError:
         return None
-    if not flags:
+    return set(flags) or None
+
+
+def has_native_bfloat16(cpuinfo="/proc/cpuinfo"):
+    """Whether this machine computes bfloat16 natively, or None if unknown.
+
+    True when the active Keras backend sees a GPU with bfloat16 units (NVIDIA
+    compute capability 8.0 or more) or the CPU has AVX512-BF16 or AMX-BF16;
+    False for other x86 CPUs (AVX2, AVX-512 without BF16) and older GPUs,
+    where bfloat16 is converted to float32 around every operation; None where
+    ``/proc/cpuinfo`` cannot be read (not Linux) and no GPU is visible.
+    """
+    gpu = _gpu_bfloat16()
+    if gpu is not None:
+        return gpu
+    flags = _cpu_flags(cpuinfo)
+    if flags is None:
         return None
     return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
-def _accelerator_visible():
-    """Whether the active Keras backend sees a GPU."""
-    backend = keras_backend()
-    if backend == "tensorflow":
-        import tensorflow as tf
+def bfloat16_device(cpuinfo="/proc/cpuinfo"):
+    """What runs the network, named by its bfloat16 ability.
 
-        return bool(tf.config.list_physical_devices("GPU"))
-    if backend == "jax":
-        import jax
+    Returns
+    -------
+    name : str
+        ``"GPU <name> (compute capability x.y)"`` where the backend sees a GPU;
+        else the CPU's best instruction set for bfloat16: ``"amx_bf16"``,
+        ``"avx512_bf16"``, ``"avx512f"`` (no BF16), ``"avx2"``, or
+        ``"unknown"`` where ``/proc/cpuinfo`` cannot be read.
+    """
+    gpus = _gpu_capabilities()
+    if gpus:
+        name, capability = gpus[0]
+        cc = "unknown" if capability is None else ".".join(map(str, capability))
+        return f"GPU {name} (compute capability {cc})"
+    flags = _cpu_flags(cpuinfo) or set()
+    for flag in ("amx_bf16", "avx512_bf16", "avx512f", "avx2"):
+        if flag in flags:
+            return flag
+    return "unknown"
 
-        return jax.default_backend() == "gpu"
-    import torch
 
-    return torch.cuda.is_available()
+def resolve_precision(precision):
+    """The precision the network runs in: ``"auto"`` resolved on this machine.
+
+    Parameters
+    ----------
+    precision : {"auto", "float32", "bfloat16"}
+
+    Returns
+    -------
+    resolved : {"float32", "bfloat16"}
+        ``precision`` itself, or for ``"auto"``: ``"bfloat16"`` where
+        :func:`has_native_bfloat16` says this machine computes it natively,
+        ``"float32"`` elsewhere (also where that is unknown).
+    """
+    if precision != "auto":
+        return precision
+    return "bfloat16" if has_native_bfloat16() else "float32"
+
+
+def _gpu_capabilities():
+    """``[(name, (major, minor) or None), ...]``: the GPUs the active Keras backend sees."""
+    return _gpu_capabilities_of(keras_backend())
+
+
+_GPU_CAPABILITIES = {}
+
+
+def _gpu_capabilities_of(backend):
+    """:func:`_gpu_capabilities`, asked once per process and backend (a device query is slow)."""
+    if backend not in _GPU_CAPABILITIES:
+        _GPU_CAPABILITIES[backend] = _query_gpus(backend)
+    return _GPU_CAPABILITIES[backend]
+
+
+def _query_gpus(backend):
+    try:
+        if backend == "tensorflow":
+            import tensorflow as tf
+
+            out = []
+            for device in tf.config.list_physical_devices("GPU"):
+                details = tf.config.experimental.get_device_details(device)
+                capability = details.get("compute_capability")
+                out.append(
+                    (details.get("device_name", device.name), tuple(capability) if capability else None)
+                )
+            return out
+        if backend == "jax":
+            import jax
+
+            out = []
+            for device in jax.devices():
+                if device.platform != "gpu":
+                    continue
+                capability = getattr(device, "compute_capability", None)
+                if capability is not None:
+                    capability = tuple(int(part) for part in str(capability).split(".")[:2])
+                out.append((device.device_kind, capability))
+            return out
+        import torch
+
+        return [
+            (torch.cuda.get_device_name(i), tuple(torch.cuda.get_device_capability(i)))
+            for i in range(torch.cuda.device_count())
+        ]
+    except (ImportError, RuntimeError, ValueError):  # no usable GPU runtime
+        return []
+
+
+def _gpu_bfloat16():
+    """Whether a visible GPU has bfloat16 units; None where no GPU is visible.
+
+    A GPU whose compute capability is unknown (not NVIDIA) counts as having them.
+    """
+    gpus = _gpu_capabilities()
+    if not gpus:
+        return None
+    capability = gpus[0][1]
+    return capability is None or capability >= BFLOAT16_COMPUTE_CAPABILITY
 
 
 def _warn_if_bfloat16_is_emulated():

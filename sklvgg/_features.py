@@ -115,7 +115,9 @@ def cache_spec(params, layer, weights_key, size=None, mirrored=False):
 
     Each of :data:`FEATURE_PARAMS` in its normal form for ``layer`` alone (each
     layer of a list under the key a single-layer transformer uses), the
-    weights by their content (``weights_key``) rather than their name, and the
+    weights by their content (``weights_key``) rather than their name, the
+    precision as it resolved at ``fit`` (``precision_``: ``"auto"`` never
+    appears in a key, so float32 keys are those of ``precision="float32"``), and the
     view: ``size`` (default ``input_size``) replaces ``input_size``, and a
     mirrored view is marked as such. Fields at their defaults (no mirror,
     ``resize="stretch"``) are left out, so the keys of plain views are those of
@@ -136,6 +138,8 @@ def cache_spec(params, layer, weights_key, size=None, mirrored=False):
     spec = {name: normal(getattr(params, name), (layer,)) for name, normal in FEATURE_PARAMS.items()}
     spec["layer"] = layer
     spec["weights"] = weights_key
+    # "auto" by what it resolved to at fit: a cache shared by two kinds of machine never mixes them
+    spec["precision"] = getattr(params, "precision_", None) or spec["precision"]
     if size is not None:
         spec["input_size"] = int(size)
     if mirrored:

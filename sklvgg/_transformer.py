@@ -20,6 +20,7 @@ from ._architecture import (
     TOP_LAYERS,
     layer_output_shape,
 )
+from ._backends import PRECISIONS, resolve_precision
 from ._constraints import ImageSizes, LayerNames
 from ._feature_store import FeatureStore
 from ._features import (
@@ -154,14 +155,21 @@ class VGG16FeatureTransformer(TransformerMixin, BaseEstimator):
         Images per forward pass. Memory for file inputs is bounded by a few
         batches, whatever the number of files.
 
-    precision : {"float32", "bfloat16"}, default="float32"
+    precision : {"float32", "bfloat16", "auto"}, default="float32"
         ``"bfloat16"`` runs the network under Keras' ``mixed_bfloat16``
         policy; features are returned as float32 either way. It is faster
         only where bfloat16 is native: measured 1.94x float32's images/s on
-        an AMD EPYC with AVX512-BF16, but 0.84-1.09x on an AVX2-only one,
-        where a warning says so once per process. On 128 photos with the
-        ``hed-bsds500`` backbone at ``block5_pool`` (avg), bfloat16 features
-        had a cosine similarity of 1.0000 (5 digits) with float32's.
+        an AMD EPYC with AVX512-BF16 and about 4x on an Intel Xeon with AMX,
+        but 0.84-1.09x on an AVX2-only one, where a warning says so once per
+        process. On 128 photos with the ``hed-bsds500`` backbone at
+        ``block5_pool`` (avg), bfloat16 features had a cosine similarity of
+        1.0000 (5 digits) with float32's. ``"auto"`` is resolved at ``fit``
+        (into ``precision_``): ``"bfloat16"`` where this machine computes it
+        natively (a CPU with AMX-BF16 or AVX512-BF16 in ``/proc/cpuinfo``, or
+        a GPU the Keras backend sees with bfloat16 units: NVIDIA compute
+        capability 8.0 or more), ``"float32"`` elsewhere. The cache is keyed
+        by the resolved precision, so a cache shared by two kinds of machine
+        never mixes their features.
 
     preprocessing : {"caffe", "none", "samplewise"}, default="caffe"
         What is done to the resized RGB images (values 0-255) before the
@@ -260,6 +268,10 @@ class VGG16FeatureTransformer(TransformerMixin, BaseEstimator):
         Columns of each layer's block in the output, in the order of ``layer``:
         ``X_new[:, vgg.feature_slices_["block5_pool"]]`` picks one back out.
         ``{layer: slice(0, n_features_out_)}`` for a single layer.
+
+    precision_ : {"float32", "bfloat16"}
+        The precision the network runs in: ``precision``, with ``"auto"``
+        resolved on the machine that ran ``fit``.
 
     weights_id_ : str
         What the weights resolved to: ``"imagenet"``, ``"random:SEED"``, or the
@@ -390,7 +402,7 @@ class VGG16FeatureTransformer(TransformerMixin, BaseEstimator):
         "temperature_on": [StrOptions({"logits", "fc2"})],
         "input_size": [Interval(Integral, MIN_INPUT_SIZE, None, closed="left")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
-        "precision": [StrOptions({"float32", "bfloat16"})],
+        "precision": [StrOptions(set(PRECISIONS))],
         "preprocessing": [StrOptions(set(PREPROCESSING))],
         "flip": ["boolean", StrOptions({"concat"})],
         "scales": [None, ImageSizes(MIN_INPUT_SIZE)],
@@ -515,6 +527,10 @@ class VGG16FeatureTransformer(TransformerMixin, BaseEstimator):
         )
         self._check_temperature(self._layers())
 
+    def _precision(self):
+        """The precision the network runs in: ``precision_`` (``precision`` if pickled before it existed)."""
+        return getattr(self, "precision_", None) or resolve_precision(self.precision)
+
     def _feature_spec(self, layer, size=None, mirrored=False):
         """What the cache key of one layer's entries of one view hashes (see ``_features.cache_spec``)."""
         weights_key = self._weight_source.refreshed().feature_key(layer in TOP_LAYERS)
@@ -566,6 +582,7 @@ class VGG16FeatureTransformer(TransformerMixin, BaseEstimator):
         self.weights_id_ = self._weight_source.key
         self.weights_parts_ = self._weight_source.parts(include_top=deepest in TOP_LAYERS)
         self._fit_params = fitted_for(self)
+        self.precision_ = resolve_precision(self.precision)
         shapes = {name: layer_output_shape(name, self.input_size) for name in layers}
         self.output_shape_ = shapes[self.layer] if isinstance(self.layer, str) else shapes
         self.feature_slices_ = block_slices(layers, self.input_size, self.pooling)
@@ -581,14 +598,14 @@ class VGG16FeatureTransformer(TransformerMixin, BaseEstimator):
         # weights file changed on disk since fit is reloaded, never served from a stale model.
         return get_feature_function(
             self._weight_source.refreshed(), layers, self.input_size if size is None else size,
-            self.precision, self.pooling, self.preprocessing,
+            self._precision(), self.pooling, self.preprocessing,
         )  # fmt: skip
 
     def _cut(self, layers, layer, size):
         """The compiled network for ``_compute``, the width of its output and its progress label."""
         if layer is not None:  # one layer's map, unpooled
             function = get_feature_function(
-                self._weight_source.refreshed(), layer, size, self.precision, None, self.preprocessing
+                self._weight_source.refreshed(), layer, size, self._precision(), None, self.preprocessing
             )
             return function, int(np.prod(layer_output_shape(layer, size))), layer
         layers = self._layers() if layers is None else tuple(layers)
@@ -614,6 +631,7 @@ class VGG16FeatureTransformer(TransformerMixin, BaseEstimator):
         out = np.empty((len(rows), width), dtype=np.float32)
         crop = self.resize == "crop"
         view = f"{size} px" + (", mirrored" if mirrored else "") + (", centre crop" if crop else "")
+        view += f", {self._precision()}"
         progress = progress_bar(len(rows), self.verbose, f"VGG16 {desc}, {view}")
         try:
             n_threads = effective_n_jobs(self.n_jobs)

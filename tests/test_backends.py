@@ -125,3 +125,36 @@ def test_jax_caffe_preprocessing_switches_rgb_to_bgr_and_removes_the_means(tmp_p
     np.testing.assert_allclose(jax_caffe, tensorflow.transform(X), rtol=1e-4, atol=1e-4)
     # the check sees the channel order: the image with its channels reversed gives other features
     assert not np.allclose(jax_caffe, tensorflow.transform(X[..., ::-1]), rtol=1e-3, atol=1e-3)
+
+# ----------------------------------------------------------------------- native bfloat16 detection
+
+
+@pytest.mark.parametrize(
+    "gpus, flags, native, device",
+    [
+        ([], "fpu avx avx2 fma", False, "avx2"),
+        ([], "fpu avx2 avx512f avx512_vnni", False, "avx512f"),
+        ([], "fpu avx2 avx512f avx512_bf16", True, "avx512_bf16"),
+        ([], "fpu avx2 avx512_bf16 amx_bf16 amx_tile", True, "amx_bf16"),
+        ([("NVIDIA A100", (8, 0))], "fpu avx2", True, "GPU NVIDIA A100 (compute capability 8.0)"),
+        ([("Tesla V100", (7, 0))], "fpu avx2 amx_bf16", False, "GPU Tesla V100 (compute capability 7.0)"),
+    ],
+)  # fmt: skip
+def test_native_bfloat16_from_the_gpu_or_the_cpu_flags(monkeypatch, tmp_path, gpus, flags, native, device):
+    import sklvgg._backends as backends_module
+
+    monkeypatch.setattr(backends_module, "_gpu_capabilities", lambda: gpus)
+    info = tmp_path / "cpuinfo"
+    info.write_text(f"processor\t: 0\nmodel name\t: Some CPU\nflags\t\t: {flags}\n\n")
+    assert backends_module.has_native_bfloat16(info) is native
+    assert backends_module.bfloat16_device(info) == device
+
+
+def test_auto_precision_resolution(monkeypatch):
+    import sklvgg._backends as backends_module
+
+    for native, resolved in ((True, "bfloat16"), (False, "float32"), (None, "float32")):
+        monkeypatch.setattr(backends_module, "has_native_bfloat16", lambda native=native: native)
+        assert backends_module.resolve_precision("auto") == resolved
+        assert backends_module.resolve_precision("float32") == "float32"
+        assert backends_module.resolve_precision("bfloat16") == "bfloat16"

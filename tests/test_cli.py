@@ -611,3 +611,14 @@ def test_a_run_records_the_pooling_it_used(tmp_path):
     res = _reproduce("caltech256", tmp_path / "b", *common, "--input-size", "224", "--layer", "fc1")
     assert res["setting"]["pooling"] == "none"
     assert res["setting"]["weights"]["fully connected top"].startswith("random (seed")
+
+
+def test_a_run_records_the_precision_it_resolved(tmp_path, monkeypatch):
+    """``reproduce`` runs in ``precision="auto"``: the record says what it resolved to on this machine."""
+    import sklvgg._backends as backends_module
+
+    monkeypatch.setattr(backends_module, "has_native_bfloat16", lambda: False)
+    common = ["--n-classes", "2", "--epochs", "1", "--n-train", "2", "--n-test", "1", "--input-size", "32"]
+    res = _reproduce("caltech256", tmp_path / "a", *common, "--layer", "block5_pool")
+    assert res["setting"]["precision"] == "float32"
+    assert "precision: float32" in res["report_vs_run"]["text"]

@@ -694,3 +694,78 @@ def test_a_unit_scale_image_is_warned_about_once_at_the_callers_line(preprocessi
     scale = [w for w in caught if "0-1 scale" in str(w.message)]
     assert len(scale) == expected
     assert all(w.filename == __file__ for w in scale)
+
+# ----------------------------------------------------------------------- precision="auto"
+
+
+@pytest.mark.parametrize("native, resolved", [(False, "float32"), (True, "bfloat16")])
+def test_auto_precision_resolves_to_bfloat16_only_where_native(
+    monkeypatch, capsys, images, fake_network, native, resolved
+):
+    import sklvgg._backends as backends_module
+    import sklvgg._transformer as transformer_module
+
+    monkeypatch.setattr(backends_module, "has_native_bfloat16", lambda: native)
+    ran_in = []
+    fake = transformer_module.get_feature_function
+
+    def spy(source, layer, input_size, precision, *args):
+        ran_in.append(precision)
+        return fake(source, layer, input_size, precision, *args)
+
+    monkeypatch.setattr(transformer_module, "get_feature_function", spy)
+    vgg = small(precision="auto").fit(images)
+    assert vgg.precision_ == resolved
+    assert vgg.get_params()["precision"] == "auto"
+    out = vgg.transform(images)
+    assert out.dtype == np.float32 and out.shape == (6, 512)
+    assert set(ran_in) == {resolved}  # the network ran in the resolved precision
+    twin = clone(vgg)
+    assert twin.get_params()["precision"] == "auto" and not hasattr(twin, "precision_")
+    capsys.readouterr()
+    vgg.set_params(verbose=1).transform(images)
+    assert f"VGG16 block5_pool (avg pooled), 32 px, {resolved}" in capsys.readouterr().err
+
+
+def test_explicit_precision_is_kept_whatever_the_machine(monkeypatch, images, fake_network):
+    import sklvgg._backends as backends_module
+
+    monkeypatch.setattr(backends_module, "has_native_bfloat16", lambda: True)
+    assert small(precision="float32").fit(images).precision_ == "float32"
+    monkeypatch.setattr(backends_module, "has_native_bfloat16", lambda: False)
+    assert small(precision="bfloat16").fit(images).precision_ == "bfloat16"
+
+
+def test_cache_is_keyed_by_the_resolved_precision(monkeypatch, images, fake_network, tmp_path):
+    import sklvgg._backends as backends_module
+    from sklvgg._cache import model_key
+
+    keys = {}
+    for native, resolved in ((False, "float32"), (True, "bfloat16")):
+        monkeypatch.setattr(backends_module, "has_native_bfloat16", lambda native=native: native)
+        auto = small(precision="auto", memory=tmp_path).fit(images)
+        explicit = small(precision=resolved).fit(images)
+        keys[native] = model_key(auto._feature_spec("block5_pool"))
+        assert keys[native] == model_key(explicit._feature_spec("block5_pool"))
+        assert auto._feature_spec("block5_pool")["precision"] == resolved
+        auto.transform(images)
+        # the other kind of machine's features are never read back
+        assert auto.cache_misses_ == len(images) and auto.cache_hits_ == 0
+    assert keys[False] != keys[True]
+
+
+def test_invalid_precision_names_the_allowed_values(images):
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    with pytest.raises(InvalidParameterError, match="'precision' parameter") as info:
+        small(precision="float16").fit(images)
+    for allowed in ("auto", "float32", "bfloat16"):
+        assert repr(allowed) in str(info.value)
+
+
+def test_bfloat16_features_come_out_as_float32(monkeypatch, images):
+    import sklvgg._backends as backends_module
+
+    monkeypatch.setattr(backends_module, "has_native_bfloat16", lambda: True)  # no emulation warning
+    out = small(precision="auto", layer="block1_pool").fit_transform(images[:2])
+    assert out.dtype == np.float32 and np.isfinite(out).all()

@@ -17,7 +17,8 @@ def _setting_text(setting):
         parts = [f"weights: {weights}"]
     for key, label in (("dataset", "data"), ("n_classes", "classes"), ("input_size", "input size"),
                        ("preprocessing", "preprocessing"), ("layer", "layer"), ("pooling", "pooling"),
-                       ("temperature_on", "temperature on"), ("protocol", "head")):  # fmt: skip
+                       ("temperature_on", "temperature on"), ("precision", "precision"),
+                       ("protocol", "head")):  # fmt: skip
         if setting.get(key) is not None:
             value = setting[key]
             parts.append(f"{label}: {', '.join(map(str, value)) if isinstance(value, list) else value}")

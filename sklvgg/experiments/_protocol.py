@@ -106,7 +106,7 @@ def make_head(protocol="study", *, epochs=None, random_state=0):
 
 def make_pipeline(
     weights="imagenet", layer=None, pooling="avg", input_size=224, memory=None,
-    temperature=1.0, head=None, verbose=0, random_state=0, precision="float32",
+    temperature=1.0, head=None, verbose=0, random_state=0, precision="auto",
     protocol="tuned", epochs=None, temperature_on=None, preprocessing=None,
 ):  # fmt: skip
     """``Pipeline([("vgg", VGG16FeatureTransformer), ("head", SoftmaxHeadClassifier)])``.
@@ -119,7 +119,8 @@ def make_pipeline(
     ----------
     weights, layer, pooling, input_size, memory, temperature, verbose, random_state, precision
         Passed to :class:`VGG16FeatureTransformer` (``layer=None``: see
-        :func:`default_layer`).
+        :func:`default_layer`). ``precision="auto"``: bfloat16 where this
+        machine computes it natively, float32 elsewhere (see the user guide).
     head : SoftmaxHeadClassifier, optional
         Defaults to ``make_head(protocol, epochs=epochs, random_state=random_state)``.
     protocol : {"tuned", "study"}, default="tuned"

@@ -252,7 +252,7 @@ def _record(experiment, results, setting, pipe, data, layers):
     vgg.fit(data.filenames[:1])  # resolves the weights, reads no image
     seeds = {"transformer": vgg.random_state, "head": pipe[-1].random_state, "split": 0}
     setting.update(weights=vgg.weights_parts_, weights_id=vgg.weights_id_, head=_head_setting(pipe[-1]),
-                   seeds=seeds)  # fmt: skip
+                   seeds=seeds, precision=vgg.precision_)  # fmt: skip
     if experiment == "temperature":
         setting["n_classes"] = sorted(int(k) for k in results["sweeps"])
     else:
