@@ -217,3 +217,20 @@ def test_grad_cam_is_the_same_on_every_backend(backend, data, tmp_path):
     assert str(theirs["backend"]) == backend
     assert ours.max() > 0
     np.testing.assert_allclose(theirs["maps"], ours, rtol=1e-3, atol=1e-4 * ours.max())
+
+
+@pytest.mark.parametrize("method", ["temperature", "sigmoid"])
+def test_a_vgg16_pipeline_under_calibrated_classifier_cv(data, method):
+    from sklearn.calibration import CalibratedClassifierCV
+
+    X, y = data
+    X, y = np.concatenate([X, X[:, ::-1]]), np.concatenate([y, y])
+    pipe = make_pipeline(_vgg(), SoftmaxHeadClassifier(max_iter=20, random_state=0))
+    calibrated = CalibratedClassifierCV(pipe, method=method, cv=2).fit(X, y)
+    proba = calibrated.predict_proba(X)
+    assert proba.shape == (12, 3)
+    np.testing.assert_allclose(proba.sum(axis=1), 1, rtol=1e-6)
+    np.testing.assert_array_equal(calibrated.classes_, ["a", "b", "c"])
+    # the maps of a calibrated pipeline are those of each of its fitted pipelines
+    inner = calibrated.calibrated_classifiers_[0].estimator
+    assert class_activation_maps(inner, X[:2]).shape == (2, SIZE, SIZE)
