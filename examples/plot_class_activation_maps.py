@@ -47,7 +47,7 @@ if not args.data and photos.is_dir():
     if args.input_size < 128:  # the gallery's small settings: 10 classes are enough to show the steps
         data = first_classes(data, 10)
 weights = str(imagenet_conv) if imagenet_conv.is_file() else args.weights  # the study's network if at hand
-X, y = np.asarray(data.filenames), np.asarray(data.target)
+X, y = np.asarray(data.filenames), np.asarray(data.target_names)[data.target]  # class names: the titles
 print(f"{len(X)} images, {len(np.unique(y))} classes; weights {Path(str(weights)).name}")
 
 # %%

@@ -5,7 +5,6 @@ import numpy as np
 from .._images import as_image_source, iter_batches
 from ..exceptions import InputError
 from ..inspection import class_activation_maps
-from ..inspection._steps import check_pipeline
 from ._base import _axes
 
 __all__ = ["ClassActivationDisplay"]
@@ -166,11 +165,10 @@ class ClassActivationDisplay:
         -------
         display : ClassActivationDisplay
         """
-        vgg, steps = check_pipeline(estimator)
         maps, details = class_activation_maps(
             estimator, images, target, method=method, layer=layer, size=size, return_details=True
-        )
-        classes = np.asarray(steps[-1][1].classes_)
+        )  # checks the pipeline: a fitted VGG16FeatureTransformer first, a classifier last
+        vgg, classes = estimator[0], np.asarray(estimator.classes_)
         targets = details["targets"]
         rest = estimator[1:]
         probabilities = None
