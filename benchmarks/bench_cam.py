@@ -104,16 +104,20 @@ def main():
     column = np.searchsorted(pipe.classes_, truth)
     rows = np.arange(len(held))
 
-    def true_proba(X):
-        return pipe.predict_proba(X)[rows, column]
+    def true_proba(X, out=None):
+        proba = pipe.predict_proba(X)
+        if out is not None:
+            out["accuracy"] = float(np.mean(pipe.classes_[proba.argmax(axis=1)] == truth))
+        return proba[rows, column]
 
     # warm-up: compile each path once
     pipe.predict_proba(images[:2])
     class_activation_maps(pipe, images[:2], truth[:2], method="cam")
     class_activation_maps(pipe, images[:2], truth[:2], method="grad-cam")
 
-    p_orig, t_pass = timed(lambda: true_proba(images))
-    accuracy = float(np.mean(pipe.predict(images) == truth))
+    seen = {}
+    p_orig, t_pass = timed(lambda: true_proba(images, seen))
+    accuracy = seen["accuracy"]
     cam, t_cam = timed(lambda: class_activation_maps(pipe, images, truth, method="cam"))
     grad, t_grad = timed(lambda: class_activation_maps(pipe, images, truth, method="grad-cam"))
     blur = blurred(images)
