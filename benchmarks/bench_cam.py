@@ -16,7 +16,9 @@ class by exact CAM and by Grad-CAM (``block5_conv3``).
 
 Usage::
 
-    python benchmarks/bench_cam.py [--memory DIR] [--out FILE]
+    python benchmarks/bench_cam.py [--classes N] [--memory DIR] [--out FILE]
+
+``--classes N`` keeps the first ``N`` classes (a held-out image of each).
 
 Writes ``benchmarks/results/cam.md``.
 """
@@ -81,12 +83,17 @@ def timed(function, repeat=1):
 
 
 def main():
-    args = real_photo_options(__doc__, "cam.md")
+    args = real_photo_options(
+        __doc__, "cam.md", **{"--classes": dict(type=int, default=None, help="the first N classes only")}
+    )
     if args is None:
         return 0
     data = load_image_folder(SHARED, min_images=20)
-    y = np.asarray(data.target)
+    y = np.asarray(data.target_names)[data.target]
     files = np.asarray(data.filenames)
+    if args.classes is not None:
+        keep = data.target < args.classes
+        y, files = y[keep], files[keep]
     position = np.zeros(len(y), dtype=int)
     for label in np.unique(y):
         members = np.flatnonzero(y == label)
@@ -152,7 +159,9 @@ def main():
         "",
         f"Machine: {machine_description()}.",
         "",
-        "Command: `nice -n 19 python benchmarks/bench_cam.py --memory /work/bench-cache`",
+        "Command: `nice -n 19 python benchmarks/bench_cam.py --memory /work/bench-cache"
+        + (f" --classes {args.classes}" if args.classes is not None else "")
+        + "`",
     ]
     write_report(lines, args.out)
     return 0
