@@ -106,7 +106,7 @@ def main():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         pipe = make_pipeline(vgg, SoftmaxHeadClassifier(random_state=0)).fit(files[train], y[train])
-    pipe.set_params(vggfeaturetransformer__memory=None)  # every pass below is a real one
+    pipe[0].set_params(memory=None)  # every pass below is a real one
     images, truth = load(files[held]), y[held]
     column = np.searchsorted(pipe.classes_, truth)
     rows = np.arange(len(held))
