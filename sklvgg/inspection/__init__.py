@@ -34,8 +34,9 @@ def class_activation_maps(
     ----------
     estimator : Pipeline
         Fitted, its first step a :class:`~sklvgg.VGG16FeatureTransformer`,
-        its last a classifier (with ``coef_`` and ``intercept_`` for
-        ``method="cam"``, and for Grad-CAM unless ...).
+        its last a linear classifier (with ``coef_`` and ``intercept_``, as
+        ``SoftmaxHeadClassifier`` and ``LogisticRegression`` have; both
+        methods need them).
     X : array-like or sequence of path-like
         Images, in any form the transformer accepts.
     target : None, label or array-like of labels, default=None
