@@ -173,6 +173,7 @@ def main():
         "",
         "Command: `nice -n 19 python benchmarks/bench_cam.py --memory /work/bench-cache"
         + (f" --classes {args.classes}" if args.classes is not None else "")
+        + (f" --rounds {args.rounds}" if args.rounds != 2 else "")
         + "`",
     ]
     write_report(lines, args.out)
