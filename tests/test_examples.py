@@ -37,7 +37,7 @@ def test_every_example_is_listed():
     assert names == {
         "plot_caltech256", "plot_layer_cut", "plot_temperature_sweep",
         "plot_urban_tribes", "plot_filters_activations", "plot_caltech101_hed",
-        "plot_layer_combinations", "plot_strongest_features",
+        "plot_layer_combinations", "plot_strongest_features", "plot_class_activation_maps",
     }  # fmt: skip
 
 
@@ -78,6 +78,11 @@ def test_example_runs(example, tmp_path):
         assert all(0 <= float(r["accuracy"]) <= 1 for r in rows)
         # the first transform filled the cache with every view; the search computed nothing more
         assert "views per image: 4;" in stdout
+    if example.stem == "plot_class_activation_maps":
+        assert {p.name for p in pngs} >= {"class_activation_maps.png", "reliability.png"}
+        # the exact decomposition: each map's mean is its class's logit
+        gap = float(stdout.split("max |map mean - logit|: ", 1)[1].split()[0])
+        assert "method: cam;" in stdout and gap < 1e-3
     if example.stem == "plot_caltech101_hed":
         res = json.loads((out / "caltech101_hed.json").read_text())
         assert res["hed-bsds500, tuned head"]["16"] > 0.05  # 100 classes, 32 px

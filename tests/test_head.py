@@ -733,3 +733,31 @@ def test_lbfgs_stops_at_max_iter_and_warns(blobs):
     with pytest.warns(sklearn.exceptions.ConvergenceWarning):
         head = SoftmaxHeadClassifier(solver="lbfgs", max_iter=3, tol=1e-10).fit(X, y)
     assert head.n_iter_ == 3 and len(head.loss_curve_) == 3
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_head_under_temperature_scaling_divides_its_logits():
+    from scipy.special import softmax
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.frozen import FrozenEstimator
+
+    from sklvgg import study_head
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(120, 6)).astype(np.float32)
+    y = np.repeat(["a", "b", "c"], 40)
+    X[y == "a", 0] += 1.5
+    X[y == "b", 1] += 1.5
+    head = SoftmaxHeadClassifier(max_iter=200, random_state=0).fit(X[::2], y[::2])
+    calibrated = CalibratedClassifierCV(FrozenEstimator(head), method="temperature").fit(X[1::2], y[1::2])
+    beta = float(calibrated.calibrated_classifiers_[0].calibrators[0].beta_)
+    # the calibrated probabilities are the head's softmax at temperature 1 / beta
+    np.testing.assert_allclose(
+        calibrated.predict_proba(X), softmax(head.decision_function(X) * beta, axis=1), rtol=1e-5, atol=1e-7
+    )
+    np.testing.assert_array_equal(calibrated.classes_, head.classes_)
+    for method in ("temperature", "sigmoid"):
+        cv = CalibratedClassifierCV(study_head(max_iter=3, random_state=0), method=method, cv=3).fit(X, y)
+        proba = cv.predict_proba(X)
+        assert proba.shape == (120, 3)
+        np.testing.assert_allclose(proba.sum(axis=1), 1, rtol=1e-6)

@@ -9,6 +9,7 @@ return a matplotlib Figure.
 """
 
 from ._base import draw_reference
+from ._cam_display import ClassActivationDisplay
 from ._displays import (
     CurvesBySettingDisplay,
     ImagesPerClassDisplay,
@@ -26,6 +27,7 @@ from ._plots import (
 )
 
 __all__ = [
+    "ClassActivationDisplay",
     "CurvesBySettingDisplay",
     "ImagesPerClassDisplay",
     "LayerCutsDisplay",
