@@ -6,6 +6,7 @@ VGG16's place), so that what is tested is the experiment, not the network.
 
 import re
 import warnings
+from pathlib import Path
 
 import matplotlib
 import matplotlib.pyplot as plt
@@ -454,6 +455,15 @@ def test_example_setup_generates_the_embedded_default(tmp_path, monkeypatch):
     args, data = experiments.example_setup("An example.", n_classes=5)
     assert args.out == str(tmp_path) and args.weights == "hed-bsds500" and args.input_size == 224
     assert len(set(data.target)) == 3 and all(str(tmp_path) in str(f) for f in data.filenames)
+    assert args.dataset == "embedded default"  # never called Caltech-256 for the comparison
+    folder = tmp_path / "101"  # Caltech-101's layout: a folder per class, not Caltech-256's NNN.name
+    for name in ("Faces", "ant"):
+        (folder / name).mkdir(parents=True)
+        for f in data.filenames[:2]:
+            (folder / name / Path(f).name).write_bytes(Path(f).read_bytes())
+    monkeypatch.setattr(sys, "argv", ["plot_x.py", "--out", str(tmp_path), "--data", str(folder)])
+    args, _ = experiments.example_setup("An example.")
+    assert args.dataset == "folder"
 
 
 def test_run_experiment_class_counts(fake_network, tmp_path):
@@ -497,4 +507,35 @@ def test_a_second_run_in_the_same_folder_leaves_none_of_the_first_runs_files(tmp
     }
     experiments.save_results({}, tmp_path, "caltech256")  # another experiment's files are not this run's
     assert "figure_06_training_loss.png" in {p.name for p in tmp_path.iterdir()}
+    plt.close("all")
+
+
+def test_report_figures_say_which_training_accuracy_and_which_cut(learning_results):
+    """Figures 2/8 (batch mean) and 3/10 (after the fit) name their measure; 14-17 name the cut."""
+    figures = experiments.experiment_figures("caltech256", learning_results, style="report")
+    assert "mean over each epoch's mini-batches" in figures["figure_02_accuracy"].axes[0].get_title()
+    assert "after the fit" in figures["figure_03_accuracy_vs_samples"].axes[0].get_title()
+    cut = {"rows": [], "cuts": {"block3_pool": {k: learning_results[k] for k in (
+        "loss_curve", "accuracy_curve", "validation_loss_curve", "validation_accuracy_curve",
+        "iterations_per_epoch")}}}  # fmt: skip
+    figures = experiments.experiment_figures("urban-tribes", dict(learning_results, cut=cut), style="report")
+    for n in (14, 15, 16, 17):
+        stem = experiments.REPORT_FIGURES[n][1]
+        assert figures[stem].axes[0].get_title().startswith("Flattened block3_pool: ")
+    assert "mini-batches" in figures["figure_08_training_accuracy"].axes[0].get_title()
+    assert "after the fit" in figures["figure_10_training_accuracy_vs_samples"].axes[0].get_title()
+    plt.close("all")
+
+
+def test_the_offline_note_fits_on_the_temperature_figures():
+    note = ("a random 1000-way top (random non-zero bias) on the given conv layers: these numbers mean "
+            "nothing until --weights imagenet")  # fmt: skip
+    sweeps = {"3": _sweep(0.4), "5": _sweep(0.45)}
+    figures = experiments.experiment_figures("temperature", {"sweeps": sweeps, "note": note}, style="report")
+    for name, fig in figures.items():
+        fig.set_dpi(90)  # as save_results writes them
+        fig.canvas.draw()
+        (text,) = [t for t in fig.axes[0].texts if "mean nothing" in t.get_text()]
+        box, axes = text.get_window_extent(fig.canvas.get_renderer()), fig.axes[0].get_window_extent()
+        assert box.x0 >= axes.x0 and box.x1 <= axes.x1, name  # within its axes, clear of the edges
     plt.close("all")
