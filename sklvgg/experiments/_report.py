@@ -110,9 +110,26 @@ REPORT_ASSUMED = {
     "temperature": {"preprocessing": _PREPROCESSING_ASSUMED},
 }
 
+_RESIZE = (
+    "images resized with antialiased bilinear interpolation; the report's ImageDataGenerator "
+    "(section 1.1 (a)) defaults to nearest neighbour, and the report does not say"
+)
+_FIRST_K = "the first k classes by label; the report does not say which of Caltech-256's classes it took"
+_SHUFFLE = (
+    "section 1.1 (d) shuffles 'the training and validation output data together': sklvgg reads it as "
+    "the order shuffled, the split kept (images 17-20 validate)"
+)
+_GRID = (
+    "images per class 1, 2, 4, 8, 16 (and more where the split allows); the report names no values "
+    "('different numbers of samples per class')"
+)
+
 #: Readings of the report that hold for every run of an experiment, named as caveats.
 REPORT_READINGS = {
     "caltech256": (
+        _RESIZE,
+        _SHUFFLE,
+        _GRID,
         "one iteration read as one mini-batch step (the report's Figures 1-2 plot 'iterations' without "
         "saying what one is)",
         "Figure 2's caption says training accuracy, Figure 3's test accuracy vs. iterations; section 1.4 "
@@ -120,9 +137,14 @@ REPORT_READINGS = {
     ),
     "urban-tribes": (
         "one iteration read as one mini-batch step (the report's Figures 6-9 and 14-17 plot 'iterations')",
+        _RESIZE,
+        _GRID,
     ),
-    "layers": (),
+    "layers": (_RESIZE, _FIRST_K, _SHUFFLE),
     "temperature": (
+        _RESIZE,
+        _FIRST_K,
+        "Figures 18-19 are per epoch (the report's own axis), Figures 20-21 per T",
         "the report's displayed formula divides the logits, exp(a_i / T) (section 3), its implementation "
         "fc2's outputs before predictions (section 3.3): sklvgg follows the implementation (temperature_on "
         "'fc2')",
