@@ -539,3 +539,16 @@ def test_the_offline_note_fits_on_the_temperature_figures():
         box, axes = text.get_window_extent(fig.canvas.get_renderer()), fig.axes[0].get_window_extent()
         assert box.x0 >= axes.x0 and box.x1 <= axes.x1, name  # within its axes, clear of the edges
     plt.close("all")
+
+
+def test_figures_take_the_verdict_of_the_setting(learning_results):
+    """One judgement: the references on the figures are grey exactly when compare_settings finds a reason."""
+    for setting, comparable in ((_run("caltech256"), True), (_run("caltech256", n_train=8), False),
+                                (_run("caltech256", preprocessing="caffe"), True)):  # fmt: skip
+        table = experiments.compare_with_report(learning_results, setting)
+        assert table["comparable"] is comparable
+        figures = experiments.experiment_figures("caltech256", learning_results, style="report", table=table)
+        labels = [line.get_label() for line in figures["figure_01_loss"].axes[0].lines]
+        (label,) = [label for label in labels if label.startswith("report: validation loss")]
+        assert ("not comparable" in label) is not comparable
+    plt.close("all")
