@@ -9,9 +9,16 @@ accuracy as a function of the number of training images per class (1, 2, 4, 8, 1
 The head is :func:`~sklvgg.study_head`, the report's Keras ``Dense`` softmax layer
 trained for 16 epochs on the raw features.
 
+The run is resolved once into a :class:`~sklvgg.experiments.RunSetting` (the cut
+the weights allow, the study's reading of the report's preprocessing, ``"none"``):
+the transformer is built from it, and the verdict beside the report is
+:func:`~sklvgg.experiments.compare_settings`', as on the command line. The data is
+called Caltech-256 only when ``--data`` reads in Caltech-256's layout.
+
 By default this runs offline on the embedded generated set (classes of shapes and
 textures in Caltech-256's layout) with the ``hed-bsds500`` conv weights cut at
-``block4_pool`` and average-pooled. For the study's setting run::
+``block4_pool`` and average-pooled: not comparable with the report. On the real
+Caltech-256 with ImageNet weights, in the report's setting::
 
     python examples/plot_caltech256.py --data ~/data/256_ObjectCategories --weights imagenet
 """
@@ -38,14 +45,21 @@ import sklearn
 from sklearn.pipeline import Pipeline
 
 from sklvgg import VGG16FeatureTransformer, study_head
+from sklvgg.experiments import compare_settings, report_setting, resolve_setting
+
+setting = resolve_setting(
+    "caltech256", data, dataset=args.dataset, weights=args.weights, input_size=args.input_size
+)  # the cut the weights allow (fc2, or block4_pool for conv layers alone), preprocessing "none"
+reasons, caveats = compare_settings(report_setting("caltech256"), setting)
+print("comparable with the report" if not reasons else "NOT COMPARABLE: " + "; ".join(reasons))
 
 sklearn.set_config(enable_metadata_routing=True)
-layer = "fc2" if args.weights == "imagenet" else "block4_pool"  # hed-bsds500 has no fc layers
 vgg = VGG16FeatureTransformer(
-    weights=args.weights,
-    layer=layer,
-    pooling="avg",
-    input_size=args.input_size,
+    weights=setting.weights,
+    layer=setting.layer,
+    pooling=setting.pooling,
+    input_size=setting.input_size,
+    preprocessing=setting.preprocessing,
     memory=f"{args.out}/cache",
     random_state=0,
 )
@@ -82,9 +96,7 @@ n_classes = len(set(y))
 sizes, train_scores, test_scores = learning_curve(
     pipe, X, y, train_sizes=[k * n_classes for k in (1, 2, 4, 8, 16)], cv=PerClassSplit(16, 4), shuffle=False
 )
-reference, comparable = study_reference(
-    dataset="caltech256" if args.data else "embedded default", weights=args.weights, layer=layer
-)
+reference, comparable = study_reference(setting)
 per_class = ImagesPerClassDisplay.from_learning_curve(
     sizes, train_scores, test_scores, n_classes=n_classes, reference=reference, comparable=comparable
 ).figure_

@@ -12,6 +12,7 @@ import hashlib
 import importlib.util
 import os
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -180,6 +181,83 @@ def has_top(weights):
     except ValueError:
         return False
     return True
+
+
+#: The first biases of ImageNet-trained VGG16's first and last conv layers, as Keras
+#: and MatConvNet publish them: a weights file that holds both is the ImageNet
+#: network (a fine-tuned one keeps the first, rarely the last).
+IMAGENET_BIASES = {"block1_conv1": (0.73429835, 0.09340367, 0.06775674),
+                   "block5_conv3": (0.18837857, -0.50036746, 0.5422234)}  # fmt: skip
+
+
+def _is_imagenet_file(path):
+    """Whether a weights file is ImageNet-trained VGG16's: Keras' file name, or the values themselves."""
+    path = Path(path)
+    if path.name in {url.rsplit("/", 1)[1] for url, _ in IMAGENET_FILES.values()}:
+        return True
+    try:
+        pairs = _weight_pairs(path, load=set(IMAGENET_BIASES))
+    except (OSError, ValueError):
+        return False
+    return all(np.allclose(pairs[layer][1][:3], bias, rtol=1e-6) for layer, bias in IMAGENET_BIASES.items())
+
+
+@dataclass(frozen=True)
+class WeightFacts:
+    """What a ``weights`` parameter answers, decided once (:func:`weight_facts`).
+
+    Attributes
+    ----------
+    has_top : bool
+        Whether the weights hold a fully connected top: a file's or Keras'
+        trained one, or a random top asked for (a dict). ``None`` (everything
+        random) does not count, as for :func:`has_top`.
+    is_imagenet : bool
+        Whether every layer the network can use is ImageNet-trained VGG16's
+        (``"imagenet"``, Keras' files, or a file of the same values).
+    conv_is_imagenet : bool
+        Whether the conv layers are (also true under a random top).
+    default_layer : str
+        ``"fc2"`` (the study's cut) where the network has a top (``None``
+        included: a random one), ``"block4_pool"`` for conv layers alone.
+    label : str
+        The weights in words.
+    """
+
+    has_top: bool
+    is_imagenet: bool
+    conv_is_imagenet: bool
+    default_layer: str
+    label: str
+
+
+def weight_facts(weights):
+    """Answer, once, what the experiments and the command line ask of a ``weights`` parameter.
+
+    Nothing is downloaded; a file is read for its layer names and a few biases.
+
+    Parameters
+    ----------
+    weights : {"imagenet", "hed-bsds500"}, path-like, dict or None
+        As :class:`~sklvgg.VGG16FeatureTransformer` takes it (a dict: the
+        conv layers of ``weights["conv"]`` under a random top).
+
+    Returns
+    -------
+    facts : WeightFacts
+    """
+    if isinstance(weights, dict):
+        conv = weight_facts(weights["conv"])
+        label = f"{'random' if weights['conv'] is None else weights['conv']} conv layers under a random top"
+        return WeightFacts(True, False, conv.conv_is_imagenet, "fc2", label)
+    if weights is None:
+        return WeightFacts(False, False, False, "fc2", "None")
+    if isinstance(weights, str) and weights in ("imagenet", "hed-bsds500"):
+        imagenet = weights == "imagenet"
+        return WeightFacts(imagenet, imagenet, imagenet, "fc2" if imagenet else "block4_pool", weights)
+    top = has_top(weights)
+    imagenet = _is_imagenet_file(weights)
+    return WeightFacts(top, imagenet, imagenet, "fc2" if top else "block4_pool", str(weights))
 
 
 def check_weights_file(path, include_top):

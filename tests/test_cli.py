@@ -500,14 +500,11 @@ def test_the_one_cache_line_adds_up_the_per_fit_lines(tmp_path, sklvgg):
 @pytest.mark.parametrize(
     "args, words",
     [
-        (
-            ["temperature", "--input-size", "112"],
-            "--input-size 112 cannot apply to the temperature experiment",
-        ),
-        (["caltech256", "--layer", "fc2", "--pooling", "avg"], "--pooling avg cannot apply to --layer fc2"),
+        (["temperature", "--input-size", "112"], "needs input_size=224"),
+        (["caltech256", "--layer", "fc2", "--pooling", "avg"], "pooling='avg' cannot apply to layer 'fc2'"),
         (
             ["urban-tribes", "--layer", "predictions", "--pooling", "max"],
-            "cannot apply to --layer predictions",
+            "pooling='max' cannot apply to layer 'predictions'",
         ),
     ],
 )
@@ -591,9 +588,9 @@ def test_an_output_that_cannot_be_written_is_one_line(tmp_path, sklvgg, monkeypa
         ),
         (
             ["layers", "--layers", "block5_pool", "fc2", "--pooling", "avg"],
-            "cannot apply to fc2 among --layers",
+            "pooling='avg' cannot apply to 'fc2' among the layers",
         ),
-        (["caltech256", "--pooling", "max"], "cannot apply to the default layer fc2 (weights None)"),
+        (["caltech256", "--pooling", "max"], "cannot apply to the default layer 'fc2' of weights None"),
     ],
 )
 def test_more_options_that_cannot_apply(tmp_path, sklvgg, args, words):
@@ -602,14 +599,21 @@ def test_more_options_that_cannot_apply(tmp_path, sklvgg, args, words):
     assert not (tmp_path / "o").exists()
 
 
+def test_the_same_cut_twice_is_refused_at_parse_time(tmp_path, sklvgg):
+    proc = sklvgg(["reproduce", "layers", "--layers", "block5_pool", "block5_pool", "--out", "o"], tmp_path)
+    line = error_line(proc, 2)
+    assert line.startswith("argument --layers: each cut once; block5_pool is given twice")
+    assert not (tmp_path / "o").exists()
+
+
 def test_a_run_records_the_pooling_it_used(tmp_path):
-    """The default --pooling is avg for a conv cut, and "none" (recorded as such) for a dense one."""
+    """The default --pooling is avg for a conv cut, and none (recorded as "dense") for a dense one."""
     common = ["--n-classes", "2", "--epochs", "1", "--n-train", "2", "--n-test", "1"]
     res = _reproduce("caltech256", tmp_path / "a", *common, "--input-size", "32", "--layer", "block5_pool")
     assert res["setting"]["pooling"] == "avg" and "pooling: avg" in res["report_vs_run"]["text"]
     assert res["setting"]["weights"]["fully connected top"] == "not used: every cut is in the conv part"
     res = _reproduce("caltech256", tmp_path / "b", *common, "--input-size", "224", "--layer", "fc1")
-    assert res["setting"]["pooling"] == "none"
+    assert res["setting"]["pooling"] == "dense"
     assert res["setting"]["weights"]["fully connected top"].startswith("random (seed")
 
 

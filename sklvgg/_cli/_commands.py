@@ -6,7 +6,6 @@ import sys
 import time
 from pathlib import Path
 
-from .._architecture import TOP_LAYERS
 from ..exceptions import InputError, OutputUnwritableError
 from . import _console
 from ._console import info, quiet_tensorflow_logs
@@ -190,7 +189,8 @@ def _split_sizes(args):
 
 
 def _pooling(value):
-    return None if value == "none" else value
+    """``--pooling``: left out, the library's ``"auto"``; ``none`` flattens (``pooling=None``)."""
+    return {None: "auto", "none": None}.get(value, value)
 
 
 def _print_curves(results, what):
@@ -286,18 +286,16 @@ def _reproduce_data(args, need):
     return data, dataset, out
 
 
-def _refuse_inapplicable(args, weights):
-    """Options that cannot apply to this run (with the ``weights`` it will use): one line each, never dropped.
+def _refuse_inapplicable(args):
+    """Options whose meaning is the command line's own and cannot apply: one line each, never dropped.
 
-    Then the defaults of the options left out are filled in.
+    Then the defaults of the options left out are filled in. The rules of the
+    cuts themselves (pooling on a dense layer, 224 x 224 for the top) are the
+    library's (:func:`~sklvgg.experiments.resolve_setting`): its error is
+    relayed as the one line.
     """
-    from sklvgg.experiments import HOLDOUT_FRACTION, default_layer
+    from sklvgg.experiments import HOLDOUT_FRACTION
 
-    if args.experiment == "temperature" and args.input_size not in (None, 224):
-        raise InputError(
-            f"--input-size {args.input_size} cannot apply to the temperature experiment: the 1000-way "
-            f"ImageNet layer (fc1's 7 x 7 x 512 input) takes 224 x 224 images only. Leave --input-size out."
-        )
     if args.experiment == "layers" and args.figures == "report":
         raise InputError(
             "--figures report cannot apply to the layers experiment: the report has no figure of its "
@@ -309,21 +307,6 @@ def _refuse_inapplicable(args, weights):
             f"--n-train images of each class train, the next --n-test validate). Pass --split holdout, "
             f"or leave --holdout-fraction out."
         )
-    layers = getattr(args, "layers", None) or [getattr(args, "layer", None) or default_layer(weights)]
-    dense = [layer for layer in layers if layer in TOP_LAYERS]
-    if getattr(args, "pooling", None) not in (None, "none") and dense:
-        if args.experiment == "layers":
-            where = f"{dense[0]} among --layers"
-        else:
-            where = (
-                f"--layer {dense[0]}" if args.layer else f"the default layer {dense[0]} (weights {weights})"
-            )
-        raise InputError(
-            f"--pooling {args.pooling} cannot apply to {where}: a fully connected layer has no "
-            f"spatial maps to pool. Leave --pooling out, or cut at conv or pool layers only."
-        )
-    if hasattr(args, "pooling") and args.pooling is None:
-        args.pooling = "none" if args.experiment == "layers" or dense else "avg"
     if hasattr(args, "holdout_fraction") and args.holdout_fraction is None:
         args.holdout_fraction = HOLDOUT_FRACTION
     if args.input_size is None:
@@ -334,13 +317,12 @@ def _reproduce(args):
     from sklvgg import experiments
 
     weights = _weights(args.weights)
-    _refuse_inapplicable(args, weights)
+    _refuse_inapplicable(args)
     n_train, n_test, need = _split_sizes(args)
-    data, dataset, out = _reproduce_data(args, need)
     options = {
         "protocol": args.protocol, "epochs": args.epochs, "preprocessing": args.preprocessing,
-        "memory": args.memory or out / "cache", "n_train": n_train or 16, "n_test": n_test or 4,
-        "n_classes": args.n_classes, "input_size": args.input_size, "figures": args.figures,
+        "n_train": n_train or 16, "n_test": n_test or 4, "n_classes": args.n_classes,
+        "input_size": args.input_size,
     }  # fmt: skip
     for name in ("layer", "layers", "split", "temperatures", "temperature_on"):
         if hasattr(args, name):
@@ -351,6 +333,10 @@ def _reproduce(args):
         options["holdout"] = args.holdout_fraction
     if hasattr(args, "cut_layer"):
         options["cut_layer"] = None if args.cut_layer == "none" else args.cut_layer
+    # the library's rules on these options, before any work (the run resolves them again with the data)
+    experiments.resolve_setting(args.experiment, None, dataset="?", weights=weights, **options)
+    data, dataset, out = _reproduce_data(args, need)
+    options.update(memory=args.memory or out / "cache", figures=args.figures)
     start = time.perf_counter()
     results = experiments.run_experiment(args.experiment, data, dataset=dataset, weights=weights, **options)
     if results.get("note"):

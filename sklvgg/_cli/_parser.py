@@ -155,6 +155,16 @@ def _layer_help(default):
     return f"VGG16 layer to cut at (default: {default}); one of, in network order: {', '.join(LAYER_NAMES)}"
 
 
+class _DistinctLayers(argparse.Action):
+    """``--layers``: each cut once, refused at parse time naming the option."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        twice = sorted({v for v in values if values.count(v) > 1}, key=values.index)
+        if twice:
+            raise argparse.ArgumentError(self, f"each cut once; {', '.join(twice)} is given twice")
+        setattr(namespace, self.dest, values)
+
+
 class _Parser(argparse.ArgumentParser):
     """``ArgumentParser`` whose errors read ``sklvgg: error: ...``, like the others."""
 
@@ -264,7 +274,8 @@ def _add_reproduce(sub, common):
         if name == "layers":
             exp.add_argument(
                 "--layers", nargs="+", default=["block4_pool", "block5_pool"], choices=LAYER_NAMES,
-                metavar="LAYER", help="the cuts (default: block4_pool block5_pool, as the report)",
+                metavar="LAYER", action=_DistinctLayers,
+                help="the cuts, each once (default: block4_pool block5_pool, as the report)",
             )  # fmt: skip
         if name == "urban-tribes":
             exp.add_argument(

@@ -5,101 +5,133 @@ Markdown and the files are :mod:`._output`'s, the reference lines on the
 figures :mod:`._figures`'.
 """
 
-from pathlib import Path
-
 import numpy as np
 
-from ._report import IMAGENET_BIASES, REPORT_SETTINGS, REPORT_VALUES, STUDY_REFERENCE
+from ._report import REPORT_ASSUMED, REPORT_READINGS, REPORT_STATED, REPORT_VALUES, STUDY_REFERENCE
+
+_NAMES = {"caltech256": "Caltech-256", "urban-tribes": "Urban Tribes"}
 
 
-def _imagenet(weights):
-    """``"imagenet"`` for Keras' published files, or any file of the ImageNet-trained network.
+def _run_value(run, field):
+    """The run's value of a field of :data:`REPORT_STATED` / :data:`REPORT_ASSUMED`."""
+    if field == "weights":
+        return "imagenet" if run.is_imagenet else run.weights_label
+    if field == "pooling":
+        return run.pooling_label
+    return getattr(run, field)
 
-    A file is recognised by its values (the first biases of its first and last conv layers),
-    whatever its name: Keras' downloads, the ImageNet conv layers written as a
-    Keras 3 file.
+
+def _stated_difference(field, run, value, where):
+    """Words for a run that differs from the report's stated ``value`` of ``field``, or None."""
+    mine = _run_value(run, field)
+    if field == "layers":
+        extra = [cut for cut in mine if cut not in value]
+        if not extra:
+            return None
+        return f"this run cuts at {', '.join(extra)}, the report at {' and '.join(value)} only ({where})"
+    if mine == value:
+        return None
+    if field == "weights":
+        return f"without ImageNet weights (this run: {mine}) the comparison is not meaningful"
+    if field == "dataset":
+        return f"this run's data is {mine}, the report's {_NAMES[value]} ({where})"
+    if field == "protocol":
+        return f"this run's head is --protocol {mine}, the report's a Keras Dense layer (study) ({where})"
+    if field == "temperature_on":
+        return f"this run divides the {mine} by T, the report the fc2 activations ({where})"
+    if field == "input_size":
+        return (f"this run feeds {mine} x {mine} images, the report 224 x 224 (other feature maps, other "
+                f"feature counts; {where})")  # fmt: skip
+    if field == "n_classes":
+        said = lambda k: " and ".join(map(str, k)) if isinstance(k, tuple) else str(k)  # noqa: E731
+        return f"this run has {said(mine)} classes, the report {said(value)} ({where})"
+    if field in ("n_train", "n_test"):
+        if mine is None:  # another split: named by its own difference
+            return None
+        part = "training" if field == "n_train" else "validation"
+        return f"this run has {mine} {part} images per class, the report {value} ({where})"
+    if field == "cut_layer":
+        return f"this run's flattened cut is {mine or 'none'}, the report's {value} ({where})"
+    if field == "pooling":
+        return f"this run pools the conv cuts with {mine}, the report flattened them ({where})"
+    return f"this run's {field} is {mine}, the report's {value} ({where})"
+
+
+def compare_settings(report, run):
+    """The differences between the report's setting and a run's, in two lists.
+
+    Parameters
+    ----------
+    report : dict
+        ``{"stated": {field: (value, where)}, "assumed": {field: (sklvgg's
+        value, why)}, "readings": (words, ...)}``: what the report states of an
+        experiment, and what sklvgg assumes where it is silent
+        (:func:`report_setting`).
+    run : RunSetting
+        The run's setting, from :func:`~sklvgg.experiments.resolve_setting`.
+
+    Returns
+    -------
+    reasons : list of str
+        Each difference from what the report states: the run is not
+        comparable with the report.
+    caveats : list of str
+        Each difference from an assumption sklvgg made where the report is
+        silent, and the readings that hold for every run: the run stays
+        comparable.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.utils import Bunch
+    >>> from sklvgg.experiments import compare_settings, report_setting, resolve_setting
+    >>> data = Bunch(target=np.repeat(np.arange(256), 20))
+    >>> run = resolve_setting("caltech256", data, dataset="caltech256", weights="imagenet", epochs=2)
+    >>> reasons, caveats = compare_settings(report_setting("caltech256"), run)
+    >>> reasons, caveats[0][:10]
+    ([], 'epochs: th')
     """
-    from .._weights import IMAGENET_FILES, _weight_pairs
-
-    if weights is None or weights in ("imagenet", "hed-bsds500"):
-        return weights
-    path = Path(weights)
-    if path.name in {url.rsplit("/", 1)[1] for url, _ in IMAGENET_FILES.values()}:
-        return "imagenet"
-    try:
-        pairs = _weight_pairs(path, load=set(IMAGENET_BIASES))
-    except (OSError, ValueError):
-        return weights
-    same = all(np.allclose(pairs[layer][1][:3], bias, rtol=1e-6) for layer, bias in IMAGENET_BIASES.items())
-    return "imagenet" if same else weights
-
-
-def _why_not_comparable(experiment, run):
-    """Reasons (words) why ``run`` is not in the setting of the report's ``experiment``."""
-    setting = REPORT_SETTINGS[experiment]
     reasons = []
-    if _imagenet(run.get("weights")) != "imagenet":
-        reasons.append(
-            f"without ImageNet weights (this run: {run.get('weights')}) the comparison is not meaningful"
-        )
-    if run.get("dataset") != setting["dataset"]:
-        names = {"caltech256": "Caltech-256", "urban-tribes": "Urban Tribes"}
-        reasons.append(f"this run's data is {run.get('dataset')}, the report's {names[setting['dataset']]}")
-    if "layer" in setting and run.get("layer") != setting["layer"]:
-        reasons.append(f"this run cuts at {run.get('layer')}, the report at {setting['layer']}")
-    if run.get("protocol") is not None and run["protocol"] != setting["protocol"]:
-        reasons.append(
-            f"this run's head is --protocol {run['protocol']}, the report's a Keras Dense layer (study)"
-        )
-    if "temperature_on" in run and run["temperature_on"] != setting["temperature_on"]:
-        reasons.append(f"this run divides the {run['temperature_on']} by T, the report the fc2 activations")
-    if run.get("input_size") not in (None, 224):
-        reasons.append(
-            f"this run feeds {run['input_size']} x {run['input_size']} images, the report 224 x 224 "
-            f"(other feature maps, other feature counts)"
-        )
-    if run.get("preprocessing") not in (None, "none"):
-        reasons.append(
-            f"this run preprocesses with {run['preprocessing']!r}, the report fed RGB 0-255 as it was "
-            f"('none': sklvgg's reading of its section 1.1 (b))"
-        )
-    return reasons
+    for field, (value, where) in report["stated"].items():
+        difference = _stated_difference(field, run, value, where)
+        if difference:
+            reasons.append(difference)
+    caveats = []
+    for field, (value, why) in report["assumed"].items():
+        mine = _run_value(run, field)
+        if mine is None or mine == value:
+            continue
+        caveats.append(f"{field}: this run {mine!r}, sklvgg assumes {value!r} where {why}")
+    if run.experiment == "urban-tribes" and run.preprocessing == "none":
+        caveats.append(f"preprocessing: {report['assumed']['preprocessing'][1]}")
+    caveats += list(report["readings"])
+    return reasons, caveats
 
 
-def _run_setting(dataset, weights, layer, protocol, temperature_on, input_size, preprocessing):
-    """A run's setting as :func:`_why_not_comparable` reads it."""
-    run = {"dataset": dataset, "weights": weights, "layer": layer, "protocol": protocol}
-    run.update(input_size=input_size, preprocessing=preprocessing)
-    if temperature_on is not None:
-        run["temperature_on"] = temperature_on
-    return run
+def report_setting(experiment):
+    """The report's setting of ``experiment``, as :func:`compare_settings` reads it.
+
+    Parameters
+    ----------
+    experiment : {"caltech256", "urban-tribes", "layers", "temperature"}
+
+    Returns
+    -------
+    report : dict
+        ``{"stated", "assumed", "readings"}`` from :data:`REPORT_STATED`,
+        :data:`REPORT_ASSUMED` and :data:`REPORT_READINGS`.
+    """
+    return {"stated": REPORT_STATED[experiment], "assumed": REPORT_ASSUMED[experiment],
+            "readings": REPORT_READINGS[experiment]}  # fmt: skip
 
 
-def study_reference(
-    *, dataset, weights, layer, experiment="caltech256", protocol=None, temperature_on=None, input_size=None,
-    preprocessing=None,
-):  # fmt: skip
+def study_reference(setting):
     """The study's reference point, labelled, and whether a run can be compared with it.
 
     Parameters
     ----------
-    dataset : str
-        What the run uses: ``"caltech256"`` for the real Caltech-256,
-        ``"urban-tribes"`` for Urban Tribes (any other value, such as
-        ``"embedded default"`` or ``"folder"``, is another dataset).
-    weights : str, path-like or None
-        The run's VGG16 weights; a path to one of Keras' published ImageNet
-        files counts as ``"imagenet"``.
-    layer : str
-        The run's cut.
-    experiment : {"caltech256", "urban-tribes", "layers", "temperature"}, default="caltech256"
-        Whose setting (:data:`REPORT_SETTINGS`) to compare with.
-    protocol : {"study", "tuned"}, optional
-        The run's head; not checked when None.
-    temperature_on : {"logits", "fc2"}, optional
-        The run's temperature form; not checked when None.
-    input_size, preprocessing : optional
-        The run's image side and preprocessing; not checked when None.
+    setting : RunSetting
+        The run's setting (:func:`~sklvgg.experiments.resolve_setting`).
 
     Returns
     -------
@@ -109,22 +141,15 @@ def study_reference(
         ``fc2``) for ``"caltech256"``; empty for the others, whose report
         states no such point.
     comparable : bool
-        Whether the run has the report's setting; pass it to
-        :func:`training_and_learning_curves` and :func:`compare_with_report`.
-
-    Examples
-    --------
-    >>> from sklvgg.experiments import study_reference
-    >>> reference, comparable = study_reference(dataset="caltech256", weights="imagenet", layer="fc2")
-    >>> comparable, list(reference.values())
-    (True, [{16: 0.65}])
+        :func:`compare_settings` found no difference from what the report
+        states.
     """
-    run = _run_setting(dataset, weights, layer, protocol, temperature_on, input_size, preprocessing)
+    reasons, _ = compare_settings(report_setting(setting.experiment), setting)
     reference = {}
-    if experiment == "caltech256":
+    if setting.experiment == "caltech256":
         label = "report: ~65% at 16/class\n(Caltech-256, ImageNet weights, fc2)"
         reference = {label: dict(STUDY_REFERENCE)}
-    return reference, not _why_not_comparable(experiment, run)
+    return reference, not reasons
 
 
 def _pct(value):
@@ -233,7 +258,7 @@ def _row(experiment, key, this_run, **fields):
     return row, {"figure": figure, "spec": reference} if reference else None
 
 
-def report_rows(experiment, results):
+def report_rows(experiment, results, setting=None):
     """The report's numbers beside the run's, and the reference lines that go with them.
 
     Parameters
@@ -241,6 +266,9 @@ def report_rows(experiment, results):
     experiment : {"caltech256", "urban-tribes", "layers", "temperature"}
     results : dict
         From the experiment's function.
+    setting : RunSetting, optional
+        The run's: its images per class are written beside the layer cuts'
+        accuracies (the report's are 16 per class).
 
     Returns
     -------
@@ -261,9 +289,13 @@ def report_rows(experiment, results):
         for cut in results["rows"]:
             if cut["layer"] in ("block4_pool", "block5_pool") and cut["pooling"] == "flatten":
                 learns = cut["final_validation_accuracy"] > 2 * cut["chance"]
-                this_run = f"{_pct(cut['final_validation_accuracy'])} (chance {_pct(cut['chance'])}): " + (
-                    "learns (above twice chance)" if learns else "no learning (at most twice chance)"
-                )
+                per_class = "" if setting is None else (
+                    f", {setting.n_train}/class" if setting.n_train else f", holdout {setting.holdout:g}"
+                )  # fmt: skip
+                this_run = (
+                    f"{_pct(cut['final_validation_accuracy'])} (chance {_pct(cut['chance'])}; "
+                    f"{cut['n_classes']} classes{per_class}): "
+                ) + ("learns (above twice chance)" if learns else "no learning (at most twice chance)")
                 pairs.append(
                     _row("layers", "no_learning", this_run, layer=cut["layer"], n_classes=cut["n_classes"])
                 )
@@ -283,52 +315,47 @@ def report_rows(experiment, results):
     return [row for row, _ in pairs], [ref for _, ref in pairs if ref]
 
 
-def compare_with_report(
-    results, experiment, *, dataset, weights, layer=None, protocol=None, temperature_on=None,
-    input_size=None, preprocessing=None, setting=None,
-):  # fmt: skip
-    """Set the report's numbers beside the run's.
+def compare_with_report(results, setting, *, record=None):
+    """Set the report's numbers beside the run's, with the verdict of :func:`compare_settings`.
 
     Parameters
     ----------
     results : dict
         From the experiment's function (for ``"urban-tribes"``, with the
         flattened cut in ``results["cut"]``). Not modified.
-    experiment : {"caltech256", "urban-tribes", "layers", "temperature"}
-    dataset, weights, layer, protocol, temperature_on
-        The run's setting, as for :func:`study_reference`.
-    input_size, preprocessing : optional
-        The run's image side and preprocessing, when known: listed among the
-        differences where they are not the report's (224, ``"none"``).
-    setting : dict, optional
-        Everything the run used (weights per part of the network, input size,
-        preprocessing, head, class count, seeds; see
-        :func:`~sklvgg.experiments.run_experiment`): written at the head of
-        the table.
+    setting : RunSetting
+        The run's setting (:func:`~sklvgg.experiments.resolve_setting`): the
+        experiment, and everything the verdict weighs.
+    record : dict, optional
+        What the run used, for the table's head (default
+        ``setting.to_dict()``; :func:`~sklvgg.experiments.run_experiment`
+        adds the weights per part and the seeds).
 
     Returns
     -------
     table : dict
-        ``{"title", "comparable", "reasons", "rows", "references", "text"}``:
-        ``rows`` are ``{"quantity", "report", "this run", "source"}`` (the
-        report's value with its figure or section), ``references`` the lines
-        to draw on the figures (see :func:`report_rows`; drawn in grey and
-        marked "not comparable with this run" when the settings differ),
-        ``text`` the table in Markdown, headed "Report vs. this run" and, if
-        the settings differ, why the numbers are not comparable.
+        ``{"title", "comparable", "reasons", "caveats", "rows", "references",
+        "setting", "text"}``: ``reasons`` the differences from what the report
+        states (``comparable`` is that there are none), ``caveats`` the
+        differences from sklvgg's assumptions where it is silent; ``rows`` are
+        ``{"quantity", "report", "this run", "source"}``, ``references`` the
+        lines to draw on the figures (see :func:`report_rows`; grey and marked
+        "not comparable with this run" when not comparable), ``text`` the
+        table in Markdown.
     """
     from ._output import report_table_markdown
 
-    run = _run_setting(dataset, weights, layer, protocol, temperature_on, input_size, preprocessing)
-    reasons = _why_not_comparable(experiment, run)
-    rows, references = report_rows(experiment, results)
+    experiment = setting.experiment
+    reasons, caveats = compare_settings(report_setting(experiment), setting)
+    rows, references = report_rows(experiment, results, setting)
     table = {
         "title": f"Report vs. this run ({experiment})",
         "comparable": not reasons,
         "reasons": reasons,
+        "caveats": caveats,
         "rows": rows,
         "references": references,
-        "setting": setting,
+        "setting": setting.to_dict() if record is None else record,
     }
     table["text"] = report_table_markdown(table)
     return table

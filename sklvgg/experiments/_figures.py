@@ -35,6 +35,11 @@ _COMBINED_PLACE = {1: ("training_curves", 0), 2: ("training_curves", 1), 3: ("im
                    17: ("cut_block3_pool", 0)}  # fmt: skip
 
 
+#: Which training accuracy each figure shows: the two are different measures of one fit.
+_BATCH_MEAN = "training: mean over each epoch's mini-batches (Keras' history)"
+_AFTER_FIT = "training: accuracy on the training images after the fit"
+
+
 def _training_display(curves):
     """A :class:`TrainingCurvesDisplay` of a ``_curves`` dict."""
     return TrainingCurvesDisplay(
@@ -69,8 +74,12 @@ def _combined(experiment, results):
         title = (
             f"{results['n_classes']} classes, {results['images_per_class_trained']} training images per class"
         )
-        figures["training_curves"] = _training_display(results).plot(title=title).figure_
-        figures["images_per_class"] = _images_per_class_display(results).plot(xscale="log2").figure_
+        figures["training_curves"] = _training_display(results).plot(title=f"{title}\n{_BATCH_MEAN}").figure_
+        figures["images_per_class"] = (
+            _images_per_class_display(results)
+            .plot(xscale="log2", title=f"Accuracy vs. training images per class\n{_AFTER_FIT}")
+            .figure_
+        )
     cut = results.get("cut") if experiment == "urban-tribes" else results if experiment == "layers" else None
     for row in (cut or {}).get("rows", []):
         title = (
@@ -124,24 +133,42 @@ def _report_style(experiment, results):
     if experiment == "caltech256":
         display = _training_display(results)
         figures[stems[1]] = display.plot(quantities="loss", x_unit="iteration").figure_
-        figures[stems[2]] = display.plot(quantities="accuracy", x_unit="iteration").figure_
-        figures[stems[3]] = _images_per_class_display(results).plot(xscale="linear").figure_
+        figures[stems[2]] = display.plot(
+            quantities="accuracy", x_unit="iteration", title=f"Accuracy\n{_BATCH_MEAN}"
+        ).figure_
+        figures[stems[3]] = (
+            _images_per_class_display(results)
+            .plot(xscale="linear", title=f"Accuracy vs. training images per class\n{_AFTER_FIT}")
+            .figure_
+        )
     elif experiment == "urban-tribes":
         display = _training_display(results)
         for n, quantity, subset in [(6, "loss", "training"), (7, "loss", "validation"),
                                     (8, "accuracy", "training"), (9, "accuracy", "validation")]:  # fmt: skip
-            figures[stems[n]] = display.plot(quantities=quantity, x_unit="iteration", curves=subset).figure_
+            title = f"Training accuracy\n{_BATCH_MEAN}" if n == 8 else None
+            figures[stems[n]] = display.plot(
+                quantities=quantity, x_unit="iteration", curves=subset, title=title
+            ).figure_
         per_class = _images_per_class_display(results)
-        figures[stems[10]] = per_class.plot(xscale="linear", curves="training").figure_
+        figures[stems[10]] = per_class.plot(
+            xscale="linear", curves="training", title=f"Training accuracy vs. images per class\n{_AFTER_FIT}"
+        ).figure_
         figures[stems[11]] = per_class.plot(xscale="linear", curves="validation").figure_
         cuts = results.get("cut", {}).get("cuts", {})
-        cut = cuts.get("block3_pool", next(iter(cuts.values()), None))  # the report's, or the run's one cut
-        if cut:
-            display = _training_display(cut)
+        name = (
+            "block3_pool" if "block3_pool" in cuts else next(iter(cuts), None)
+        )  # the report's, or the run's
+        if name:
+            display = _training_display(cuts[name])
             for n, quantity, subset in [(14, "accuracy", "training"), (15, "accuracy", "validation"),
                                         (16, "loss", "training"), (17, "loss", "validation")]:  # fmt: skip
+                title = f"Flattened {name}: {subset} {quantity}" + (
+                    "" if name == "block3_pool" else " (the report's: block3_pool)"
+                )
+                if (quantity, subset) == ("accuracy", "training"):
+                    title += f"\n{_BATCH_MEAN}"
                 figures[stems[n]] = display.plot(
-                    quantities=quantity, x_unit="iteration", curves=subset
+                    quantities=quantity, x_unit="iteration", curves=subset, title=title
                 ).figure_
     elif experiment == "temperature":
         sweeps = results["sweeps"]

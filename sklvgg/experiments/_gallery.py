@@ -28,7 +28,9 @@ def example_setup(description, *, layout="caltech256", n_classes=10, input_size=
     -------
     args : argparse.Namespace
         ``data``, ``weights`` (None for ``none``), ``input_size``,
-        ``n_classes``, ``out``.
+        ``n_classes``, ``out``, and ``dataset``: what the loader recognised
+        (``layout`` when ``--data`` reads in that layout, ``"folder"`` for
+        one folder per class, ``"embedded default"``), for the comparison.
     data : Bunch
         From :mod:`sklvgg.datasets`: ``filenames``, ``target``, ``DESCR``.
     """
@@ -48,9 +50,13 @@ def example_setup(description, *, layout="caltech256", n_classes=10, input_size=
     loader = {"caltech256": load_caltech256, "urban-tribes": load_urban_tribes}[layout]
     if args.data:
         try:
-            return args, loader(args.data)
+            data = loader(args.data)
+            args.dataset = layout
         except ValueError:
-            return args, load_image_folder(args.data)
+            data = load_image_folder(args.data)
+            args.dataset = "folder"
+        return args, data
+    args.dataset = "embedded default"
     n = args.n_classes or n_classes
     return args, loader(
         make_shapes_dataset(Path(args.out) / f"data-{layout}-{n}", n_classes=n, layout=layout)

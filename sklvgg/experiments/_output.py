@@ -15,11 +15,14 @@ def _setting_text(setting):
         parts = [f"weights: {'; '.join(f'{part}: {what}' for part, what in weights.items())}"]
     else:
         parts = [f"weights: {weights}"]
-    for key, label in (("dataset", "data"), ("n_classes", "classes"), ("input_size", "input size"),
-                       ("preprocessing", "preprocessing"), ("layer", "layer"), ("pooling", "pooling"),
+    for key, label in (("dataset", "data"), ("n_classes", "classes"), ("split", "split"),
+                       ("n_train", "training images per class"), ("n_test", "validation images per class"),
+                       ("holdout", "holdout fraction"), ("epochs", "epochs"), ("input_size", "input size"),
+                       ("preprocessing", "preprocessing"), ("layer", "layer"), ("layers", "layers"),
+                       ("cut_layer", "flattened cut"), ("pooling", "pooling"),
                        ("temperature_on", "temperature on"), ("precision", "precision"),
                        ("protocol", "head")):  # fmt: skip
-        if setting.get(key) is not None:
+        if setting.get(key) not in (None, [], ()):
             value = setting[key]
             parts.append(f"{label}: {', '.join(map(str, value)) if isinstance(value, list) else value}")
     if setting.get("head"):
@@ -35,20 +38,26 @@ def report_table_markdown(table):
     Parameters
     ----------
     table : dict
-        ``{"title", "reasons", "rows"}``, from
+        ``{"title", "reasons", "caveats", "rows"}``, from
         :func:`~sklvgg.experiments.compare_with_report`.
 
     Returns
     -------
     text : str
         The title, what the run used (``table["setting"]``, when given),
-        "NOT COMPARABLE: ..." when the settings differ, the table.
+        "NOT COMPARABLE: ..." naming each difference from what the report
+        states, or "Comparable, with caveats: ..." naming each assumption, then
+        the table.
     """
     lines = [table["title"], ""]
     if table.get("setting"):
         lines += [_setting_text(table["setting"]), ""]
     if table["reasons"]:
         lines += [f"NOT COMPARABLE: {'; '.join(table['reasons'])}.", ""]
+    caveats = table.get("caveats") or []
+    if caveats:
+        head = "Caveats" if table["reasons"] else "Comparable, with caveats (where the report is silent)"
+        lines += [f"{head}: {'; '.join(caveats)}.", ""]
     lines += ["| quantity | report | this run | source |", "|---|---|---|---|"]
     lines += [f"| {r['quantity']} | {r['report']} | {r['this run']} | {r['source']} |" for r in table["rows"]]
     return "\n".join(lines)
@@ -87,8 +96,36 @@ def figure_files_markdown(name, report_figures, notes=None):
     return "\n".join(lines)
 
 
+def _manifest_path(out, name):
+    return Path(out) / f"{name}_manifest.json"
+
+
+def _remove_previous(out, name):
+    """Remove the files the previous run of ``name`` listed in its manifest, and only those.
+
+    A file sklvgg did not write (not in the manifest, or not a plain file under
+    ``out``) is never touched; an unreadable manifest removes nothing.
+    """
+    manifest = _manifest_path(out, name)
+    try:
+        listed = json.loads(manifest.read_text())["files"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return
+    root = Path(out).resolve()
+    for entry in listed if isinstance(listed, list) else []:
+        path = (root / str(entry)).resolve()
+        if path.parent == root and path.is_file() and not path.is_symlink():
+            path.unlink()
+
+
 def save_results(results, out, name, *, figures=None, report_figures=None):
     """Write ``results``' figures as PNG and its numbers as JSON and CSV.
+
+    Each run owns what ``out`` shows for ``name``: the files it writes are
+    listed in ``<name>_manifest.json``, and the files the previous run of
+    ``name`` listed there are removed first (a second run that draws fewer
+    figures leaves none of the first run's). Files sklvgg did not write are
+    never touched.
 
     Parameters
     ----------
@@ -111,10 +148,11 @@ def save_results(results, out, name, *, figures=None, report_figures=None):
     Returns
     -------
     paths : list of pathlib.Path
-        The files written.
+        The files written, the manifest last.
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    _remove_previous(out, name)
     written = []
     figures = results.get("figures", {}) if figures is None else figures
     for key, fig in figures.items():
@@ -151,4 +189,7 @@ def save_results(results, out, name, *, figures=None, report_figures=None):
             text += "\n\n" + figure_files_markdown(name, report_figures, results.get("report_figure_notes"))
         path.write_text(text + "\n")
         written.append(path)
+    path = _manifest_path(out, name)
+    path.write_text(json.dumps({"files": [p.name for p in written]}, indent=2) + "\n")
+    written.append(path)
     return written

@@ -42,15 +42,20 @@ def _expected_warnings_ignored():
 def default_layer(weights):
     """``fc2`` as in the study, or ``block4_pool`` for weights without the top.
 
+    The weights answer (:func:`sklvgg._weights.weight_facts`): a file is read
+    for its layer names.
+
     Parameters
     ----------
-    weights : str, path-like or None
+    weights : str, path-like, dict or None
 
     Returns
     -------
     layer : str
     """
-    return "block4_pool" if weights == "hed-bsds500" else "fc2"
+    from .._weights import weight_facts
+
+    return weight_facts(weights).default_layer
 
 
 def default_preprocessing(protocol):

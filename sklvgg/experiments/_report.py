@@ -7,6 +7,8 @@ reference lines and write one file per report figure.
 
 import numpy as np
 
+from .._weights import IMAGENET_BIASES  # noqa: F401 (kept here for compatibility)
+
 #: The study's accuracy at 1-16 Caltech-256 images per class (fc2, ImageNet).
 #: Only the 16-per-class figure (about 65%) is stated in the study's summary.
 STUDY_REFERENCE = {16: 0.65}
@@ -22,22 +24,139 @@ STUDY_REFERENCE_SETTING = {"dataset": "caltech256", "weights": "imagenet", "laye
 #: three and 1.0 (``1.22 ** 3`` would round to 1.82, ``2 ** (6/7)`` is 1.811).
 REPORT_TEMPERATURES = tuple(float(t) for t in np.round(np.logspace(-2, 2, 15, base=2), 2))
 
-#: The setting each experiment's numbers were measured in by the report.
-REPORT_SETTINGS = {
-    "caltech256": {"dataset": "caltech256", "weights": "imagenet", "layer": "fc2", "protocol": "study"},
-    "urban-tribes": {"dataset": "urban-tribes", "weights": "imagenet", "layer": "fc2", "protocol": "study"},
-    "layers": {"dataset": "caltech256", "weights": "imagenet", "protocol": "study"},
-    "temperature": {
-        "dataset": "caltech256", "weights": "imagenet", "layer": "predictions", "protocol": "study",
-        "temperature_on": "fc2",
+#: What the report states of each experiment's run: ``experiment -> {field:
+#: (value, where it says so)}``. A run whose value differs is not comparable
+#: (:func:`~sklvgg.experiments.compare_settings`). ``layers`` are the report's
+#: cuts; a run may take any of them.
+REPORT_STATED = {
+    "caltech256": {
+        "dataset": ("caltech256", "section 1"),
+        "weights": ("imagenet", "introduction; section 1.2 (a)"),
+        "layer": ("fc2", "section 1.2 (b): the original softmax layer taken off"),
+        "protocol": ("study", "section 1.3: a Keras softmax layer on the frozen features"),
+        "n_classes": (256, "section 1.1 (a): every class of Caltech-256"),
+        "split": ("per-class", "section 1.1 (a)"),
+        "n_train": (16, "section 1.1 (a), 1.4 (a)"),
+        "n_test": (4, "section 1.1 (a)"),
+        "input_size": (224, "Figure 4's caption: maps of 224 x 224"),
     },
-}  # fmt: skip
+    "urban-tribes": {
+        "dataset": ("urban-tribes", "section 2"),
+        "weights": ("imagenet", "section 2.2 (a)"),
+        "layer": ("fc2", "section 2.2 (b): the softmax layer replaced"),
+        "protocol": ("study", "section 2.2 (c)"),
+        "n_classes": (11, "section 2.1 (b)"),
+        "split": ("holdout", "section 2.1 (c): the whole set shuffled, a holdout set taken"),
+        "cut_layer": ("block3_pool", "section 2.5 (a)"),
+        "input_size": (224, "Figure 12's caption: maps of 224 x 224"),
+    },
+    "layers": {
+        "dataset": ("caltech256", "section 1.5"),
+        "weights": ("imagenet", "section 1.2 (a)"),
+        "protocol": ("study", "section 1.3"),
+        "layers": (
+            ("block4_pool", "block5_pool"),
+            "section 1.5: the model summary, then 'the 5th pooling layer'",
+        ),
+        "pooling": ("flatten", "section 1.5: the model summary's Flatten layer after block4_pool"),
+        "n_classes": (32, "section 1.5 (b)"),
+        "split": ("per-class", "section 1.1 (a)"),
+        "n_train": (16, "section 1.5 (b)"),
+        "n_test": (4, "section 1.1 (a)"),
+        "input_size": (224, "section 1.5: the model summary (block4_pool 14 x 14 x 512)"),
+    },
+    "temperature": {
+        "dataset": ("caltech256", "section 3.1"),
+        "weights": ("imagenet", "section 3.2"),
+        "layer": ("predictions", "section 3.3"),
+        "protocol": ("study", "section 3.4: the model summary"),
+        "temperature_on": (
+            "fc2",
+            "section 3.3: a Lambda layer scales fc2's outputs by 1/T before predictions",
+        ),
+        "n_classes": ((64, 256), "section 3.5, Figures 18-21"),
+        "split": ("per-class", "section 3.5"),
+        "n_train": (16, "section 3.5"),
+        "n_test": (4, "section 3.5"),
+        "epochs": (16, "section 3.6: 'after 16 epochs'"),
+        "input_size": (224, "section 3.4: VGG16's 1000-way layer, built for 224 x 224"),
+    },
+}
 
-#: The first biases of ImageNet-trained VGG16's first and last conv layers, as Keras
-#: and MatConvNet publish them: a weights file that holds both is the ImageNet
-#: network (a fine-tuned one keeps the first, rarely the last).
-IMAGENET_BIASES = {"block1_conv1": (0.73429835, 0.09340367, 0.06775674),
-                   "block5_conv3": (0.18837857, -0.50036746, 0.5422234)}  # fmt: skip
+#: Where the report is silent and sklvgg assumes: ``experiment -> {field: (sklvgg's
+#: value, what the report says)}``. A run whose value differs stays comparable,
+#: the caveat named.
+_PREPROCESSING_ASSUMED = (
+    "none",
+    "the report says only that samplewise normalisation was dropped in its final runs (section 1.1 (b)), "
+    "never whether Keras' preprocess_input ('caffe') was used; sklvgg reads 'none'",
+)
+_EPOCHS_ASSUMED = (
+    16,
+    "the report never says how many epochs; sklvgg uses its temperature runs' 16 (section 3.6)",
+)
+REPORT_ASSUMED = {
+    "caltech256": {"preprocessing": _PREPROCESSING_ASSUMED, "epochs": _EPOCHS_ASSUMED},
+    "urban-tribes": {
+        "preprocessing": (
+            "none",
+            "the report never says how its Urban Tribes images were preprocessed (section 2.1 (a)); sklvgg "
+            "reads 'none', as section 1.1 (b) for Caltech-256",
+        ),
+        "epochs": _EPOCHS_ASSUMED,
+        "holdout": (0.2, "the report holds out 'a portion' (section 2.1 (c)); sklvgg 0.2"),
+    },
+    "layers": {"preprocessing": _PREPROCESSING_ASSUMED, "epochs": _EPOCHS_ASSUMED},
+    "temperature": {"preprocessing": _PREPROCESSING_ASSUMED},
+}
+
+_RESIZE = (
+    "images resized with antialiased bilinear interpolation; the report's ImageDataGenerator "
+    "(section 1.1 (a)) defaults to nearest neighbour, and the report does not say"
+)
+_FIRST_K = "the first k classes by label; the report does not say which of Caltech-256's classes it took"
+_SHUFFLE = (
+    "section 1.1 (d) shuffles 'the training and validation output data together': sklvgg reads it as "
+    "the order shuffled, the split kept (images 17-20 validate)"
+)
+_GRID = (
+    "images per class 1, 2, 4, 8, 16 (and more where the split allows); the report names no values "
+    "('different numbers of samples per class')"
+)
+
+#: Readings of the report that hold for every run of an experiment, named as caveats.
+REPORT_READINGS = {
+    "caltech256": (
+        _RESIZE,
+        _SHUFFLE,
+        _GRID,
+        "one iteration read as one mini-batch step (the report's Figures 1-2 plot 'iterations' without "
+        "saying what one is)",
+        "Figure 2's caption says training accuracy, Figure 3's test accuracy vs. iterations; section 1.4 "
+        "(b)-(c) says both curves and accuracy vs. images per class: sklvgg draws what the text says",
+    ),
+    "urban-tribes": (
+        "one iteration read as one mini-batch step (the report's Figures 6-9 and 14-17 plot 'iterations')",
+        _RESIZE,
+        _GRID,
+    ),
+    "layers": (_RESIZE, _FIRST_K, _SHUFFLE),
+    "temperature": (
+        _RESIZE,
+        _FIRST_K,
+        "Figures 18-19 are per epoch (the report's own axis), Figures 20-21 per T",
+        "the report's displayed formula divides the logits, exp(a_i / T) (section 3), its implementation "
+        "fc2's outputs before predictions (section 3.3): sklvgg follows the implementation (temperature_on "
+        "'fc2')",
+    ),
+}
+
+#: Kept for compatibility: the stated setting of each experiment, values only.
+REPORT_SETTINGS = {
+    experiment: {k: v for k, (v, _) in fields.items() if k in ("dataset", "weights", "layer", "protocol",
+                                                                  "temperature_on")}
+    for experiment, fields in REPORT_STATED.items()
+}  # fmt: skip
 
 #: The report's class counts of the temperature figures: Figures 18 and 20 are
 #: for 64 classes, 19 and 21 for 256.

@@ -6,20 +6,17 @@ plain results (with the figures under ``"figures"``) and writes nothing. The
 command line parses, calls this, prints and saves.
 """
 
-from numbers import Integral
-
-import numpy as np
 from sklearn.base import clone
 
-from .._architecture import SPATIAL_LAYERS
-from .._weights import has_top
+from .._architecture import TOP_LAYERS
 from ..exceptions import InputError
 from ..summary import model_summary, temperature_model_summary
 from ._comparison import compare_with_report, study_reference
 from ._figures import experiment_figures, filter_figures, report_figure_files, temperature_stand_ins
-from ._protocol import HOLDOUT_FRACTION, default_preprocessing, first_classes, make_pipeline
+from ._protocol import HOLDOUT_FRACTION, first_classes, make_pipeline
 from ._report import REPORT_TEMPERATURES
 from ._runs import filters_and_activations, layer_cuts, temperature_sweep, training_and_learning_curves
+from ._setting import _temperature_weights, cut_pooling, resolve_setting
 
 #: The learning curve's sizes (images per class), as many as the split allows.
 PER_CLASS = (1, 2, 4, 8, 16, 32, 64, 128)
@@ -34,17 +31,13 @@ def _merge(results, part, key, keep_rows=True):
     results[key] = part
 
 
-def _learning(experiment, data, pipe, setting, split, cut_layer):
-    reference, comparable = study_reference(
-        dataset=setting["dataset"], weights=setting["weights_option"], layer=setting["layer"],
-        experiment=experiment, protocol=setting["protocol"], input_size=setting["input_size"],
-        preprocessing=setting["preprocessing"],
-    )  # fmt: skip
+def _learning(data, pipe, setting, split):
+    reference, comparable = study_reference(setting)
     results = training_and_learning_curves(
         data, pipe, per_class=PER_CLASS, reference=reference, comparable=comparable, **split
     )
-    if experiment == "urban-tribes" and cut_layer is not None:
-        cut = layer_cuts(data, pipe, layers=[cut_layer], pooling=None, n_classes=None, **split)
+    if setting.experiment == "urban-tribes" and setting.cut_layer is not None:
+        cut = layer_cuts(data, pipe, layers=[setting.cut_layer], pooling=None, n_classes=None, **split)
         _merge(results, cut, "cut")
     return results
 
@@ -70,67 +63,38 @@ def temperature_weights(weights):
     note : str or None
         The warning to print and to write on the figures.
     """
-    if has_top(weights):
-        return weights, None
-    conv = "random conv layers" if weights is None else "the given conv layers"
-    note = (f"a random 1000-way top (random non-zero bias) on {conv}: these numbers mean nothing until "
-            f"--weights imagenet")  # fmt: skip
-    return {"conv": weights, "top": "random"}, note
+    return _temperature_weights(weights)
 
 
-def _weights_label(weights):
-    """``weights`` in words for the comparison, a random top said as such."""
-    if not isinstance(weights, dict):
-        return weights
-    conv = "random" if weights["conv"] is None else weights["conv"]
-    return f"{conv} conv layers under a random top"
-
-
-def _class_counts(experiment, n_classes):
-    """``n_classes`` checked: one count (or None) for all but the temperature sweep, one or more for it."""
-    if experiment == "temperature":
-        return (64, 256) if n_classes is None else [int(k) for k in np.atleast_1d(n_classes)]
-    if n_classes is not None and not isinstance(n_classes, Integral):
-        raise InputError(
-            f"n_classes of the {experiment} experiment is one class count (or None: all); got {n_classes!r}. "
-            f"Several counts are for the temperature sweep."
-        )
-    return n_classes
-
-
-def _head_setting(head):
-    """The head's settings that shape a fit, for the record."""
-    names = ("solver", "learning_rate", "learning_rate_init", "batch_size", "max_iter", "tol", "alpha",
-             "standardize", "init", "random_state")  # fmt: skip
-    return {name: head.get_params()[name] for name in names}
-
-
-def _model_summaries(experiment, results, setting):
+def _model_summaries(results, setting):
     """``[(title, summary)]``: the network each part of the run trained, as ``model.summary()`` would say."""
-    if experiment == "temperature":
+    if setting.experiment == "temperature":
         return [
             (f"Temperature model, {k} classes (the report's: fc2 / T, frozen predictions, new softmax)",
              temperature_model_summary(int(k)))
             for k in results["sweeps"]
         ]  # fmt: skip
-    rows = results["rows"] if experiment == "layers" else [
-        {"layer": setting["layer"], "pooling": setting["pooling"], "n_classes": results["n_classes"]}
-    ]  # fmt: skip
+    cuts = setting.layers if setting.experiment == "layers" else (setting.layer,)
+    k = setting.n_classes
     return [
-        (f"{row['layer']} ({row['pooling']}), {row['n_classes']} classes",
-         model_summary(row["layer"], row["n_classes"], input_size=setting["input_size"],
-                       pooling=None if row["pooling"] in ("none", "flatten", "-") else row["pooling"]))
-        for row in rows
+        (f"{layer} ({cut_pooling(layer, setting.pooling)}), {k} classes",
+         model_summary(layer, k, input_size=setting.input_size,
+                       pooling=None if layer in TOP_LAYERS else setting.pooling))
+        for layer in cuts
     ]  # fmt: skip
 
 
 def run_experiment(
     experiment, data, *, dataset, weights, protocol="study", epochs=None, preprocessing=None, memory=None,
-    layer=None, pooling="avg", input_size=224, split="per-class", n_train=16, n_test=4,
+    layer=None, pooling="auto", input_size=224, split="per-class", n_train=16, n_test=4,
     holdout=HOLDOUT_FRACTION, n_classes=None, layers=("block4_pool", "block5_pool"), cut_layer="block3_pool",
     temperatures=REPORT_TEMPERATURES, temperature_on=None, figures="combined", verbose=1,
 ):  # fmt: skip
     """Run one of the report's experiments and compare it with the report.
+
+    The options are resolved once into a :class:`RunSetting`
+    (:func:`resolve_setting`); every later step reads it, and the verdict
+    (comparable or not, and why) is :func:`compare_settings`' alone.
 
     Parameters
     ----------
@@ -150,14 +114,16 @@ def run_experiment(
         The feature cache.
     layer, pooling, input_size
         The cut of ``"caltech256"`` and ``"urban-tribes"`` (``pooling`` also
-        of ``"layers"``); ``input_size`` of all but ``"temperature"`` (224).
+        of ``"layers"``; ``"auto"``: average pooling for a conv or pool cut,
+        none for a dense one, flattened for ``"layers"``); ``input_size`` of
+        all but ``"temperature"`` (224).
     split : {"per-class", "holdout"}, default="per-class"
     n_train, n_test : int, default=16, 4
     holdout : float, default=HOLDOUT_FRACTION
     n_classes : int or sequence of int, optional
         The first classes (a sequence: one temperature sweep each).
     layers : sequence of str
-        The cuts of ``"layers"``.
+        The cuts of ``"layers"``, distinct.
     cut_layer : str or None, default="block3_pool"
         The flattened cut of ``"urban-tribes"`` (None: none).
     temperatures : sequence of float
@@ -171,45 +137,47 @@ def run_experiment(
     Returns
     -------
     results : dict
-        The experiment's results, plus ``setting`` (what the run used),
+        The experiment's results, plus ``setting`` (what the run used: the
+        :class:`RunSetting` as data, with the weights per part and the seeds),
         ``report_vs_run`` (:func:`compare_with_report`'s table),
         ``model_summary`` (``{title: summary}``), ``figures`` (name ->
         Figure) and ``report_figures`` (report figure number -> figure name).
     """
-    preprocessing = preprocessing or default_preprocessing(protocol)
-    n_classes = _class_counts(experiment, n_classes)
-    common = dict(weights=weights, memory=memory, verbose=verbose, protocol=protocol, epochs=epochs,
-                  preprocessing=preprocessing)  # fmt: skip
-    setting = {"dataset": dataset, "weights_option": weights, "protocol": protocol,
-               "preprocessing": preprocessing, "n_train": n_train, "n_test": n_test,
-               "epochs": epochs}  # fmt: skip
-    split_options = dict(n_train=n_train, n_test=n_test)
-    if experiment == "temperature":
-        results, pipe, image = _run_temperature(data, common, setting, split_options, temperatures,
-                                                temperature_on, n_classes)  # fmt: skip
-    else:
-        split_options.update(split=split, holdout=holdout)
-        setting.update(split=split, holdout=holdout, input_size=input_size, pooling=pooling or "none")
-        common.update(input_size=input_size, pooling=pooling)
-        if experiment == "layers":
-            pipe, image = make_pipeline(**common), None
-            setting.update(layer=None, layers=list(layers))
-            results = layer_cuts(
-                data, pipe, layers=layers, pooling=pooling, n_classes=n_classes, **split_options
-            )
-        else:
-            results, pipe, image = _run_learning(experiment, data, common, setting, split_options, layer,
-                                                 cut_layer, n_classes)  # fmt: skip
-    _record(experiment, results, setting, pipe, data, layers if experiment == "layers" else None)
-    form = {"temperature_on": setting["temperature_on"]} if "temperature_on" in setting else {}
-    table = compare_with_report(
-        results, experiment, dataset=dataset, layer=setting["layer"], protocol=protocol,
-        weights=_weights_label(pipe[0].weights), input_size=setting["input_size"],
-        preprocessing=preprocessing, setting=setting, **form,
+    setting = resolve_setting(
+        experiment, data, dataset=dataset, weights=weights, protocol=protocol, epochs=epochs,
+        preprocessing=preprocessing, layer=layer, pooling=pooling, input_size=input_size, split=split,
+        n_train=n_train, n_test=n_test, holdout=holdout, n_classes=n_classes, layers=layers,
+        cut_layer=cut_layer, temperatures=temperatures, temperature_on=temperature_on,
     )  # fmt: skip
+    if figures not in ("combined", "report"):
+        raise InputError(f"figures must be 'combined' or 'report'; got {figures!r}.")
+    common = dict(weights=setting.weights, memory=memory, verbose=verbose, protocol=protocol,
+                  epochs=setting.epochs, preprocessing=setting.preprocessing, input_size=setting.input_size,
+                  pooling=setting.pooling)  # fmt: skip
+    split_options = dict(n_train=n_train, n_test=n_test)
+    image = None
+    if experiment == "temperature":
+        pipe = make_pipeline(layer="predictions", temperature_on=setting.temperature_on, **common)
+        results = temperature_sweep(
+            data, pipe, temperatures=setting.temperatures, class_counts=setting.n_classes, **split_options,
+            baseline=make_pipeline(layer="fc2", **common), note=setting.note,
+        )  # fmt: skip
+    else:
+        split_options.update(split=setting.split, holdout=holdout)
+        data = first_classes(data, setting.n_classes)
+        if experiment == "layers":
+            pipe = make_pipeline(layer=setting.layers[0], **common)
+            results = layer_cuts(data, pipe, layers=setting.layers, pooling=setting.pooling, n_classes=None,
+                                 **split_options)  # fmt: skip
+        else:
+            pipe = make_pipeline(layer=setting.layer, **common)
+            results = _learning(data, pipe, setting, split_options)
+            image = data.filenames[0]
+    results["setting"] = record = _record(setting, pipe, data)
+    table = compare_with_report(results, setting, record=record)
     results["report_vs_run"] = table
     results.setdefault("tables", {})["report_vs_run"] = table["rows"]
-    results["model_summary"] = dict(_model_summaries(experiment, results, setting))
+    results["model_summary"] = dict(_model_summaries(results, setting))
     drawn = experiment_figures(experiment, results, style=figures, table=table)
     if image is not None:
         vgg = clone(pipe[0]).set_params(layer="block5_conv3", pooling=None, verbose=0).fit([image])
@@ -221,45 +189,17 @@ def run_experiment(
     return results
 
 
-def _run_learning(experiment, data, common, setting, split_options, layer, cut_layer, n_classes):
-    """The Caltech-256 and Urban Tribes experiments: ``(results, pipe, the image of the maps)``."""
-    data = first_classes(data, n_classes)
-    pipe = make_pipeline(layer=layer, **common)
-    cut = pipe[0].layer
-    setting.update(layer=cut, pooling=setting["pooling"] if cut in SPATIAL_LAYERS else "none")
-    return _learning(experiment, data, pipe, setting, split_options, cut_layer), pipe, data.filenames[0]
-
-
-def _run_temperature(data, common, setting, split_options, temperatures, temperature_on, n_classes):
-    """The temperature sweep at 224 px, on a random top offline: ``(results, pipe, None)``."""
-    common["weights"], note = temperature_weights(common["weights"])
-    temperature_on = temperature_on or ("fc2" if common["protocol"] == "study" else "logits")
-    setting.update(layer="predictions", temperature_on=temperature_on, input_size=224, pooling="none")
-    common.update(pooling=None, input_size=224)
-    pipe = make_pipeline(layer="predictions", temperature_on=temperature_on, **common)
-    results = temperature_sweep(
-        data, pipe, temperatures=temperatures, class_counts=n_classes, **split_options,
-        baseline=make_pipeline(layer="fc2", **common), note=note,
-    )  # fmt: skip
-    return results, pipe, None
-
-
-def _record(experiment, results, setting, pipe, data, layers):
-    """What the run used (weights per part, head, seeds, classes) into ``setting``, then ``results``."""
+def _record(setting, pipe, data):
+    """The setting as data, with what only a fitted transformer says: the weights per part, the seeds."""
     vgg = clone(pipe[0])
-    if layers is not None:
-        vgg.set_params(layer=list(layers))
+    vgg.set_params(layer=list(setting.layers) if setting.layers else vgg.layer)
     vgg.fit(data.filenames[:1])  # resolves the weights, reads no image
+    record = setting.to_dict()
     seeds = {"transformer": vgg.random_state, "head": pipe[-1].random_state, "split": 0}
-    setting.update(weights=vgg.weights_parts_, weights_id=vgg.weights_id_, head=_head_setting(pipe[-1]),
-                   seeds=seeds, precision=vgg.precision_)  # fmt: skip
-    if experiment == "temperature":
-        setting["n_classes"] = sorted(int(k) for k in results["sweeps"])
-    else:
-        setting["n_classes"] = (
-            results["rows"][0]["n_classes"] if experiment == "layers" else results["n_classes"]
-        )
-    results["setting"] = setting
+    record.update(
+        weights=vgg.weights_parts_, weights_id=vgg.weights_id_, seeds=seeds, precision=vgg.precision_
+    )
+    return record
 
 
 def _report_figure_notes(experiment, results):

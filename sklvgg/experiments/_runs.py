@@ -13,7 +13,6 @@ import numpy as np
 import sklearn
 from sklearn.model_selection import GridSearchCV, learning_curve
 
-from .._architecture import TOP_LAYERS
 from ..model_selection import PerClassSplit
 from ._protocol import (
     HOLDOUT_FRACTION,
@@ -23,6 +22,7 @@ from ._protocol import (
     first_classes,
 )
 from ._report import REPORT_TEMPERATURES
+from ._setting import cut_pooling
 
 
 def _best_of(temperatures, scores):
@@ -192,7 +192,7 @@ def layer_cuts(
         model = sklearn.base.clone(pipe).set_params(vgg__layer=layer, vgg__pooling=pooling)
         with sklearn.config_context(enable_metadata_routing=True), _expected_warnings_ignored():
             model.fit(X[train], y[train], X_val=X[test], y_val=y[test])
-        how = "-" if layer in TOP_LAYERS else (pooling or "flatten")
+        how = cut_pooling(layer, pooling)
         curves = _curves(model[-1])
         cuts[layer] = curves
         curve_rows += _curve_rows(curves, layer=layer, pooling=how)

@@ -1,5 +1,7 @@
 """What the Displays and the ``plot_*`` functions share: a new figure, the fitted head, a reference line."""
 
+import textwrap
+
 import numpy as np
 from sklearn.utils._optional_dependencies import check_matplotlib_support
 
@@ -45,8 +47,11 @@ def _draw_note(ax, note):
     """``note`` across the middle of ``ax`` in red (e.g. that the weights are random); the Text or None."""
     if not note:
         return None
-    return ax.text(0.5, 0.5, note, transform=ax.transAxes, ha="center", va="center",
-                   color="red", alpha=0.6, fontsize=11, wrap=True)  # fmt: skip
+    # wrapped to the axes' width here (matplotlib's wrap=True wraps to the figure's edge, where it clips)
+    width = max(20, int(ax.get_window_extent().width / 7.5))  # about 7.5 px per character at 11 pt, 100 dpi
+    text = "\n".join(textwrap.wrap(note, width))
+    return ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", va="center",
+                   color="red", alpha=0.6, fontsize=11)  # fmt: skip
 
 
 def draw_reference(ax, *, label, y=None, x=None, points=None, comparable=True):
