@@ -126,6 +126,7 @@ def test_jax_caffe_preprocessing_switches_rgb_to_bgr_and_removes_the_means(tmp_p
     # the check sees the channel order: the image with its channels reversed gives other features
     assert not np.allclose(jax_caffe, tensorflow.transform(X[..., ::-1]), rtol=1e-3, atol=1e-3)
 
+
 # ----------------------------------------------------------------------- native bfloat16 detection
 
 

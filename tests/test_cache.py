@@ -978,8 +978,6 @@ def test_an_unwritable_cache_is_warned_about_once_at_the_callers_line(tmp_path, 
     assert len(unwritable) == 1 and str(not_a_folder) in str(unwritable[0].message)
     assert unwritable[0].filename == __file__
 
-    assert (tally.rows, tally.rows_read_back, tally.images_computed) == (4, 2, 2)
-
 
 @pytest.mark.slow  # a dense cut: 224 px
 def test_two_random_top_seeds_sharing_one_cache_miss_each_other(images, tmp_path, notop_weights_files):

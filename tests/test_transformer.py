@@ -695,6 +695,7 @@ def test_a_unit_scale_image_is_warned_about_once_at_the_callers_line(preprocessi
     assert len(scale) == expected
     assert all(w.filename == __file__ for w in scale)
 
+
 # ----------------------------------------------------------------------- precision="auto"
 
 
