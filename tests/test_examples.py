@@ -45,7 +45,9 @@ def test_every_example_is_listed():
 @pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.stem)
 def test_example_runs(example, tmp_path):
     out = tmp_path / "out"
-    stdout = run([str(example), "--out", str(out), *SMALL], tmp_path)
+    # the study's preprocessing ("none") on the offline conv weights learns little from 32 px images
+    small = [*SMALL[:1], "64", *SMALL[2:]] if example.stem == "plot_caltech256" else SMALL
+    stdout = run([str(example), "--out", str(out), *small], tmp_path)
     pngs = list(out.glob("*.png"))
     if example.stem == "plot_caltech101_hed" and "Skipped" in stdout:
         pytest.skip("../shared/data not present")
@@ -53,7 +55,7 @@ def test_example_runs(example, tmp_path):
     for js in out.glob("*.json"):
         json.loads(js.read_text())
     if example.stem in ("plot_caltech256", "plot_urban_tribes"):
-        res = json.loads(next(out.glob("*.json")).read_text())
+        res = json.loads(next(p for p in out.glob("*.json") if "manifest" not in p.name).read_text())
         assert res["per_class"] == [1, 2, 4, 8, 16]
         assert all(0 <= a <= 1 for a in res["per_class_accuracy"])
         assert res["per_class_accuracy"][-1] > 1 / 3 + 0.15  # above chance
