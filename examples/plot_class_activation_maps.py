@@ -1,7 +1,7 @@
 """
-=================================================================
+==================================================================
 Where the classifier looks, and how far to trust its probabilities
-=================================================================
+==================================================================
 
 The study shows what VGG16's layers respond to, but not where in an image the
 new classifier found its class. With the features average-pooled over a conv
