@@ -174,6 +174,23 @@ def block_slices(layers, input_size, pooling):
     return slices
 
 
+def feature_blocks(flip):
+    """How many blocks of columns one image's features take: the one decision about ``flip``'s layout.
+
+    With ``flip="concat"`` the mirrored view's block follows the image's (2);
+    otherwise the views are averaged into one block (1).
+
+    Parameters
+    ----------
+    flip : bool or "concat"
+
+    Returns
+    -------
+    n_blocks : int
+    """
+    return 2 if flip == "concat" else 1
+
+
 def feature_names(slices, flip):
     """Names of the output columns: ``{layer}_{i}`` per block, ImageNet classes for ``predictions``.
 
@@ -194,6 +211,6 @@ def feature_names(slices, flip):
             names += imagenet_class_names()
         else:
             names += [f"{layer}_{i}" for i in range(columns.stop - columns.start)]
-    if flip == "concat":
+    if feature_blocks(flip) == 2:
         names += [f"{name}_mirrored" for name in names]
     return np.asarray(names, dtype=object)

@@ -509,6 +509,15 @@ class SoftmaxHeadClassifier(ClassifierMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ fitting
 
+    def _set_classes(self, classes):
+        """Set ``classes_`` (sorted unique labels); the one check that there are at least 2."""
+        if len(classes) < 2:
+            raise InputError(
+                f"SoftmaxHeadClassifier needs at least 2 classes; got {len(classes)} class"
+                f"{'' if len(classes) == 1 else 'es'}: {np.asarray(classes).tolist()}."
+            )
+        self.classes_ = classes
+
     def _check_fit_data(self, X, y, sample_weight, X_val, y_val, warm):
         """Validated ``X``, the class indices of ``y`` and the training weights (see ``_sample_weight``)."""
         if (X_val is None) != (y_val is None):
@@ -518,12 +527,7 @@ class SoftmaxHeadClassifier(ClassifierMixin, BaseEstimator):
             )
         X, y = self._validate_xy(X, y, reset=not warm)
         if not warm:
-            self.classes_ = unique_labels(y)
-        if len(self.classes_) < 2:
-            raise InputError(
-                f"SoftmaxHeadClassifier needs samples of at least 2 classes; got 1 class: "
-                f"{self.classes_[0]!r}."
-            )
+            self._set_classes(unique_labels(y))
         y_idx = self._encode(y, "y")
         return (X, y_idx, *self._sample_weight(y_idx, sample_weight, X))
 
@@ -596,11 +600,7 @@ class SoftmaxHeadClassifier(ClassifierMixin, BaseEstimator):
             raise InputError("classes must be passed on the first call to partial_fit.")
         X, y = self._validate_xy(X, y, reset=first)
         if first:
-            self.classes_ = unique_labels(np.asarray(classes))
-            if len(self.classes_) < 2:
-                raise InputError(
-                    f"SoftmaxHeadClassifier needs at least 2 classes; got {list(self.classes_)}."
-                )
+            self._set_classes(unique_labels(np.asarray(classes)))
         y_idx = self._encode(y, "y")
         sample_weight, sw = self._sample_weight(y_idx, sample_weight, X)
         rng = check_random_state(self.random_state)
@@ -654,7 +654,9 @@ class SoftmaxHeadClassifier(ClassifierMixin, BaseEstimator):
                 break
         self._report(stop)
         self._finish(
-            stopping.best_state, problem.row_space, guard.anchor if stop.reason == "converged" else None
+            stopping.best_state,
+            problem.row_space,
+            guard.anchor if guard is not None and stop.reason == "converged" else None,
         )
 
     def _epoch(self, problem, rng, guard):

@@ -76,14 +76,10 @@ class BaseOptimizer:
         n_stalled : int
             Number of consecutive epochs without improvement, this one included.
 
-        Returns
-        -------
-        is_stopping : bool
-            Whether the step size is now below its floor.
+        Whether the step size then lies below its floor is :attr:`below_floor`.
         """
         if n_stalled and n_stalled % 2 == 0:
-            return self.trigger_stopping()
-        return self.below_floor
+            self.trigger_stopping()
 
     def undo(self, params):
         """After the weights were sent back to an earlier point: fresh moments, smaller step.
@@ -93,12 +89,10 @@ class BaseOptimizer:
         params : list of ndarray
             The (restored) parameters.
 
-        Returns
-        -------
-        is_stopping : bool
+        Whether the step size then lies below its floor is :attr:`below_floor`.
         """
         self.reset(params)
-        return self.trigger_stopping()
+        self.trigger_stopping()
 
     # -------------------------------------------------------------- updates
 

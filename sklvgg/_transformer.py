@@ -28,6 +28,7 @@ from ._features import (
     VIEW_PARAMS,
     block_slices,
     cache_spec,
+    feature_blocks,
     feature_names,
     fitted_for,
     layer_names,
@@ -586,7 +587,7 @@ class VGG16FeatureTransformer(TransformerMixin, BaseEstimator):
         shapes = {name: layer_output_shape(name, self.input_size) for name in layers}
         self.output_shape_ = shapes[self.layer] if isinstance(self.layer, str) else shapes
         self.feature_slices_ = block_slices(layers, self.input_size, self.pooling)
-        self.n_features_out_ = self.feature_slices_[layers[-1]].stop * (2 if self.flip == "concat" else 1)
+        self.n_features_out_ = self.feature_slices_[layers[-1]].stop * feature_blocks(self.flip)
         return self
 
     # ------------------------------------------------------------------ transform
@@ -704,7 +705,7 @@ class VGG16FeatureTransformer(TransformerMixin, BaseEstimator):
 
         if not self.flip:
             return over_sizes(False)
-        if self.flip == "concat":
+        if feature_blocks(self.flip) == 2:
             return np.hstack([over_sizes(False), over_sizes(True)])
         return (over_sizes(False) + over_sizes(True)) / np.float32(2)
 

@@ -761,3 +761,14 @@ def test_head_under_temperature_scaling_divides_its_logits():
         proba = cv.predict_proba(X)
         assert proba.shape == (120, 3)
         np.testing.assert_allclose(proba.sum(axis=1), 1, rtol=1e-6)
+
+
+@pytest.mark.parametrize("how", ["fit", "partial_fit"])
+def test_one_class_refused_with_one_message_by_fit_and_partial_fit(blobs, how):
+    X, _ = blobs
+    y = np.full(len(X), "cat")
+    head = SoftmaxHeadClassifier(max_iter=2)
+    call = head.fit if how == "fit" else lambda X, y: head.partial_fit(X, y, classes=["cat"])
+    with pytest.raises(ValueError, match=r"needs at least 2 classes; got 1 class: \['cat'\]"):
+        call(X, y)
+    assert not hasattr(head, "classes_")

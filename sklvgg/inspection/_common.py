@@ -4,7 +4,7 @@ import functools
 
 import numpy as np
 
-from .._features import views
+from .._features import feature_blocks, views
 from ..exceptions import InputError
 
 __all__ = ["upsample", "view_weights", "target_indices"]
@@ -19,13 +19,13 @@ def view_weights(vgg):
     """
     all_views = views(vgg)
     n_sizes = len({size for size, _ in all_views})
-    width = vgg.n_features_out_ // (2 if vgg.flip == "concat" else 1)
+    width = vgg.n_features_out_ // feature_blocks(vgg.flip)
     out = []
     for size, mirrored in all_views:
         weight = 1.0 / n_sizes
         if vgg.flip is True:
             weight /= 2
-        offset = width if (mirrored and vgg.flip == "concat") else 0
+        offset = width if (mirrored and feature_blocks(vgg.flip) == 2) else 0
         out.append((size, mirrored, weight, offset))
     return out
 

@@ -20,6 +20,7 @@ from .._architecture import (
     preprocess_ops,
 )
 from .._backends import keras_backend
+from .._features import feature_blocks
 from .._images import as_image_source, iter_batches
 from .._models import _BACKBONES, _BUILD_LOCK
 from .._transformer import _predictions_bias
@@ -76,8 +77,8 @@ def _softmax_predictions(vgg, f):
         return f
     bias = _predictions_bias(vgg._weight_source.refreshed()) if vgg.temperature_on == "fc2" else None
     columns = vgg.feature_slices_["predictions"]
-    width = vgg.n_features_out_ // (2 if vgg.flip == "concat" else 1)
-    starts = [columns.start] + ([columns.start + width] if vgg.flip == "concat" else [])
+    width = vgg.n_features_out_ // feature_blocks(vgg.flip)
+    starts = [columns.start + block * width for block in range(feature_blocks(vgg.flip))]
     parts, at = [], 0
     for start in starts:
         stop = start + columns.stop - columns.start
