@@ -66,7 +66,7 @@ vgg = VGG16FeatureTransformer(
     memory=f"{args.out}/cache",
 )  # fmt: skip
 vgg.fit_transform(X)
-print(f"views per image: {len(vgg._views())}; images pushed through VGG16: {vgg.cache_misses_}")
+print(f"views per image: {len(vgg.views_)}; images pushed through VGG16: {vgg.cache_misses_}")
 
 # %%
 # The search: flip x scales x power x norm

@@ -24,8 +24,6 @@ from ._backends import PRECISIONS, resolve_precision
 from ._constraints import ImageSizes, LayerNames
 from ._feature_store import FeatureStore
 from ._features import (
-    FEATURE_PARAMS,
-    VIEW_PARAMS,
     block_slices,
     cache_spec,
     feature_blocks,
@@ -265,6 +263,11 @@ class VGG16FeatureTransformer(TransformerMixin, BaseEstimator):
     n_features_out_ : int
         Number of output features (for a list of layers, the sum over them).
 
+    views_ : list of (int, bool)
+        Every view of an image that ``transform`` pushes through the network,
+        as ``(input size, mirrored)``: one per size of ``scales`` (or
+        ``input_size``), each twice with ``flip``.
+
     feature_slices_ : dict of str to slice
         Columns of each layer's block in the output, in the order of ``layer``:
         ``X_new[:, vgg.feature_slices_["block5_pool"]]`` picks one back out.
@@ -460,12 +463,10 @@ class VGG16FeatureTransformer(TransformerMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ fitting
 
-    #: The parameters that change a feature vector, declared once in :mod:`sklvgg._features`:
-    #: the cache key, the "changed since fit" check and the feature names derive from
-    #: them. Changing one after fit needs a new ``fit``.
-    _FEATURE_PARAMS = tuple(FEATURE_PARAMS)
-    #: The views of an image and how they combine: changing one after fit needs a new ``fit`` too.
-    _VIEW_PARAMS = tuple(VIEW_PARAMS)
+    # The parameters that change a feature vector (FEATURE_PARAMS) and the views of an
+    # image (VIEW_PARAMS) are declared once in sklvgg._features: the cache key, the
+    # "changed since fit" check and the feature names derive from them; changing one
+    # after fit needs a new fit.
     #: The parameters that act in ``transform`` and may change after fit: checked there again.
     _TRANSFORM_PARAMS = ("temperature", "temperature_on")
 
@@ -587,6 +588,7 @@ class VGG16FeatureTransformer(TransformerMixin, BaseEstimator):
         shapes = {name: layer_output_shape(name, self.input_size) for name in layers}
         self.output_shape_ = shapes[self.layer] if isinstance(self.layer, str) else shapes
         self.feature_slices_ = block_slices(layers, self.input_size, self.pooling)
+        self.views_ = views(self)
         self.n_features_out_ = self.feature_slices_[layers[-1]].stop * feature_blocks(self.flip)
         return self
 
@@ -663,10 +665,6 @@ class VGG16FeatureTransformer(TransformerMixin, BaseEstimator):
     def _image_source(self, X):
         """``X`` checked and wrapped; 0-1 float images warned about unless ``samplewise`` makes scale moot."""
         return as_image_source(X, self.max_image_pixels, warn_scale=self.preprocessing != "samplewise")
-
-    def _views(self):
-        """``[(size, mirrored), ...]``: every view of an image that ``transform`` computes."""
-        return views(self)
 
     def _raw_features(self, source):
         """Activations (logits for ``predictions``) of every image, via the feature store, views combined.

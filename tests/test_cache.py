@@ -18,6 +18,7 @@ from sklearn.pipeline import Pipeline
 import sklvgg._transformer as transformer_module
 from sklvgg import CacheWarning, SoftmaxHeadClassifier, VGG16FeatureTransformer
 from sklvgg._cache import FeatureCache, image_keys, model_key
+from sklvgg._features import FEATURE_PARAMS
 from sklvgg._images import as_image_source
 
 
@@ -732,7 +733,7 @@ _OTHER_VALUE = {
 
 def test_every_feature_parameter_changes_the_key(tmp_path, rng, notop_weights_files):
     """Walk the declaration: a transformer differing in any one field never reads the others' entries."""
-    assert set(_OTHER_VALUE) == set(VGG16FeatureTransformer._FEATURE_PARAMS)
+    assert set(_OTHER_VALUE) == set(FEATURE_PARAMS)
     X = rng.integers(0, 256, (3, 32, 32, 3), dtype=np.uint8)
     base = small(tmp_path).fit(X)
     base.transform(X)

@@ -37,4 +37,4 @@ def test_fitted_width_matches_names_and_views(flip):
     assert vgg.n_features_out_ == 64 * feature_blocks(flip)
     assert len(vgg.get_feature_names_out()) == vgg.n_features_out_
     mirrors = [False, True] if flip else [False]
-    assert views(vgg) == [(size, m) for size in (32, 48) for m in mirrors]
+    assert vgg.views_ == views(vgg) == [(size, m) for size in (32, 48) for m in mirrors]
