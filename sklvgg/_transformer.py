@@ -677,8 +677,8 @@ class VGG16FeatureTransformer(TransformerMixin, BaseEstimator):
         store = FeatureStore(self.memory, source)
         weights = self._weight_source.refreshed()
         parts = {}
-        reserve_models(len({size for size, _ in views(self)}))  # one backbone per size, kept
-        for size, mirrored in views(self):
+        reserve_models(len({size for size, _ in self.views_}))  # one backbone per size, kept
+        for size, mirrored in self.views_:
             blocks = {
                 name: (
                     cache_spec(self, name, weights.feature_key(name in TOP_LAYERS), size, mirrored),

@@ -4,7 +4,7 @@ import functools
 
 import numpy as np
 
-from .._features import feature_blocks, views
+from .._features import feature_blocks
 from ..exceptions import InputError
 
 __all__ = ["upsample", "view_weights", "target_indices"]
@@ -17,7 +17,7 @@ def view_weights(vgg):
     ``offset_v`` (sizes averaged; mirrors averaged with ``flip=True``, the
     mirror's block after the image's with ``flip="concat"``).
     """
-    all_views = views(vgg)
+    all_views = vgg.views_
     n_sizes = len({size for size, _ in all_views})
     width = vgg.n_features_out_ // feature_blocks(vgg.flip)
     out = []
