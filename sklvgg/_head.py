@@ -383,32 +383,42 @@ class SoftmaxHeadClassifier(ClassifierMixin, BaseEstimator):
         return weights[y_idx]
 
     def _sample_weight(self, y_idx, sample_weight, X):
-        """The training weights (``sample_weight`` times the class weights): None when all are
-        1 by default (the scaler's faster path), and as an array."""
+        """The training weights, ``sample_weight`` times the class weights, as float32.
+
+        The one place that decides that unit weights are ``None``: every weight
+        1, given or by default, is the unweighted problem (the scaler's and the
+        loss's faster paths), so ``sample_weight=np.ones(n)`` fits exactly as no
+        weights do.
+        """
         if sample_weight is not None:
             sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float32, ensure_non_negative=True)
-        sw = np.ones(len(y_idx), np.float32) if sample_weight is None else sample_weight
         class_factor = self._class_weights(y_idx)
         if class_factor is not None:
-            sw = sw * class_factor.astype(np.float32)
-        weighted = sample_weight is not None or class_factor is not None
-        if weighted and not float(np.sum(sw, dtype=np.float64)) > 0:
+            class_factor = class_factor.astype(np.float32)
+            sample_weight = class_factor if sample_weight is None else sample_weight * class_factor
+        if sample_weight is None or bool(np.all(sample_weight == 1)):
+            return None
+        if not float(np.sum(sample_weight, dtype=np.float64)) > 0:
             raise InputError(
                 "The training weights (sample_weight times class_weight) are all zero: there is "
                 "nothing to train on. Give some samples, or classes, a positive weight."
             )
-        return (sw if weighted else None), sw
+        return sample_weight
 
-    def _validation_data(self, X, y_idx, sample_weight, sw, X_val, y_val, rng):
+    def _loss(self, y_idx, sample_weight):
+        """The objective of a training set with these classes and weights (None: unit weights)."""
+        return SoftmaxLoss.for_samples(self.alpha, len(y_idx), sample_weight)
+
+    def _validation_data(self, X, y_idx, sample_weight, X_val, y_val, rng):
         """The validation set (or None) and the training part of the data."""
         if X_val is not None:
             X_val = validate_data(self, X_val, reset=False, dtype=[np.float32, np.float64])
             yv = self._encode(np.asarray(y_val), "y_val")
             if len(yv) != len(X_val):
                 raise InputError(f"X_val and y_val have different lengths: {len(X_val)}, {len(yv)}.")
-            return (self._as_float32(X_val, "X_val"), yv), X, y_idx, sample_weight, sw
+            return (self._as_float32(X_val, "X_val"), yv), X, y_idx, sample_weight
         if not self.early_stopping:
-            return None, X, y_idx, sample_weight, sw
+            return None, X, y_idx, sample_weight
         n_val = int(np.ceil(self.validation_fraction * len(y_idx)))
         stratify = (
             y_idx
@@ -420,7 +430,7 @@ class SoftmaxHeadClassifier(ClassifierMixin, BaseEstimator):
             np.arange(len(y_idx)), test_size=self.validation_fraction, random_state=rng, stratify=stratify
         )
         sample_weight = None if sample_weight is None else sample_weight[tr]
-        return (X[va], y_idx[va]), X[tr], y_idx[tr], sample_weight, sw[tr]
+        return (X[va], y_idx[va]), X[tr], y_idx[tr], sample_weight
 
     # ------------------------------------------------------------------ model
 
@@ -446,14 +456,15 @@ class SoftmaxHeadClassifier(ClassifierMixin, BaseEstimator):
         self.t_ = 0
         return Z
 
-    def _line_search_start(self, Z, y_idx, sw):
+    def _line_search_start(self, Z, y_idx, sample_weight):
         """Start at the minimum of the objective along the class means (``_class_mean_start``).
 
         Returns the weights, the intercept and the training logits there.
         """
-        return _class_mean_start(Z, y_idx, sw, len(self.classes_), self.alpha)
+        loss = self._loss(y_idx, sample_weight)
+        return _class_mean_start(Z, y_idx, sample_weight, len(self.classes_), loss)
 
-    def _class_means_beat_warm(self, Z, y_idx, sw):
+    def _class_means_beat_warm(self, Z, y_idx, sample_weight):
         """Whether the class-mean start has a lower training objective than the previous weights.
 
         A warm start on new targets (other labels for the same rows, say) may
@@ -461,9 +472,10 @@ class SoftmaxHeadClassifier(ClassifierMixin, BaseEstimator):
         starts where a fresh fit would, and converges as fast. On data like the
         previous fit's, the previous weights are the better start and are kept.
         """
-        return _class_means_beat(self._W, self._b, Z, y_idx, sw, len(self.classes_), self.alpha)
+        loss = self._loss(y_idx, sample_weight)
+        return _class_means_beat(self._W, self._b, Z, y_idx, sample_weight, len(self.classes_), loss)
 
-    def _start(self, Z, y_idx, sw, class_means_start):
+    def _start(self, Z, y_idx, sample_weight, class_means_start):
         """Weights in float32 (the class-mean start if asked) and a fresh optimiser.
 
         Returns the training logits of the class-mean start, or None.
@@ -471,7 +483,7 @@ class SoftmaxHeadClassifier(ClassifierMixin, BaseEstimator):
         self._W, self._b = self._W.astype(np.float32), self._b.astype(np.float32)
         start_logits = None
         if class_means_start:
-            self._W, self._b, start_logits = self._line_search_start(Z, y_idx, sw)
+            self._W, self._b, start_logits = self._line_search_start(Z, y_idx, sample_weight)
         self._optimizer = self._new_optimizer([self._W, self._b])
         return start_logits
 
@@ -529,7 +541,7 @@ class SoftmaxHeadClassifier(ClassifierMixin, BaseEstimator):
         if not warm:
             self._set_classes(unique_labels(y))
         y_idx = self._encode(y, "y")
-        return (X, y_idx, *self._sample_weight(y_idx, sample_weight, X))
+        return X, y_idx, self._sample_weight(y_idx, sample_weight, X)
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None, X_val=None, y_val=None):
@@ -558,18 +570,18 @@ class SoftmaxHeadClassifier(ClassifierMixin, BaseEstimator):
             Fitted classifier.
         """
         warm = self.warm_start and hasattr(self, "coef_")
-        X, y_idx, sample_weight, sw = self._check_fit_data(X, y, sample_weight, X_val, y_val, warm)
+        X, y_idx, sample_weight = self._check_fit_data(X, y, sample_weight, X_val, y_val, warm)
         rng = check_random_state(self.random_state)
-        val, X, y_idx, sample_weight, sw = self._validation_data(
-            X, y_idx, sample_weight, sw, X_val, y_val, rng
-        )
+        val, X, y_idx, sample_weight = self._validation_data(X, y_idx, sample_weight, X_val, y_val, rng)
         Z = self._standardize(X) if warm else self._init_model(X, len(self.classes_), sample_weight, rng)
-        class_means = self.init == "class_means" and (not warm or self._class_means_beat_warm(Z, y_idx, sw))
+        class_means = self.init == "class_means" and (
+            not warm or self._class_means_beat_warm(Z, y_idx, sample_weight)
+        )
         if self.solver == "lbfgs":
-            self._fit_lbfgs(Z, y_idx, sw, val, class_means)
+            self._fit_lbfgs(Z, y_idx, sample_weight, val, class_means)
         else:  # every fit: a fresh optimiser
-            start_logits = self._start(Z, y_idx, sw, class_means)
-            self._train(Z, y_idx, sw, val, rng, self.max_iter, self.tol is not None, start_logits)
+            start_logits = self._start(Z, y_idx, sample_weight, class_means)
+            self._train(Z, y_idx, sample_weight, val, rng, self.max_iter, self.tol is not None, start_logits)
         return self
 
     @available_if(_is_stochastic)
@@ -602,29 +614,29 @@ class SoftmaxHeadClassifier(ClassifierMixin, BaseEstimator):
         if first:
             self._set_classes(unique_labels(np.asarray(classes)))
         y_idx = self._encode(y, "y")
-        sample_weight, sw = self._sample_weight(y_idx, sample_weight, X)
+        sample_weight = self._sample_weight(y_idx, sample_weight, X)
         rng = check_random_state(self.random_state)
         Z = self._init_model(X, len(self.classes_), sample_weight, rng) if first else self._standardize(X)
         if first or not hasattr(self, "_optimizer"):
-            self._start(Z, y_idx, sw, class_means_start=False)
-        self._train(Z, y_idx, sw, None, rng, 1, stop_early=False)
+            self._start(Z, y_idx, sample_weight, class_means_start=False)
+        self._train(Z, y_idx, sample_weight, None, rng, 1, stop_early=False)
         return self
 
-    def _problems(self, Z, y_idx, sw, val):
+    def _problems(self, Z, y_idx, sample_weight, val):
         """The training problem and the validation one (or None); start the validation curves."""
-        problem = _Problem(Z, y_idx, sw, SoftmaxLoss(self.alpha, float(np.sum(sw))))
+        problem = _Problem(Z, y_idx, sample_weight, self._loss(y_idx, sample_weight))
         validation = None if val is None else _Problem(self._standardize(val[0]), val[1], None, problem.loss)
         if validation is not None and not hasattr(self, "validation_loss_curve_"):
             self.validation_loss_curve_, self.validation_accuracy_curve_ = [], []
         return problem, validation
 
-    def _train(self, Z, y_idx, sw, val, rng, epochs, stop_early, start_logits=None):
+    def _train(self, Z, y_idx, sample_weight, val, rng, epochs, stop_early, start_logits=None):
         """Up to ``epochs`` epochs of mini-batch training on the standardised ``Z``.
 
         ``stop_early``: apply the stopping rules and the adaptive schedule;
         ``start_logits``: the training logits of the class-mean start.
         """
-        problem, validation = self._problems(Z, y_idx, sw, val)
+        problem, validation = self._problems(Z, y_idx, sample_weight, val)
         adaptive = stop_early and self.learning_rate == "adaptive"
         guard = (
             _ObjectiveGuard(problem, self.tol, adaptive, self._W, self._b, start_logits)
@@ -726,13 +738,14 @@ class SoftmaxHeadClassifier(ClassifierMixin, BaseEstimator):
             self._optimizer.reset([self._W, self._b])
         self._publish()
 
-    def _fit_lbfgs(self, Z, y_idx, sw, val, class_means_start):
+    def _fit_lbfgs(self, Z, y_idx, sample_weight, val, class_means_start):
         """Minimise the objective with scipy's L-BFGS-B, in float64, as ``LogisticRegression``."""
-        Z, sw = Z.astype(np.float64), sw.astype(np.float64)
-        problem, validation = self._problems(Z, y_idx, sw, val)
+        Z = Z.astype(np.float64)
+        sample_weight = None if sample_weight is None else sample_weight.astype(np.float64)
+        problem, validation = self._problems(Z, y_idx, sample_weight, val)
         W, b = self._W.astype(np.float64), self._b.astype(np.float64)
         if class_means_start:
-            W, b, _ = self._line_search_start(Z, y_idx, sw)
+            W, b, _ = self._line_search_start(Z, y_idx, sample_weight)
 
         def record(W, b, loss, accuracy):
             self.n_iter_ += 1

@@ -3,7 +3,10 @@
 Every caller (a mini-batch step, the exact objective between epochs, the
 validation curves, the line search of the start and the L-BFGS solver) goes
 through :class:`SoftmaxLoss`, as scikit-learn's solvers share
-``linear_model/_linear_loss.py``'s ``LinearModelLoss``.
+``linear_model/_linear_loss.py``'s ``LinearModelLoss``: the loss object
+returns the penalised objective and its gradient (:meth:`SoftmaxLoss.loss_gradient`,
+:meth:`SoftmaxLoss.objective`, :meth:`SoftmaxLoss.line`); no caller adds the
+penalty itself.
 """
 
 import numpy as np
@@ -55,6 +58,26 @@ class SoftmaxLoss:
         self.alpha = float(alpha)
         self.total_weight = float(total_weight)
 
+    @classmethod
+    def for_samples(cls, alpha, n_samples, sample_weight=None):
+        """The loss of a training set of ``n_samples`` rows weighted by ``sample_weight``.
+
+        Parameters
+        ----------
+        alpha : float
+            L2 penalty.
+        n_samples : int
+        sample_weight : ndarray of shape (n_samples,) or None
+            ``None`` is unit weights.
+
+        Returns
+        -------
+        loss : SoftmaxLoss
+            With ``total_weight`` the sum of the weights (``n_samples`` for unit weights).
+        """
+        total = float(n_samples) if sample_weight is None else float(np.sum(sample_weight))
+        return cls(alpha, total)
+
     @property
     def l2(self):
         """The penalty's coefficient, ``alpha / total_weight``."""
@@ -73,6 +96,23 @@ class SoftmaxLoss:
         """
         flat = W.ravel()
         return 0.5 * self.l2 * float(np.dot(flat, flat))
+
+    def objective(self, cross_entropy, W):
+        """The objective at weights ``W`` whose weighted mean cross-entropy is ``cross_entropy``.
+
+        Parameters
+        ----------
+        cross_entropy : float
+            Weighted mean cross-entropy over the training set (or a running
+            average of it over an epoch).
+        W : ndarray of shape (n_features, n_classes)
+
+        Returns
+        -------
+        objective : float
+            ``cross_entropy + alpha / 2 * ||W||^2 / total_weight``.
+        """
+        return cross_entropy + self.penalty(W)
 
     def logit_gradient(self, logits, y, sample_weight=None):
         """Mean cross-entropy, accuracy and the gradient with respect to the logits.
@@ -140,8 +180,12 @@ class SoftmaxLoss:
         grad += W.dtype.type(self.l2) * W
         return grad
 
-    def loss_gradient(self, W, b, X, y, sample_weight=None, out=None):
-        """Cross-entropy, accuracy and gradients of the objective at ``(W, b)``.
+    def batch_gradient(self, W, b, X, y, sample_weight=None, out=None):
+        """A mini-batch's cross-entropy and accuracy, and the gradients of the objective at ``(W, b)``.
+
+        The stochastic step's quantities: the penalty's gradient is included,
+        its value is not (an epoch's running objective adds it once, at the
+        epoch's end, through :meth:`objective`).
 
         Parameters
         ----------
@@ -157,8 +201,7 @@ class SoftmaxLoss:
         Returns
         -------
         cross_entropy : float
-            Weighted mean over the samples, without the penalty (add
-            :meth:`penalty` for the objective).
+            Weighted mean over the samples, without the penalty.
         accuracy : float
         grad_W : ndarray of shape (n_features, n_classes)
             Penalty included.
@@ -168,6 +211,31 @@ class SoftmaxLoss:
         z += b
         loss, accuracy, G = self.logit_gradient(z, y, sample_weight)
         return loss, accuracy, self.weight_gradient(X, G, W, out=out), G.sum(axis=0)
+
+    def loss_gradient(self, W, b, X, y, sample_weight=None, out=None):
+        """The objective (penalty included), accuracy and gradients at ``(W, b)``.
+
+        Parameters
+        ----------
+        W : ndarray of shape (n_features, n_classes)
+        b : ndarray of shape (n_classes,)
+        X : ndarray of shape (n_samples, n_features)
+            The whole training set.
+        y : ndarray of shape (n_samples,)
+            Class indices.
+        sample_weight : ndarray of shape (n_samples,) or None
+        out : ndarray of shape (n_features, n_classes), default=None
+            Where to write ``grad_W``.
+
+        Returns
+        -------
+        objective : float
+        accuracy : float
+        grad_W : ndarray of shape (n_features, n_classes)
+        grad_b : ndarray of shape (n_classes,)
+        """
+        cross_entropy, accuracy, grad_W, grad_b = self.batch_gradient(W, b, X, y, sample_weight, out)
+        return self.objective(cross_entropy, W), accuracy, grad_W, grad_b
 
     def cross_entropy(self, logits, y, sample_weight=None):
         """Weighted mean cross-entropy and accuracy of ``logits`` (not overwritten).
@@ -210,3 +278,30 @@ class SoftmaxLoss:
             return float(first.mean()), float(variance.mean())
         w = np.asarray(sample_weight, np.float64) / float(np.sum(sample_weight))
         return float(np.dot(w, first)), float(np.dot(w, variance))
+
+    def line(self, direction_logits, direction_W, y, sample_weight=None):
+        """The objective's derivatives along the ray ``c * (direction_W, direction_b)`` from zero weights.
+
+        Parameters
+        ----------
+        direction_logits : ndarray of shape (n_samples, n_classes)
+            The logits of a unit step, ``X @ direction_W + direction_b``.
+        direction_W : ndarray of shape (n_features, n_classes)
+            The step's weights (their penalty; the intercept is not penalised).
+        y : ndarray of shape (n_samples,)
+        sample_weight : ndarray of shape (n_samples,) or None
+
+        Returns
+        -------
+        derivatives : callable
+            ``derivatives(c)`` is ``(f'(c), f''(c))`` for ``f(c)``, the objective at
+            ``c`` times the step; ``f`` is convex.
+        """
+        curvature = self.alpha * float(np.sum(direction_W.astype(np.float64) ** 2)) / self.total_weight
+
+        def derivatives(c):
+            logits = c * direction_logits
+            first, second = self.directional_derivatives(logits, direction_logits, y, sample_weight)
+            return first + curvature * c, second + curvature
+
+        return derivatives

@@ -9,27 +9,19 @@ descent from zero weights (the class means), found by
 import numpy as np
 from scipy import sparse
 
-from ._loss import SoftmaxLoss
-
 __all__ = ["_class_mean_start", "_class_means_beat", "_exact_line_search", "_mean_and_scale"]
 
-# the loss without penalty, for the line search's derivatives along a direction
-_CROSS_ENTROPY = SoftmaxLoss(alpha=0.0, total_weight=1.0)
 
+def _exact_line_search(A, direction_W, y_idx, sw, loss):
+    """Minimise ``loss``'s objective at ``c`` times a descent step from zero weights, over ``c >= 0``.
 
-def _exact_line_search(A, y_idx, sw, penalty):
-    """Minimise ``f(c) = mean_w CE(c * A) + penalty * c**2 / 2`` over ``c >= 0``.
-
-    ``A`` holds the logits of a unit step along a descent direction; ``f`` is
-    convex in ``c``, so a safeguarded Newton iteration on ``f'`` brackets and
-    finds the minimum in a handful of evaluations.
+    ``A`` holds the logits of a unit step and ``direction_W`` its weights;
+    the objective is convex in ``c`` (:meth:`SoftmaxLoss.line`), so a
+    safeguarded Newton iteration on its derivative brackets and finds the
+    minimum in a handful of evaluations.
     """
     A = A.astype(np.float64)
-    sw = np.asarray(sw, np.float64)
-
-    def derivatives(c):
-        first, second = _CROSS_ENTROPY.directional_derivatives(c * A, A, y_idx, sw)
-        return first + penalty * c, second + penalty
+    derivatives = loss.line(A, direction_W, y_idx, np.asarray(sw, np.float64))
 
     # logits beyond +-50 saturate the softmax: a larger step only grows the weights
     c_max = 50.0 / max(float(np.abs(A).max(initial=0.0)), 1e-12)
@@ -95,35 +87,31 @@ def _mean_and_scale(X, sample_weight=None):
     return mean.astype(np.float32), scale.astype(np.float32), Z
 
 
-def _class_mean_start(Z, y_idx, sw, n_classes, alpha):
-    """The minimum of the objective along the steepest descent from zero weights.
+def _class_mean_start(Z, y_idx, sample_weight, n_classes, loss):
+    """The minimum of ``loss``'s objective along its steepest descent from zero weights.
 
     At zero weights the negative gradient is the matrix of weighted class
     means of the standardised features (minus their average), i.e. a
     class-mean (prototype) classifier; one exact line search along it (convex
     in the step length) lands where mini-batch training would otherwise
-    spend its first epochs getting to. Returns the weights, the intercept
-    and the training logits there, in the dtype of ``Z``.
+    spend its first epochs getting to. ``sample_weight`` None is unit
+    weights. Returns the weights, the intercept and the training logits
+    there, in the dtype of ``Z``.
     """
-    total = float(sw.sum())
-    sw = sw.astype(Z.dtype, copy=False)
+    total = loss.total_weight
+    sw = np.ones(len(y_idx), Z.dtype) if sample_weight is None else sample_weight.astype(Z.dtype, copy=False)
     onehot = sparse.csr_matrix((sw, (y_idx, np.arange(len(y_idx)))), shape=(n_classes, len(y_idx)))
     direction_W = np.asarray(onehot @ Z).T / total
     direction_W -= (sw @ Z / total)[:, None] / n_classes
     direction_b = np.asarray(onehot.sum(axis=1)).ravel() / total - 1.0 / n_classes
     A = Z @ direction_W + direction_b
-    penalty = alpha * float(np.sum(direction_W.astype(np.float64) ** 2)) / total
-    c = _exact_line_search(A, y_idx, sw, penalty)
+    c = _exact_line_search(A, direction_W, y_idx, sw, loss)
     W = np.ascontiguousarray(c * direction_W, dtype=Z.dtype)  # C order: the batches' products are faster
     return W, (c * direction_b).astype(Z.dtype), c * A
 
 
-def _class_means_beat(W, b, Z, y_idx, sw, n_classes, alpha):
-    """Whether the class-mean start has a lower training objective than ``(W, b)``."""
-    loss = SoftmaxLoss(alpha, float(np.sum(sw)))
-
-    def objective(W, b):
-        return loss.loss_gradient(W, b, Z, y_idx, sw)[0] + loss.penalty(W)
-
-    start_W, start_b, _ = _class_mean_start(Z, y_idx, sw, n_classes, alpha)
-    return objective(start_W, start_b) < objective(W.astype(Z.dtype), b.astype(Z.dtype))
+def _class_means_beat(W, b, Z, y_idx, sample_weight, n_classes, loss):
+    """Whether the class-mean start has a lower value of ``loss``'s objective than ``(W, b)``."""
+    start_W, start_b, _ = _class_mean_start(Z, y_idx, sample_weight, n_classes, loss)
+    start = loss.loss_gradient(start_W, start_b, Z, y_idx, sample_weight)[0]
+    return start < loss.loss_gradient(W.astype(Z.dtype), b.astype(Z.dtype), Z, y_idx, sample_weight)[0]

@@ -72,13 +72,11 @@ class _RowSpace:
 class _Problem:
     """A training (or validation) set in the coordinates training runs in, with the loss.
 
-    ``sample_weight`` is ``None`` when every weight is 1 (the loss's faster path).
+    ``sample_weight`` is ``None`` for unit weights (the loss's faster path).
     """
 
     def __init__(self, Z, y, sample_weight, loss, row_space=None):
-        self.Z, self.y, self.loss, self.row_space = Z, y, loss, row_space
-        unit = sample_weight is None or bool(np.all(sample_weight == 1))
-        self.sample_weight = None if unit else sample_weight
+        self.Z, self.y, self.sample_weight, self.loss, self.row_space = Z, y, sample_weight, loss, row_space
 
     def snapshot(self, W, b, tol, logits=None):
         return _Snapshot(W, b, self, tol, logits)
@@ -121,7 +119,7 @@ class _Snapshot:
         p = self._problem
         logits = p.Z @ self.W + self.b if logits is None else logits
         cross_entropy, self._accuracy, self._G = p.loss.logit_gradient(logits, p.y, p.sample_weight)
-        self._objective = cross_entropy + p.loss.penalty(self.W)
+        self._objective = p.loss.objective(cross_entropy, self.W)
 
     @property
     def objective(self):
@@ -364,7 +362,7 @@ def _mini_batch_epoch(problem, params, optimizer, order, batch, abort_above=np.i
         weight = float(len(idx)) if sw is None else float(wb.sum())
         if weight <= 0:
             continue
-        cross_entropy, accuracy, gW, gb = loss.loss_gradient(W, b, Z[idx], y_idx[idx], wb, gW)
+        cross_entropy, accuracy, gW, gb = loss.batch_gradient(W, b, Z[idx], y_idx[idx], wb, gW)
         loss_sum += cross_entropy * weight
         acc_sum += accuracy * weight
         seen += weight
@@ -372,7 +370,7 @@ def _mini_batch_epoch(problem, params, optimizer, order, batch, abort_above=np.i
             return None, n_seen
         optimizer.update_params(params, [gW, gb])
         n_seen += len(idx)
-    return (loss_sum / loss.total_weight + loss.penalty(W), acc_sum / loss.total_weight), n_seen
+    return (loss.objective(loss_sum / loss.total_weight, W), acc_sum / loss.total_weight), n_seen
 
 
 def _minimize_lbfgs(problem, W, b, max_iter, tol, on_iteration):
@@ -388,8 +386,8 @@ def _minimize_lbfgs(problem, W, b, max_iter, tol, on_iteration):
 
     def objective(x):
         W, b = x[:size].reshape(shape), x[size:]
-        cross_entropy, accuracy, gW, gb = loss.loss_gradient(W, b, Z, y_idx, problem.sample_weight)
-        last.update(x=x.copy(), loss=cross_entropy + loss.penalty(W), accuracy=accuracy)
+        objective, accuracy, gW, gb = loss.loss_gradient(W, b, Z, y_idx, problem.sample_weight)
+        last.update(x=x.copy(), loss=objective, accuracy=accuracy)
         return last["loss"], np.concatenate([gW.ravel(), gb])
 
     def callback(intermediate_result):

@@ -79,17 +79,20 @@ def test_matches_logistic_regression_objective(blobs):
 def test_line_search_start_is_the_minimum_along_the_direction(rng):
     from scipy.optimize import minimize_scalar
 
+    from sklvgg._loss import SoftmaxLoss
     from sklvgg._start import _exact_line_search
 
     y = rng.integers(0, 5, 60)
     A = np.eye(5)[y] + rng.normal(0, 0.7, (60, 5))  # a descent direction, noisy
+    step_W = rng.normal(size=(4, 5))
     sw = rng.uniform(0.5, 2, 60)
-    c = _exact_line_search(A, y, sw, penalty=0.3)
+    loss = SoftmaxLoss(alpha=1.5, total_weight=sw.sum())
+    c = _exact_line_search(A, step_W, y, sw, loss)
 
     def f(t):
         z = t * A - (t * A).max(axis=1, keepdims=True)
         logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
-        return -np.average(logp[np.arange(60), y], weights=sw) + 0.15 * t * t
+        return -np.average(logp[np.arange(60), y], weights=sw) + 0.75 * t * t * np.sum(step_W**2) / sw.sum()
 
     best = minimize_scalar(f, bounds=(0, 100), method="bounded", options={"xatol": 1e-10})
     assert c == pytest.approx(best.x, rel=1e-5) and f(c) <= best.fun + 1e-12
@@ -772,3 +775,23 @@ def test_one_class_refused_with_one_message_by_fit_and_partial_fit(blobs, how):
     with pytest.raises(ValueError, match=r"needs at least 2 classes; got 1 class: \['cat'\]"):
         call(X, y)
     assert not hasattr(head, "classes_")
+
+
+@pytest.mark.parametrize("solver", ["adam", "lbfgs"])
+def test_unit_weights_fit_exactly_as_no_weights(solver):
+    """Weights that are all 1 (given, or balanced classes) are the unweighted problem, bit for bit.
+
+    On more than 2**22 feature values the unweighted scaler sums in float32 blocks and the
+    weighted one in float64: unit weights must take the unweighted path.
+    """
+    rng = np.random.default_rng(0)
+    y = np.arange(1040) % 4
+    X = (rng.normal(0, 1, (4, 4096))[y] + rng.normal(0, 3, (1040, 4096))).astype(np.float32)
+    kw = dict(solver=solver, random_state=0, max_iter=2, tol=None)
+    plain = SoftmaxHeadClassifier(**kw).fit(X, y)
+    ones = SoftmaxHeadClassifier(**kw).fit(X, y, sample_weight=np.ones(len(y)))
+    balanced = SoftmaxHeadClassifier(class_weight="balanced", **kw).fit(X, y)
+    for head in (ones, balanced):
+        np.testing.assert_array_equal(head.scaler_scale_, plain.scaler_scale_)
+        np.testing.assert_array_equal(head.coef_, plain.coef_)
+        np.testing.assert_array_equal(head.intercept_, plain.intercept_)

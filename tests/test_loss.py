@@ -34,9 +34,14 @@ def test_loss_and_gradient_match_the_formula(problem, weighted):
     sw = sw if weighted else None
     weights = np.ones(len(y)) if sw is None else sw
     loss = SoftmaxLoss(alpha=0.7, total_weight=12.0)
-    cross_entropy, accuracy, gW, gb = loss.loss_gradient(W, b, X, y, sw)
-    objective = cross_entropy + loss.penalty(W)
+    objective, accuracy, gW, gb = loss.loss_gradient(W, b, X, y, sw)
     assert objective == pytest.approx(reference_objective(W, b, X, y, weights, 0.7, 12.0), rel=1e-12)
+    # a mini-batch step: the same gradients, the cross-entropy without the penalty
+    cross_entropy, batch_accuracy, gW_batch, gb_batch = loss.batch_gradient(W, b, X, y, sw)
+    assert loss.objective(cross_entropy, W) == objective and batch_accuracy == accuracy
+    assert cross_entropy == pytest.approx(reference_objective(W, b, X, y, weights, 0.0, 12.0), rel=1e-12)
+    np.testing.assert_array_equal(gW_batch, gW)
+    np.testing.assert_array_equal(gb_batch, gb)
     correct = (X @ W + b).argmax(axis=1) == y
     assert accuracy == pytest.approx(np.average(correct, weights=weights))
 
@@ -67,8 +72,8 @@ def test_penalty_uses_the_training_sets_total_weight(problem):
     X, y, W, b, _ = problem
     loss = SoftmaxLoss(alpha=2.0, total_weight=100.0)
     assert loss.penalty(W) == pytest.approx(np.sum(W**2) / 100.0)
-    _, _, gW_batch, _ = loss.loss_gradient(W, b, X[:10], y[:10])
-    _, _, gW_zero_alpha, _ = SoftmaxLoss(0.0, 100.0).loss_gradient(W, b, X[:10], y[:10])
+    _, _, gW_batch, _ = loss.batch_gradient(W, b, X[:10], y[:10])
+    _, _, gW_zero_alpha, _ = SoftmaxLoss(0.0, 100.0).batch_gradient(W, b, X[:10], y[:10])
     np.testing.assert_allclose(gW_batch - gW_zero_alpha, 2.0 / 100.0 * W, atol=1e-12)
 
 
@@ -102,3 +107,30 @@ def test_directional_derivatives(problem, rng, weighted):
     h = 1e-4
     assert first == pytest.approx((f(h) - f(-h)) / (2 * h), rel=1e-6)
     assert second == pytest.approx((f(h) - 2 * f(0) + f(-h)) / h**2, rel=1e-4)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_for_samples_totals_the_weights(problem, weighted):
+    X, y, W, b, sw = problem
+    loss = SoftmaxLoss.for_samples(0.5, len(y), sw if weighted else None)
+    assert loss.total_weight == pytest.approx(sw.sum() if weighted else len(y), rel=1e-12)
+    assert loss.l2 == pytest.approx(0.5 / loss.total_weight)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_line_is_the_objective_along_a_step(problem, rng, weighted):
+    """``line`` differentiates the penalised objective at ``c`` times a step from zero weights."""
+    X, y, _, _, sw = problem
+    sw = sw if weighted else None
+    step_W, step_b = rng.normal(size=(5, 3)), rng.normal(size=3)
+    loss = SoftmaxLoss(alpha=3.0, total_weight=7.0)
+    derivatives = loss.line(X @ step_W + step_b, step_W, y, sw)
+
+    def f(c):
+        return loss.loss_gradient(c * step_W, c * step_b, X, y, sw)[0]
+
+    h = 1e-4
+    for c in (0.0, 0.4, 2.0):
+        first, second = derivatives(c)
+        assert first == pytest.approx((f(c + h) - f(c - h)) / (2 * h), rel=1e-6, abs=1e-9)
+        assert second == pytest.approx((f(c + h) - 2 * f(c) + f(c - h)) / h**2, rel=1e-4)

@@ -690,7 +690,7 @@ def test_warm_start_on_new_targets_converges_as_a_fresh_fit(solver):
     assert warm.score(X, y_new) >= fresh.score(X, y_new) - 0.01
     # the start it chose: the class-mean start for the new targets; for the same targets
     # again, the previous weights (the better start), which are kept
-    y_idx, sw = np.searchsorted(warm.classes_, y_new), np.ones(len(X), np.float32)
+    y_idx, sw = np.searchsorted(warm.classes_, y_new), None
     refit = SoftmaxHeadClassifier(solver=solver, random_state=0, max_iter=500, warm_start=True)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

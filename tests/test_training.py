@@ -26,8 +26,7 @@ def _problem(rng, n=60, d=8, k=3, alpha=1.0, dtype=np.float32):
 
 
 def _objective(problem, W, b):
-    cross_entropy, _ = problem.evaluate(W, b)
-    return cross_entropy + problem.loss.penalty(W)
+    return problem.loss.loss_gradient(W, b, problem.Z, problem.y, problem.sample_weight)[0]
 
 
 # ------------------------------------------------------------------ early stopping
