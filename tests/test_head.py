@@ -795,3 +795,16 @@ def test_unit_weights_fit_exactly_as_no_weights(solver):
         np.testing.assert_array_equal(head.scaler_scale_, plain.scaler_scale_)
         np.testing.assert_array_equal(head.coef_, plain.coef_)
         np.testing.assert_array_equal(head.intercept_, plain.intercept_)
+
+
+def test_early_stopping_trains_on_the_weights_of_its_training_part(rng):
+    """The validation split keeps each training row's weight: zero-weight rows shape nothing."""
+    y = np.arange(200) % 2
+    X = rng.normal(0, 1, (200, 5)).astype(np.float32)
+    X[:, 1] += 2 * y
+    sw = np.ones(200)
+    sw[::4] = 0  # every fourth row weighs nothing: an outlier there must not move the scaler
+    X[::4, 0] = 1000.0
+    head = SoftmaxHeadClassifier(early_stopping=True, random_state=0, max_iter=5).fit(X, y, sample_weight=sw)
+    assert abs(head.scaler_mean_[0]) < 1.0
+    assert head.scaler_scale_[0] < 2.0
