@@ -64,10 +64,12 @@ def test_display_without_predict_proba_and_bad_shapes(fitted):
     svc = make_pipeline(pipe[0], LinearSVC()).fit(X, y)
     display = ClassActivationDisplay.from_estimator(svc, X[:2])
     assert display.probabilities is None and display.axes_[0].get_title() == str(display.labels[0])
-    with pytest.raises(ValueError, match="one entry per map"):
-        ClassActivationDisplay(np.zeros((2, 8, 8, 3)), np.zeros((2, 8, 8)), ["a"])
+    with pytest.raises(ValueError, match="labels must hold one entry per map"):
+        ClassActivationDisplay(np.zeros((2, 8, 8, 3)), np.zeros((2, 8, 8)), ["a"]).plot()
+    with pytest.raises(ValueError, match="probabilities must hold one entry per map"):
+        ClassActivationDisplay(np.zeros((2, 8, 8, 3)), np.zeros((2, 8, 8)), ["a", "b"], [0.5]).plot()
     with pytest.raises(ValueError, match="must agree"):
-        ClassActivationDisplay(np.zeros((2, 8, 8, 3)), np.zeros((2, 4, 4)), ["a", "b"])
+        ClassActivationDisplay(np.zeros((2, 8, 8, 3)), np.zeros((2, 4, 4)), ["a", "b"]).plot()
     binary = make_pipeline(pipe[0], LogisticRegression()).fit(X[:4], [0, 1, 0, 1])
     d = ClassActivationDisplay.from_estimator(binary, X[:3], target=0)
     assert list(d.labels) == [0, 0, 0]

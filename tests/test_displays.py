@@ -1,6 +1,7 @@
 """The Display objects of sklvgg.plotting: their data, and the axes they draw."""
 
 import copy
+import inspect
 import warnings
 
 import numpy as np
@@ -11,12 +12,14 @@ from sklearn.pipeline import Pipeline
 
 from sklvgg import SoftmaxHeadClassifier
 from sklvgg.plotting import (
+    ClassActivationDisplay,
     CurvesBySettingDisplay,
     ImagesPerClassDisplay,
     LayerCutsDisplay,
     TemperatureSweepDisplay,
     TrainingCurvesDisplay,
 )
+from sklvgg.plotting._base import _BaseDisplay
 
 mpl = pytest.importorskip("matplotlib")
 mpl.use("Agg")
@@ -181,8 +184,6 @@ def test_images_per_class_data_and_default_plot(pyplot):
         [1, 2, 4], [[0.9, 1.0], [1.0, 1.0], [1.0, 1.0]], [[0.2, 0.3], [0.4, 0.5], [0.6, 0.6]],
         reference={"study": {1: 0.1, 2: 0.2, 4: 0.5}},
     )  # fmt: skip
-    assert_array_equal(display.images_per_class, [1, 2, 4])
-    assert display.test_scores.shape == display.train_scores.shape == (3, 2)
     assert display.reference == {"study": {1: 0.1, 2: 0.2, 4: 0.5}} and display.comparable
 
     assert display.plot() is display
@@ -201,13 +202,14 @@ def test_images_per_class_data_and_default_plot(pyplot):
 def test_images_per_class_linear_axis_in_given_axes(pyplot):
     fig, ax = pyplot.subplots()
     display = ImagesPerClassDisplay([1, 2, 4, 8], None, [0.2, 0.4, 0.5, 0.6], reference={1: 0.1}, name="run")
-    assert display.train_scores is None and display.test_scores.shape == (4, 1)
-    assert display.reference == {"reference": {1: 0.1}}
     display.plot(ax=ax, xscale="linear", references=False, title="Fig. 3")
     assert display.ax_ is ax and display.figure_ is fig
     assert ax.get_xscale() == "linear" and ax.get_title() == "Fig. 3"
     assert_array_equal(ax.get_xticks(), [1, 2, 4, 8])
+    assert_allclose(display.errorbar_.lines[0].get_ydata(), [0.2, 0.4, 0.5, 0.6])  # 1-D: one fold
     assert display.lines_ == [] and _legend_labels(ax) == ["run (validation)"]
+    display.plot()  # a bare {x: y} reference is labelled "reference"
+    assert [line.get_label() for line in display.lines_] == ["reference"]
     with pytest.raises(ValueError, match="xscale must be one of"):
         display.plot(xscale="log")
 
@@ -232,13 +234,19 @@ def test_images_per_class_from_results(pyplot):
         "reference": {"series": {"report": {1: 0.1, 2: 0.3}}, "comparable": True},
     }
     display = ImagesPerClassDisplay.from_results(results, xscale="linear")
-    assert_array_equal(display.test_scores[:, 0], results["per_class_accuracy"])
+    assert display.test_scores is results["per_class_accuracy"]
+    assert display.reference is results["reference"]["series"]
+    assert_allclose(display.errorbar_.lines[0].get_ydata(), results["per_class_accuracy"])
+    assert display.ax_.get_xscale() == "linear"
     assert display.comparable and [line.get_label() for line in display.lines_] == [
         "sklvgg (training)",
         "report",
     ]
     display = ImagesPerClassDisplay.from_results({**results, "reference": None})
-    assert display.reference == {} and len(display.lines_) == 1
+    assert display.reference is None and len(display.lines_) == 1
+    display = ImagesPerClassDisplay.from_results(results, curves="training", references=False, title="F10")
+    assert display.errorbar_ is None and _legend_labels(display.ax_) == ["sklvgg (training)"]
+    assert display.ax_.get_title() == "F10"
 
 
 # --------------------------------------------------------------------------- TemperatureSweepDisplay
@@ -392,17 +400,21 @@ def test_curves_by_setting_from_estimators_in_given_axes(pyplot):
 # --------------------------------------------------------------------------- LayerCutsDisplay
 
 
-def test_layer_cuts(pyplot):
-    rows = [
-        {"layer": "block4_pool", "pooling": "flatten", "n_classes": 32,
-         "final_training_accuracy": 1.0, "final_validation_accuracy": 0.05},
-        {"layer": "block5_pool", "pooling": "avg", "n_classes": 32,
-         "final_training_accuracy": 0.9, "final_validation_accuracy": 0.25},
-        {"layer": "fc2", "pooling": "-", "n_classes": 32,
-         "final_training_accuracy": 0.8, "final_validation_accuracy": 0.5},
-    ]  # fmt: skip
-    display = LayerCutsDisplay(rows).plot()
-    assert display.rows is rows
+_CUT_ROWS = [
+    {"layer": "block4_pool", "pooling": "flatten", "n_classes": 32,
+     "final_training_accuracy": 1.0, "final_validation_accuracy": 0.05},
+    {"layer": "block5_pool", "pooling": "avg", "n_classes": 32,
+     "final_training_accuracy": 0.9, "final_validation_accuracy": 0.25},
+    {"layer": "fc2", "pooling": "-", "n_classes": 32,
+     "final_training_accuracy": 0.8, "final_validation_accuracy": 0.5},
+]  # fmt: skip
+
+
+def test_layer_cuts_from_plain_arrays(pyplot):
+    layers, pooling = np.array(["block4_pool", "block5_pool", "fc2"]), ("flatten", "avg", "-")
+    train, test = np.array([1.0, 0.9, 0.8]), [0.05, 0.25, 0.5]
+    display = LayerCutsDisplay(layers, train, test, pooling=pooling, n_classes=32).plot()
+    assert display.layers is layers and display.train_scores is train and display.pooling is pooling
     ax = display.ax_
     train, validation = display.bars_
     assert len(train) == len(validation) == 3 and len(ax.patches) == 6
@@ -421,3 +433,133 @@ def test_layer_cuts(pyplot):
     fig, given = pyplot.subplots()
     display.plot(ax=given, title="Fig. 15")
     assert display.ax_ is given and display.figure_ is fig and given.get_title() == "Fig. 15"
+
+
+def test_layer_cuts_without_pooling_or_classes(pyplot):
+    display = LayerCutsDisplay(["block4_pool", "block5_pool"], [1.0, 0.9], [0.1, 0.3]).plot()
+    assert display.chance_line_ is None and display.ax_.get_title() == "Softmax head on VGG16 cuts"
+    assert [t.get_text() for t in display.ax_.get_xticklabels()] == ["block4_pool", "block5_pool"]
+    assert _legend_labels(display.ax_) == ["training, last epoch", "validation, last epoch"]
+    with pytest.raises(ValueError, match=r"validation scores must hold one value per layer \(2\)"):
+        LayerCutsDisplay(["block4_pool", "block5_pool"], [1.0, 0.9], [0.1]).plot()
+    with pytest.raises(ValueError, match=r"pooling must hold one entry per layer \(2\); got 1"):
+        LayerCutsDisplay(["block4_pool", "block5_pool"], [1.0, 0.9], [0.1, 0.3], pooling=["avg"]).plot()
+
+
+def test_layer_cuts_from_results_reads_the_experiments_rows(pyplot):
+    """``layer_cuts``' rows give the same bars, ticks and chance line as the arrays."""
+    display = LayerCutsDisplay.from_results({"rows": _CUT_ROWS}, title="cuts")
+    assert list(display.layers) == ["block4_pool", "block5_pool", "fc2"]
+    assert list(display.pooling) == ["flatten", "avg", "-"] and display.n_classes == 32
+    assert_allclose([bar.get_height() for bar in display.bars_[1]], [0.05, 0.25, 0.5])
+    assert display.chance_line_.get_ydata()[0] == 1 / 32 and display.ax_.get_title() == "cuts"
+    assert display.ax_.get_xticklabels()[1].get_text() == "block5_pool\navg"
+
+
+# --------------------------------------------------------------------------- every Display (_BaseDisplay)
+
+
+def _one_of_each():
+    """``(Display, constructor kwargs, what its plot draws: (title, grid, legend))``, plain lists in."""
+    return [
+        (TrainingCurvesDisplay,
+         {"loss": [1.0, 0.5], "accuracy": [0.4, 0.6], "validation_loss": [1.1, 0.8],
+          "validation_accuracy": [0.3, 0.5], "best_epoch": 2, "batches_per_epoch": [3, 3]},
+         ("Loss", True, True)),
+        (ImagesPerClassDisplay,
+         {"images_per_class": [1, 2], "train_scores": [[0.9], [1.0]], "test_scores": [0.2, 0.4],
+          "reference": {1: 0.1}},
+         ("Accuracy vs. training images per class", True, True)),
+        (TemperatureSweepDisplay,
+         {"temperatures": [1.0, 2.0], "max_scores": [0.5, 0.6], "final_scores": [0.4, 0.5],
+          "cv_scores": [[0.4, 0.5], [0.5, 0.6]], "best_temperature": 2.0, "baseline": {"max": 0.3},
+          "note": "random weights"},
+         ("Accuracy vs. softmax temperature", True, True)),
+        (CurvesBySettingDisplay, {"curves": {1.0: [0.1, 0.2], 2.0: [0.2, 0.3]}, "setting_name": "T"},
+         ("Validation accuracy per epoch", True, True)),
+        (LayerCutsDisplay,
+         {"layers": ["block4_pool"], "train_scores": [1.0], "test_scores": [0.2], "pooling": ["flatten"],
+          "n_classes": 4},
+         ("Softmax head on VGG16 cuts, 4 classes", False, True)),
+        (ClassActivationDisplay,
+         {"images": np.zeros((1, 8, 8, 3)), "maps": np.ones((1, 8, 8)), "labels": ["cat"],
+          "probabilities": [0.9], "true_labels": ["dog"]},
+         ("cat (90%)\ntrue: dog", False, False)),
+    ]  # fmt: skip
+
+
+_DISPLAY_NAMES = [cls.__name__ for cls, _, _ in _one_of_each()]
+
+
+def _plot_kw(cls):
+    return {"quantities": "loss"} if cls is TrainingCurvesDisplay else {}
+
+
+@pytest.mark.parametrize(("cls", "kwargs", "drawn"), _one_of_each(), ids=_DISPLAY_NAMES)
+def test_constructor_stores_its_arguments_as_given(pyplot, cls, kwargs, drawn):
+    """As scikit-learn's Displays: no conversion or computation in ``__init__``, nor in ``plot``."""
+    display = cls(**kwargs)
+    parameters = inspect.signature(cls).parameters
+    assert set(vars(display)) == set(parameters)  # one attribute per parameter, nothing derived
+    for name, value in kwargs.items():
+        assert vars(display)[name] is value, name
+    for name in set(parameters) - set(kwargs):
+        assert vars(display)[name] is parameters[name].default, name
+    display.plot(**_plot_kw(cls))
+    for name, value in kwargs.items():
+        assert vars(display)[name] is value, name  # drawing reads them, never replaces them
+
+
+@pytest.mark.parametrize(("cls", "kwargs", "drawn"), _one_of_each(), ids=_DISPLAY_NAMES)
+def test_plot_makes_its_axes_and_draws_title_grid_legend(pyplot, cls, kwargs, drawn):
+    title, grid, legend = drawn
+    n_figures = len(pyplot.get_fignums())
+    display = cls(**kwargs)
+    assert display.plot(**_plot_kw(cls)) is display
+    assert len(pyplot.get_fignums()) == n_figures + 1  # a new pyplot figure (notebooks show it)
+    (ax,) = display.axes_
+    assert display.ax_ is ax and display.figure_ is ax.figure and display.figure_.axes == [ax]
+    assert display.figure_.get_layout_engine() is not None  # constrained, as the Displays always drew
+    assert ax.get_title() == title
+    assert ax.xaxis.get_gridlines()[0].get_visible() is grid
+    assert (ax.get_legend() is not None) is legend
+
+
+@pytest.mark.parametrize(("cls", "kwargs", "drawn"), _one_of_each(), ids=_DISPLAY_NAMES)
+def test_plot_draws_into_given_axes(pyplot, cls, kwargs, drawn):
+    fig, ax = pyplot.subplots()
+    n_figures = len(pyplot.get_fignums())
+    display = cls(**kwargs).plot(ax=ax, **_plot_kw(cls))
+    assert len(pyplot.get_fignums()) == n_figures  # no figure of its own
+    assert display.ax_ is ax and list(display.axes_) == [ax] and display.figure_ is fig
+    assert fig.axes == [ax] and ax.has_data()
+    with pytest.raises(ValueError, match=f"{cls.__name__}.plot draws 1 axes; ax holds 2"):
+        cls(**kwargs).plot(ax=pyplot.subplots(1, 2)[1], **_plot_kw(cls))
+
+
+def test_base_lays_out_several_axes_and_titles_the_figure(pyplot):
+    class Grid(_BaseDisplay):
+        def plot(self, ax=None, *, n=3, n_cols=None, title=None):
+            axes, fig = self._make_axes(ax, n, figsize=(4, 3), n_cols=n_cols)
+            for i, axis in enumerate(axes):
+                axis.plot([0, 1], [i, i], label=f"line {i}")
+                self._decorate(axis, title=f"axes {i}", grid=i == 0, legend=i == 1, legend_kw={"fontsize": 5})
+            return self._finish(axes, fig, title=title)
+
+    display = Grid().plot(n=3, n_cols=2, title="figure title")
+    assert display.axes_.shape == (3,) and display.ax_ is None
+    assert len(display.figure_.axes) == 4 and not display.figure_.axes[3].axison  # the spare one, off
+    assert tuple(display.figure_.get_size_inches()) == (4, 3)
+    assert display.figure_.get_suptitle() == "figure title"
+    assert [ax.get_title() for ax in display.axes_] == ["axes 0", "axes 1", "axes 2"]
+    assert [ax.get_legend() is not None for ax in display.axes_] == [False, True, False]
+    assert display.axes_[1].get_legend().get_texts()[0].get_fontsize() == 5
+    assert [ax.xaxis.get_gridlines()[0].get_visible() for ax in display.axes_] == [True, False, False]
+    assert [ax.get_subplotspec().colspan.start for ax in display.axes_] == [0, 1, 0]  # two per row
+
+    one = Grid().plot(n=1, title="over the axes")
+    assert one.ax_ is one.axes_[0] and one.ax_.get_title() == "over the axes"
+    assert one.figure_.get_suptitle() == ""
+    fig, axes = pyplot.subplots(2, 2)
+    given = Grid().plot(ax=axes, n=4)
+    assert given.figure_ is fig and list(given.axes_) == list(axes.ravel())

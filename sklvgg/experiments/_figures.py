@@ -49,14 +49,6 @@ def _training_display(curves):
     )  # fmt: skip
 
 
-def _images_per_class_display(results):
-    reference = results.get("reference") or {}
-    return ImagesPerClassDisplay(
-        results["per_class"], results["per_class_train_accuracy"], results["per_class_accuracy"],
-        reference=reference.get("series"), comparable=reference.get("comparable", True),
-    )  # fmt: skip
-
-
 def _sweep_displays(sweep, note):
     curves = {float(t): c for t, c in sweep["curves"].items()}
     return (
@@ -75,11 +67,9 @@ def _combined(experiment, results):
             f"{results['n_classes']} classes, {results['images_per_class_trained']} training images per class"
         )
         figures["training_curves"] = _training_display(results).plot(title=f"{title}\n{_BATCH_MEAN}").figure_
-        figures["images_per_class"] = (
-            _images_per_class_display(results)
-            .plot(xscale="log2", title=f"Accuracy vs. training images per class\n{_AFTER_FIT}")
-            .figure_
-        )
+        figures["images_per_class"] = ImagesPerClassDisplay.from_results(
+            results, xscale="log2", title=f"Accuracy vs. training images per class\n{_AFTER_FIT}"
+        ).figure_
     cut = results.get("cut") if experiment == "urban-tribes" else results if experiment == "layers" else None
     for row in (cut or {}).get("rows", []):
         title = (
@@ -89,7 +79,7 @@ def _combined(experiment, results):
             _training_display(cut["cuts"][row["layer"]]).plot(title=title).figure_
         )
     if experiment == "layers":
-        figures["layers"] = LayerCutsDisplay(results["rows"]).plot().figure_
+        figures["layers"] = LayerCutsDisplay.from_results(results).figure_
     for k, sweep in results.get("sweeps", {}).items() if experiment == "temperature" else ():
         curves, sweep_display = _sweep_displays(sweep, results.get("note"))
         title = f"{k} classes, {sweep['n_train']} images per class"
@@ -136,11 +126,9 @@ def _report_style(experiment, results):
         figures[stems[2]] = display.plot(
             quantities="accuracy", x_unit="iteration", title=f"Accuracy\n{_BATCH_MEAN}"
         ).figure_
-        figures[stems[3]] = (
-            _images_per_class_display(results)
-            .plot(xscale="linear", title=f"Accuracy vs. training images per class\n{_AFTER_FIT}")
-            .figure_
-        )
+        figures[stems[3]] = ImagesPerClassDisplay.from_results(
+            results, xscale="linear", title=f"Accuracy vs. training images per class\n{_AFTER_FIT}"
+        ).figure_
     elif experiment == "urban-tribes":
         display = _training_display(results)
         for n, quantity, subset in [(6, "loss", "training"), (7, "loss", "validation"),
@@ -149,10 +137,13 @@ def _report_style(experiment, results):
             figures[stems[n]] = display.plot(
                 quantities=quantity, x_unit="iteration", curves=subset, title=title
             ).figure_
-        per_class = _images_per_class_display(results)
-        figures[stems[10]] = per_class.plot(
-            xscale="linear", curves="training", title=f"Training accuracy vs. images per class\n{_AFTER_FIT}"
-        ).figure_
+        per_class = ImagesPerClassDisplay.from_results(
+            results,
+            xscale="linear",
+            curves="training",
+            title=f"Training accuracy vs. images per class\n{_AFTER_FIT}",
+        )
+        figures[stems[10]] = per_class.figure_
         figures[stems[11]] = per_class.plot(xscale="linear", curves="validation").figure_
         cuts = results.get("cut", {}).get("cuts", {})
         name = (

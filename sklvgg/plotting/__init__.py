@@ -1,9 +1,10 @@
 """Figures of the transfer-learning study.
 
-The Display objects follow scikit-learn's convention: the constructor takes
-the data, stored as attributes; ``plot(ax=None, ...)`` draws them and stores
-``ax_`` (or ``axes_``), ``figure_`` and the artists; classmethods
-(``from_estimator``, ``from_search``, ...) build one from fitted objects. The
+The Display objects follow scikit-learn's convention: the constructor stores
+the data as given (plain arrays, no conversion); ``plot(ax=None, ...)`` draws
+them and stores ``axes_``, ``ax_``, ``figure_`` and the artists; classmethods
+(``from_estimator``, ``from_search``, ...) compute the data from fitted
+objects and plot it. The
 ``plot_*`` functions draw the study's standard figures through them and
 return a matplotlib Figure.
 """

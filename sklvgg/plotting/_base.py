@@ -1,4 +1,5 @@
-"""What the Displays and the ``plot_*`` functions share: a new figure, the fitted head, a reference line."""
+"""What the Displays and the ``plot_*`` functions share: the Displays' base, a new figure, the fitted head,
+a reference line."""
 
 import textwrap
 
@@ -16,20 +17,79 @@ def _figure(**kwargs):
     return plt.figure(**kwargs)
 
 
-def _axes(ax, n, caller, **figure_kwargs):
-    """``n`` axes: ``ax`` (one Axes, or one per quantity) or a new figure's row of ``n``."""
-    check_matplotlib_support(caller)
-    if ax is None:
-        fig = _figure(layout="constrained", **figure_kwargs)
-        return np.atleast_1d(fig.subplots(1, n)).ravel(), fig
-    axes = np.empty(1, dtype=object)
-    if isinstance(ax, (list, tuple, np.ndarray)):
-        axes = np.asarray(ax, dtype=object).ravel()
-    else:
-        axes[0] = ax
-    if len(axes) != n:
-        raise InputError(f"{caller} draws {n} axes; ax holds {len(axes)}.")
-    return axes, axes[0].figure
+class _BaseDisplay:
+    """What every Display's ``plot`` shares: its axes, title, grid, legend, ``axes_``/``ax_``/``figure_``.
+
+    A Display's constructor stores its arguments as given; ``plot`` turns them
+    into arrays, asks :meth:`_make_axes` for its axes, draws, styles each axes
+    with :meth:`_decorate` and ends with :meth:`_finish`, which stores the
+    axes and the figure and sets the title. As scikit-learn's
+    ``_BaseCurveDisplay``, it holds no data and draws nothing of its own.
+    """
+
+    def _make_axes(self, ax, n=1, *, figsize=None, n_cols=None):
+        """``n`` axes to draw in, and their figure.
+
+        Parameters
+        ----------
+        ax : matplotlib Axes, array-like of Axes or None
+            The axes to draw in (one, or ``n`` of them); None: a new figure
+            with a constrained layout and ``n`` axes.
+        n : int, default=1
+            How many axes the Display draws.
+        figsize : tuple of float, default=None
+            Size of a new figure.
+        n_cols : int, default=None
+            Axes per row of a new figure (the axes after the ``n``-th are
+            turned off); None: one row of ``n``.
+
+        Returns
+        -------
+        axes : ndarray of matplotlib Axes of shape (n,)
+        figure : matplotlib Figure
+        """
+        caller = f"{type(self).__name__}.plot"
+        check_matplotlib_support(caller)
+        if ax is None:
+            n_cols = n if n_cols is None else n_cols
+            fig = _figure(layout="constrained", figsize=figsize)
+            axes = np.atleast_1d(fig.subplots(-(-n // n_cols), n_cols)).ravel()
+            for extra in axes[n:]:
+                extra.set_axis_off()
+            return axes[:n], fig
+        axes = np.empty(1, dtype=object)
+        if isinstance(ax, (list, tuple, np.ndarray)):
+            axes = np.asarray(ax, dtype=object).ravel()
+        else:
+            axes[0] = ax
+        if len(axes) != n:
+            raise InputError(f"{caller} draws {n} axes; ax holds {len(axes)}.")
+        return axes, axes[0].figure
+
+    @staticmethod
+    def _decorate(ax, *, title=None, grid=True, legend=True, legend_kw=None):
+        """Style one axes: ``title`` (when given), a light grid, a legend of what is drawn so far."""
+        if title is not None:
+            ax.set_title(title)
+        if legend:
+            ax.legend(**(legend_kw or {}))
+        if grid:
+            ax.grid(alpha=0.3)
+
+    def _finish(self, axes, figure, *, title=None):
+        """Store ``axes_``, ``ax_`` (the one axes, or None), ``figure_``; ``title`` over the axes or figure.
+
+        Returns
+        -------
+        self
+        """
+        axes = np.asarray(axes, dtype=object).ravel()
+        if title and len(axes) == 1:
+            axes[0].set_title(title)
+        elif title:
+            figure.suptitle(title)
+        self.axes_, self.ax_, self.figure_ = axes, axes[0] if len(axes) == 1 else None, figure
+        return self
 
 
 def _head_of(estimator):

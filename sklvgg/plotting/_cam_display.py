@@ -5,16 +5,17 @@ import numpy as np
 from .._images import as_image_source, iter_batches
 from ..exceptions import InputError
 from ..inspection import class_activation_maps
-from ._base import _axes
+from ._base import _BaseDisplay
 
 __all__ = ["ClassActivationDisplay"]
 
 
-class ClassActivationDisplay:
+class ClassActivationDisplay(_BaseDisplay):
     """Class activation maps laid over their images.
 
-    Build it with :meth:`from_estimator`; the constructor takes the arrays.
-    Read more in the :ref:`User Guide <inspection>`.
+    Build it with :meth:`from_estimator`; the constructor takes the arrays
+    and stores them as given (they are checked when drawn). Read more in the
+    :ref:`User Guide <inspection>`.
 
     Parameters
     ----------
@@ -39,6 +40,8 @@ class ClassActivationDisplay:
     ----------
     axes_ : ndarray of matplotlib Axes
         One per image.
+    ax_ : matplotlib Axes or None
+        The axes when there is one image; None for several.
     figure_ : matplotlib Figure
     overlays_ : list of matplotlib AxesImage
         The maps drawn over the images.
@@ -59,22 +62,28 @@ class ClassActivationDisplay:
     """
 
     def __init__(self, images, maps, labels, probabilities=None, *, true_labels=None, method="cam"):
-        self.images = np.asarray(images)
-        self.maps = np.asarray(maps, dtype=float)
-        self.labels = np.asarray(labels)
-        self.probabilities = None if probabilities is None else np.asarray(probabilities, dtype=float)
-        self.true_labels = None if true_labels is None else np.asarray(true_labels)
+        self.images = images
+        self.maps = maps
+        self.labels = labels
+        self.probabilities = probabilities
+        self.true_labels = true_labels
         self.method = method
-        n = len(self.maps)
-        if self.images.shape[:3] != self.maps.shape or self.maps.ndim != 3:
+
+    def _arrays(self):
+        """The stored data as arrays, checked: one image, map and label (...) each."""
+        images, maps = np.asarray(self.images), np.asarray(self.maps, dtype=float)
+        if images.shape[:3] != maps.shape or maps.ndim != 3:
             raise InputError(
                 f"images (n, size, size, 3) and maps (n, size, size) must agree; got shapes "
-                f"{self.images.shape} and {self.maps.shape}."
+                f"{images.shape} and {maps.shape}."
             )
-        for name in ("labels", "probabilities", "true_labels"):
+        data = {"images": images, "maps": maps}
+        for name, dtype in (("labels", None), ("probabilities", float), ("true_labels", None)):
             value = getattr(self, name)
-            if value is not None and len(value) != n:
-                raise InputError(f"{name} must hold one entry per map ({n}); got {len(value)}.")
+            data[name] = None if value is None else np.asarray(value, dtype=dtype)
+            if value is not None and len(data[name]) != len(maps):
+                raise InputError(f"{name} must hold one entry per map ({len(maps)}); got {len(data[name])}.")
+        return data
 
     def plot(self, ax=None, *, n_cols=None, alpha=0.5, cmap="jet", symmetric=False):
         """Draw each map over its image, the class and its probability in the title.
@@ -99,23 +108,15 @@ class ClassActivationDisplay:
         -------
         display : ClassActivationDisplay
         """
-        n = len(self.maps)
-        if ax is None:
-            n_cols = int(n_cols or min(n, 5))
-            n_rows = -(-n // n_cols)
-            from ._base import _figure
-
-            fig = _figure(layout="constrained", figsize=(2.6 * n_cols, 2.9 * n_rows))
-            axes = np.atleast_1d(fig.subplots(n_rows, n_cols)).ravel()
-            for extra in axes[n:]:
-                extra.set_axis_off()
-            axes = axes[:n]
-        else:
-            axes, fig = _axes(ax, n, "ClassActivationDisplay.plot")
+        data = self._arrays()
+        n = len(data["maps"])
+        n_cols = int(n_cols or min(n, 5) or 1)
+        figsize = (2.6 * n_cols, 2.9 * -(-n // n_cols))
+        axes, fig = self._make_axes(ax, n, figsize=figsize, n_cols=n_cols)
         self.overlays_ = []
         for i, axis in enumerate(axes):
-            axis.imshow(np.clip(self.images[i], 0, 255).astype(np.uint8))
-            m = self.maps[i]
+            axis.imshow(np.clip(data["images"][i], 0, 255).astype(np.uint8))
+            m = data["maps"][i]
             if symmetric:
                 bound = float(np.abs(m).max()) or 1.0
                 vmin, vmax = -bound, bound
@@ -124,17 +125,18 @@ class ClassActivationDisplay:
             self.overlays_.append(
                 axis.imshow(m, cmap=cmap, alpha=alpha, vmin=vmin, vmax=vmax, interpolation="bilinear")
             )
-            axis.set_title(self._title(i), fontsize=9)
+            axis.set_title(self._title(data, i), fontsize=9)
             axis.set_axis_off()
-        self.axes_, self.figure_ = np.asarray(axes, dtype=object), fig
-        return self
+        return self._finish(axes, fig)
 
-    def _title(self, i):
-        title = str(self.labels[i])
-        if self.probabilities is not None:
-            title += f" ({self.probabilities[i]:.0%})"
-        if self.true_labels is not None and self.true_labels[i] != self.labels[i]:
-            title += f"\ntrue: {self.true_labels[i]}"
+    @staticmethod
+    def _title(data, i):
+        labels, probabilities, true_labels = data["labels"], data["probabilities"], data["true_labels"]
+        title = str(labels[i])
+        if probabilities is not None:
+            title += f" ({probabilities[i]:.0%})"
+        if true_labels is not None and true_labels[i] != labels[i]:
+            title += f"\ntrue: {true_labels[i]}"
         return title
 
     @classmethod

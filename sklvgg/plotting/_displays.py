@@ -1,10 +1,12 @@
 """Display objects of the study's figures, in scikit-learn's convention.
 
-Each Display holds its data as attributes (its constructor takes them);
-``plot(ax=None, ...)`` draws them, stores the axes (``ax_`` or ``axes_``),
-``figure_`` and the artists, and returns the Display; classmethods
-(``from_estimator``, ``from_search``, ...) build one from fitted objects and
-plot it. matplotlib is imported only when drawing.
+Each Display's constructor stores its data as given (plain arrays or
+sequences, no conversion); ``plot(ax=None, ...)`` turns them into arrays,
+draws them, stores ``axes_``, ``ax_``, ``figure_`` and the artists, and
+returns the Display; classmethods (``from_estimator``, ``from_search``, ...)
+compute the data from fitted objects and plot it. What the Displays draw
+alike (their axes, title, grid, legend) is :class:`._base._BaseDisplay`'s.
+matplotlib is imported only when drawing.
 """
 
 import warnings
@@ -12,7 +14,7 @@ import warnings
 import numpy as np
 
 from ..exceptions import InputError
-from ._base import _axes, _draw_note, _head_of, draw_reference
+from ._base import _BaseDisplay, _draw_note, _head_of, draw_reference
 
 _QUANTITIES = {"loss": ("cross-entropy loss", "Loss"), "accuracy": ("accuracy", "Accuracy")}
 _CURVE_LABELS = {
@@ -23,8 +25,12 @@ _CURVE_LABELS = {
 }
 
 
-def _floats(values):
-    return None if values is None else np.asarray(values, dtype=float)
+def _floats(values, n=None):
+    """``values`` as floats (None stays None); with ``n``, as ``n`` rows (a 1-D array is one column)."""
+    if values is None:
+        return None
+    values = np.asarray(values, dtype=float)
+    return values if n is None else values.reshape(n, -1)
 
 
 def _check_curves(curves):
@@ -53,12 +59,12 @@ def _check_option(name, value, options):
         raise InputError(f"{name} must be one of {sorted(options)}; got {value!r}.")
 
 
-class TrainingCurvesDisplay:
+class TrainingCurvesDisplay(_BaseDisplay):
     """Training (and validation) loss and accuracy against epochs or iterations.
 
     It is recommended to use :meth:`from_estimator` to create one from a
     fitted :class:`~sklvgg.SoftmaxHeadClassifier`. All parameters are stored
-    as attributes.
+    as attributes, as given.
 
     Parameters
     ----------
@@ -121,10 +127,10 @@ class TrainingCurvesDisplay:
         self, loss, accuracy, validation_loss=None, validation_accuracy=None, *, x_label="epoch",
         best_epoch=None, batches_per_epoch=None,
     ):  # fmt: skip
-        self.loss = _floats(loss)
-        self.accuracy = _floats(accuracy)
-        self.validation_loss = _floats(validation_loss)
-        self.validation_accuracy = _floats(validation_accuracy)
+        self.loss = loss
+        self.accuracy = accuracy
+        self.validation_loss = validation_loss
+        self.validation_accuracy = validation_accuracy
         self.x_label = x_label
         self.best_epoch = best_epoch
         self.batches_per_epoch = batches_per_epoch
@@ -162,22 +168,24 @@ class TrainingCurvesDisplay:
             _check_option("quantities", quantity, _QUANTITIES)
         _check_option("x_unit", x_unit, {"epoch", "iteration"})
         curves = _check_curves(curves)
+        data = {name: _floats(getattr(self, name)) for name in _CURVE_LABELS}
+        n_epochs = len(data["loss"])
         if x_unit == "epoch":
-            xs, x_label = np.arange(1, len(self.loss) + 1), self.x_label
+            xs, x_label = np.arange(1, n_epochs + 1), self.x_label
         elif self.batches_per_epoch is None:
             raise InputError("x_unit='iteration' needs batches_per_epoch.")
         else:
-            xs, x_label = self._iterations(), "iteration (mini-batch step)"
+            xs, x_label = self._iterations(n_epochs), "iteration (mini-batch step)"
         size = (10, 4.5) if len(quantities) == 2 else (5 * len(quantities) + 1, 4.5)
-        axes, fig = _axes(ax, len(quantities), f"{type(self).__name__}.plot", figsize=size)
+        axes, fig = self._make_axes(ax, len(quantities), figsize=size)
         line_kw = line_kw or {}
         self.lines_, self.best_epoch_lines_ = {}, []
         for ax_q, quantity in zip(axes, quantities):
             y_label, q_title = _QUANTITIES[quantity]
-            validation = getattr(self, f"validation_{quantity}")
+            validation = data[f"validation_{quantity}"]
             lines = []
             if "training" in curves:
-                lines += ax_q.plot(xs, getattr(self, quantity), label="training", **line_kw)
+                lines += ax_q.plot(xs, data[quantity], label="training", **line_kw)
             if validation is not None and "validation" in curves:
                 lines += ax_q.plot(xs, validation, label="validation", **line_kw)
             self.lines_[quantity] = lines
@@ -185,26 +193,20 @@ class TrainingCurvesDisplay:
                 self.best_epoch_lines_.append(
                     ax_q.axvline(xs[self.best_epoch - 1], color="grey", ls=":", label="best epoch")
                 )
-            ax_q.set(xlabel=x_label, ylabel=y_label, title=q_title)
+            ax_q.set(xlabel=x_label, ylabel=y_label)
             if quantity == "accuracy":
                 ax_q.set_ylim(0, 1.02)
-            ax_q.legend()
-            ax_q.grid(alpha=0.3)
-        if title and len(axes) == 1:
-            axes[0].set_title(title)
-        elif title:
-            fig.suptitle(title)
-        self.axes_, self.ax_, self.figure_ = axes, axes[0] if len(axes) == 1 else None, fig
-        return self
+            self._decorate(ax_q, title=q_title)
+        return self._finish(axes, fig, title=title)
 
-    def _iterations(self):
+    def _iterations(self, n_epochs):
         """The mini-batch step at the end of each epoch."""
         steps = np.asarray(self.batches_per_epoch)
         if steps.ndim == 0:
-            return steps * np.arange(1, len(self.loss) + 1)
-        if steps.shape != self.loss.shape:
+            return steps * np.arange(1, n_epochs + 1)
+        if steps.shape != (n_epochs,):
             raise InputError(
-                f"batches_per_epoch has {steps.size} epochs' steps; the curves have {len(self.loss)} epochs."
+                f"batches_per_epoch has {steps.size} epochs' steps; the curves have {n_epochs} epochs."
             )
         return np.cumsum(steps)
 
@@ -249,12 +251,12 @@ def _reference_series(reference):
     return reference if isinstance(next(iter(reference.values())), dict) else {"reference": reference}
 
 
-class ImagesPerClassDisplay:
+class ImagesPerClassDisplay(_BaseDisplay):
     """Accuracy against training images per class (a learning curve per class).
 
     It is recommended to use :meth:`from_learning_curve` (the output of
     :func:`sklearn.model_selection.learning_curve`) or :meth:`from_results`
-    to create one. All parameters are stored as attributes.
+    to create one. All parameters are stored as attributes, as given.
 
     Parameters
     ----------
@@ -268,8 +270,7 @@ class ImagesPerClassDisplay:
     reference : dict, default=None
         Published points to draw beside, ``{images_per_class: accuracy}``
         (labelled "reference") or ``{label: {images_per_class: accuracy}}``
-        (see :func:`sklvgg.experiments.study_reference`); stored in the
-        second form.
+        (see :func:`sklvgg.experiments.study_reference`).
     comparable : bool, default=True
         Whether ``reference`` was measured in this run's setting; if not, it
         is drawn in grey and marked "not comparable with this run".
@@ -280,10 +281,12 @@ class ImagesPerClassDisplay:
     ----------
     ax_ : matplotlib Axes
         Axes with the curves.
+    axes_ : ndarray of matplotlib Axes of shape (1,)
+        The same axes, as an array (as every Display has).
     figure_ : matplotlib Figure
         Figure containing the axes.
-    errorbar_ : matplotlib ErrorbarContainer
-        The validation accuracies (mean and standard deviation).
+    errorbar_ : matplotlib ErrorbarContainer or None
+        The validation accuracies (mean and standard deviation), when drawn.
     lines_ : list of matplotlib Line2D
         The training accuracies (when given), then one line per reference
         series drawn as comparable.
@@ -307,11 +310,10 @@ class ImagesPerClassDisplay:
 
     def __init__(self, images_per_class, train_scores, test_scores, *, reference=None, comparable=True,
                  name="sklvgg"):  # fmt: skip
-        self.images_per_class = np.asarray(images_per_class, dtype=float)
-        n = len(self.images_per_class)
-        self.train_scores = None if train_scores is None else _floats(train_scores).reshape(n, -1)
-        self.test_scores = _floats(test_scores).reshape(n, -1)
-        self.reference = _reference_series(reference)
+        self.images_per_class = images_per_class
+        self.train_scores = train_scores
+        self.test_scores = test_scores
+        self.reference = reference
         self.comparable = comparable
         self.name = name
 
@@ -346,9 +348,11 @@ class ImagesPerClassDisplay:
         """
         _check_option("xscale", xscale, {"log2", "linear"})
         curves = _check_curves(curves)
-        (ax,), fig = _axes(ax, 1, f"{type(self).__name__}.plot", figsize=(6, 4))
-        per_class = self.images_per_class
-        mean, std = self.test_scores.mean(axis=1), self.test_scores.std(axis=1)
+        per_class = _floats(self.images_per_class)
+        train_scores = _floats(self.train_scores, len(per_class))
+        test_scores = _floats(self.test_scores, len(per_class))
+        (ax,), fig = self._make_axes(ax, figsize=(6, 4))
+        mean, std = test_scores.mean(axis=1), test_scores.std(axis=1)
         errorbar_kw = {
             "marker": "o",
             "capsize": 3,
@@ -359,10 +363,10 @@ class ImagesPerClassDisplay:
             ax.errorbar(per_class, mean, yerr=std, **errorbar_kw) if "validation" in curves else None
         )
         self.lines_ = []
-        if self.train_scores is not None and "training" in curves:
+        if train_scores is not None and "training" in curves:
             line_kw = {"alpha": 0.6, "label": f"{self.name} (training)", **(line_kw or {})}
-            self.lines_ += ax.plot(per_class, self.train_scores.mean(axis=1), "o--", **line_kw)
-        series = self.reference if references else {}
+            self.lines_ += ax.plot(per_class, train_scores.mean(axis=1), "o--", **line_kw)
+        series = _reference_series(self.reference) if references else {}
         for label, points in series.items():
             xs = sorted(points)
             if self.comparable:
@@ -371,14 +375,11 @@ class ImagesPerClassDisplay:
             ax.set_xscale("log", base=2)
         ax.set_xticks(per_class, [f"{v:g}" for v in per_class])
         ax.set(xlabel="training images per class", ylabel="accuracy", ylim=(0, 1.02))
-        ax.grid(alpha=0.3)
-        ax.legend()
-        if not self.comparable:
+        self._decorate(ax)
+        if not self.comparable:  # drawn after the legend, which draw_reference redraws below the axes
             for label, points in series.items():
                 draw_reference(ax, label=label, points=points, comparable=False)
-        ax.set_title(title or "Accuracy vs. training images per class")
-        self.ax_, self.figure_ = ax, fig
-        return self
+        return self._finish([ax], fig, title=title or "Accuracy vs. training images per class")
 
     @classmethod
     def from_learning_curve(
@@ -411,7 +412,10 @@ class ImagesPerClassDisplay:
         return display.plot(ax=ax, xscale=xscale, references=references, title=title)
 
     @classmethod
-    def from_results(cls, results, *, name="sklvgg", ax=None, xscale="log2", references=True, title=None):
+    def from_results(
+        cls, results, *, name="sklvgg", ax=None, xscale="log2", references=True,
+        curves=("training", "validation"), title=None,
+    ):  # fmt: skip
         """Draw the results of :func:`sklvgg.experiments.training_and_learning_curves`.
 
         Parameters
@@ -421,7 +425,8 @@ class ImagesPerClassDisplay:
             ``per_class_train_accuracy`` and ``reference``
             (``{"series": ..., "comparable": ...}`` or None).
         name : str, default="sklvgg"
-        ax, xscale, references, title
+            As for the constructor.
+        ax, xscale, references, curves, title
             As for :meth:`plot`.
 
         Returns
@@ -437,15 +442,15 @@ class ImagesPerClassDisplay:
             comparable=reference.get("comparable", True),
             name=name,
         )
-        return display.plot(ax=ax, xscale=xscale, references=references, title=title)
+        return display.plot(ax=ax, xscale=xscale, references=references, curves=curves, title=title)
 
 
-class TemperatureSweepDisplay:
+class TemperatureSweepDisplay(_BaseDisplay):
     """Maximum and final validation accuracy against the softmax temperature.
 
     It is recommended to use :meth:`from_search` to create one from a fitted
     :class:`~sklearn.model_selection.GridSearchCV`. All parameters are stored
-    as attributes.
+    as attributes, as given.
 
     Parameters
     ----------
@@ -475,6 +480,8 @@ class TemperatureSweepDisplay:
     ----------
     ax_ : matplotlib Axes
         Axes with the sweep.
+    axes_ : ndarray of matplotlib Axes of shape (1,)
+        The same axes, as an array (as every Display has).
     figure_ : matplotlib Figure
         Figure containing the axes.
     lines_ : list of matplotlib Line2D
@@ -511,10 +518,10 @@ class TemperatureSweepDisplay:
 
     def __init__(self, temperatures, max_scores=None, final_scores=None, *, cv_scores=None,
                  best_temperature=None, baseline=None, note=None):  # fmt: skip
-        self.temperatures = _floats(temperatures)
-        self.max_scores = _floats(max_scores)
-        self.final_scores = _floats(final_scores)
-        self.cv_scores = None if cv_scores is None else _floats(cv_scores).reshape(len(self.temperatures), -1)
+        self.temperatures = temperatures
+        self.max_scores = max_scores
+        self.final_scores = final_scores
+        self.cv_scores = cv_scores
         self.best_temperature = best_temperature
         self.baseline = baseline
         self.note = note
@@ -566,21 +573,22 @@ class TemperatureSweepDisplay:
         missing = [name for name in needs if getattr(self, name) is None]
         if missing:
             raise InputError(f"quantity={quantity!r} needs {' and '.join(missing)}.")
-        (ax,), fig = _axes(ax, 1, f"{type(self).__name__}.plot", figsize=(7, 5))
-        order = np.argsort(self.temperatures)
-        temps = self.temperatures[order]
+        temperatures = _floats(self.temperatures)
+        (ax,), fig = self._make_axes(ax, figsize=(7, 5))
+        order = np.argsort(temperatures)
+        temps = temperatures[order]
         line_kw = line_kw or {}
         self.lines_, self.errorbar_, best = [], None, self.best_temperature
         styles = {"max": ("o-", "maximum validation accuracy"), "final": ("s--", "final validation accuracy")}
         keys = {"both": ("max", "final"), "max": ("max",), "final": ("final",), "cv": ()}[quantity]
         for key in keys:
-            scores = getattr(self, f"{key}_scores")[order]
+            scores = _floats(getattr(self, f"{key}_scores"))[order]
             fmt, label = styles[key]
             self.lines_ += ax.plot(temps, scores, fmt, label=label, **line_kw)
             if quantity == key:
                 best = _best_temperature(temps, scores, styles[key][1])
         if quantity == "cv":
-            scores = self.cv_scores[order]
+            scores = _floats(self.cv_scores, len(temps))[order]
             label = "final validation accuracy (CV mean)"
             self.errorbar_ = ax.errorbar(
                 temps,
@@ -600,12 +608,9 @@ class TemperatureSweepDisplay:
         ax.set_xticks(temps, [f"{t:g}" for t in temps], rotation=90, fontsize="small")
         ax.minorticks_off()
         ax.set(xlabel="temperature T", ylabel="accuracy", ylim=(0, 1.02))
-        ax.grid(alpha=0.3)
-        ax.legend()
-        ax.set_title(title or "Accuracy vs. softmax temperature")
+        self._decorate(ax)
         self.note_ = _draw_note(ax, self.note)
-        self.ax_, self.figure_ = ax, fig
-        return self
+        return self._finish([ax], fig, title=title or "Accuracy vs. softmax temperature")
 
     @classmethod
     def from_search(
@@ -660,11 +665,11 @@ class TemperatureSweepDisplay:
         return display.plot(ax=ax, quantity=quantity, title=title)
 
 
-class CurvesBySettingDisplay:
+class CurvesBySettingDisplay(_BaseDisplay):
     """One curve per setting against the epochs, e.g. validation accuracy per temperature.
 
-    All parameters are stored as attributes; :meth:`from_estimators` reads
-    the curves of fitted heads.
+    All parameters are stored as attributes, as given; :meth:`from_estimators`
+    reads the curves of fitted heads.
 
     Parameters
     ----------
@@ -682,6 +687,8 @@ class CurvesBySettingDisplay:
     ----------
     ax_ : matplotlib Axes
         Axes with the curves.
+    axes_ : ndarray of matplotlib Axes of shape (1,)
+        The same axes, as an array (as every Display has).
     figure_ : matplotlib Figure
         Figure containing the axes.
     lines_ : list of matplotlib Line2D
@@ -734,7 +741,7 @@ class CurvesBySettingDisplay:
         """
         import matplotlib as mpl
 
-        (ax,), fig = _axes(ax, 1, f"{type(self).__name__}.plot", figsize=(7, 4))
+        (ax,), fig = self._make_axes(ax, figsize=(7, 4))
         colours = mpl.colormaps[cmap](np.linspace(0, 0.95, max(len(self.curves), 1)))
         line_kw = {"marker": "o", "ms": 3, **(line_kw or {})}
         self.lines_ = []
@@ -747,12 +754,9 @@ class CurvesBySettingDisplay:
         ax.set(xlabel=self.x_label, ylabel=self.y_label)
         if ylim is not None:
             ax.set_ylim(*ylim)
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize="small", ncol=2 if len(self.curves) > 8 else 1)
-        ax.set_title(title or f"{self.y_label.capitalize()} per {self.x_label}")
+        self._decorate(ax, legend_kw={"fontsize": "small", "ncol": 2 if len(self.curves) > 8 else 1})
         self.note_ = _draw_note(ax, self.note)
-        self.ax_, self.figure_ = ax, fig
-        return self
+        return self._finish([ax], fig, title=title or f"{self.y_label.capitalize()} per {self.x_label}")
 
     @classmethod
     def from_estimators(
@@ -783,46 +787,64 @@ class CurvesBySettingDisplay:
         return display.plot(ax=ax, title=title, ylim=(0, 1.02) if curve.endswith("accuracy") else None)
 
 
-class LayerCutsDisplay:
+class LayerCutsDisplay(_BaseDisplay):
     """The last epoch's training and validation accuracy of a head on each VGG16 cut.
+
+    It is recommended to use :meth:`from_results` to create one from the
+    results of :func:`sklvgg.experiments.layer_cuts`. All parameters are
+    stored as attributes, as given.
 
     Parameters
     ----------
-    rows : list of dict
-        One per cut, as :func:`sklvgg.experiments.layer_cuts` returns them:
-        ``"layer"``, ``"pooling"``, ``"final_training_accuracy"``,
-        ``"final_validation_accuracy"`` and ``"n_classes"`` (the first row's
-        gives the chance line).
+    layers : sequence of str of length n_cuts
+        The layer of each cut, the first line of its tick label.
+    train_scores : array-like of shape (n_cuts,)
+        Training accuracy after the last epoch, per cut.
+    test_scores : array-like of shape (n_cuts,)
+        Validation accuracy after the last epoch, per cut.
+    pooling : sequence of str of length n_cuts, default=None
+        How each cut's feature maps were pooled, the second line of its tick
+        label.
+    n_classes : int, default=None
+        Number of classes: the chance line (1 / n_classes) and the title
+        name it; None draws no chance line.
 
     Attributes
     ----------
     ax_ : matplotlib Axes
         Axes with the bars.
+    axes_ : ndarray of matplotlib Axes of shape (1,)
+        The same axes, as an array (as every Display has).
     figure_ : matplotlib Figure
         Figure containing the axes.
     bars_ : list of matplotlib BarContainer
         Training, then validation accuracies, one bar per cut each.
-    chance_line_ : matplotlib Line2D
+    chance_line_ : matplotlib Line2D or None
         The horizontal line at chance (1 / n_classes).
+
+    See Also
+    --------
+    TrainingCurvesDisplay : The curves of one cut's head.
 
     Examples
     --------
     >>> import matplotlib
     >>> matplotlib.use("Agg")
     >>> from sklvgg.plotting import LayerCutsDisplay
-    >>> rows = [
-    ...     {"layer": "block4_pool", "pooling": "flatten", "n_classes": 32,
-    ...      "final_training_accuracy": 1.0, "final_validation_accuracy": 0.05},
-    ...     {"layer": "block5_pool", "pooling": "flatten", "n_classes": 32,
-    ...      "final_training_accuracy": 1.0, "final_validation_accuracy": 0.2},
-    ... ]
-    >>> display = LayerCutsDisplay(rows).plot()
+    >>> display = LayerCutsDisplay(["block4_pool", "block5_pool"], [1.0, 1.0], [0.05, 0.2],
+    ...                            pooling=["flatten", "flatten"], n_classes=32).plot()
     >>> [len(bars) for bars in display.bars_]
     [2, 2]
+    >>> display.chance_line_.get_label()
+    'chance (1/32)'
     """
 
-    def __init__(self, rows):
-        self.rows = rows
+    def __init__(self, layers, train_scores, test_scores, *, pooling=None, n_classes=None):
+        self.layers = layers
+        self.train_scores = train_scores
+        self.test_scores = test_scores
+        self.pooling = pooling
+        self.n_classes = n_classes
 
     def plot(self, ax=None, *, title=None, bar_kw=None):
         """Draw the bars, with their values, and the chance line.
@@ -841,21 +863,56 @@ class LayerCutsDisplay:
         display : LayerCutsDisplay
             Object that stores the drawn artists.
         """
-        rows = self.rows
-        size = (max(5, 1.6 * len(rows) + 2), 4)
-        (ax,), fig = _axes(ax, 1, f"{type(self).__name__}.plot", figsize=size)
-        k = rows[0]["n_classes"]
-        xs = np.arange(len(rows))
+        layers = [str(layer) for layer in self.layers]
+        scores = {"training": _floats(self.train_scores), "validation": _floats(self.test_scores)}
+        for name, values in scores.items():
+            if values.shape != (len(layers),):
+                raise InputError(
+                    f"{name} scores must hold one value per layer ({len(layers)}); got {values.shape}."
+                )
+        pooling = [None] * len(layers) if self.pooling is None else list(self.pooling)
+        if len(pooling) != len(layers):
+            raise InputError(f"pooling must hold one entry per layer ({len(layers)}); got {len(pooling)}.")
+        (ax,), fig = self._make_axes(ax, figsize=(max(5, 1.6 * len(layers) + 2), 4))
+        xs = np.arange(len(layers))
         self.bars_ = []
-        for offset, key, label in [(-0.2, "final_training_accuracy", "training"),
-                                   (0.2, "final_validation_accuracy", "validation")]:  # fmt: skip
-            bars = ax.bar(xs + offset, [r[key] for r in rows], width=0.4, label=f"{label}, last epoch",
-                          **(bar_kw or {}))  # fmt: skip
+        for offset, (label, values) in zip((-0.2, 0.2), scores.items()):
+            bars = ax.bar(xs + offset, values, width=0.4, label=f"{label}, last epoch", **(bar_kw or {}))
             ax.bar_label(bars, fmt="%.2f")
             self.bars_.append(bars)
-        self.chance_line_ = ax.axhline(1 / k, color="grey", ls=":", label=f"chance (1/{k})")
-        ax.set_xticks(xs, [f"{r['layer']}\n{r['pooling']}" for r in rows])
-        ax.set(ylabel="accuracy", ylim=(0, 1.05), title=title or f"Softmax head on VGG16 cuts, {k} classes")
-        ax.legend(fontsize="small")
-        self.ax_, self.figure_ = ax, fig
-        return self
+        k = self.n_classes
+        self.chance_line_ = (
+            None if k is None else ax.axhline(1 / k, color="grey", ls=":", label=f"chance (1/{k})")
+        )
+        ax.set_xticks(xs, [layer if p is None else f"{layer}\n{p}" for layer, p in zip(layers, pooling)])
+        ax.set(ylabel="accuracy", ylim=(0, 1.05))
+        self._decorate(ax, grid=False, legend_kw={"fontsize": "small"})
+        default = "Softmax head on VGG16 cuts" + ("" if k is None else f", {k} classes")
+        return self._finish([ax], fig, title=title or default)
+
+    @classmethod
+    def from_results(cls, results, *, ax=None, title=None, bar_kw=None):
+        """Draw the results of :func:`sklvgg.experiments.layer_cuts`.
+
+        Parameters
+        ----------
+        results : dict
+            With ``rows``, one per cut: ``"layer"``, ``"pooling"``,
+            ``"final_training_accuracy"``, ``"final_validation_accuracy"``
+            and ``"n_classes"`` (the first row's is ``n_classes``).
+        ax, title, bar_kw
+            As for :meth:`plot`.
+
+        Returns
+        -------
+        display : LayerCutsDisplay
+        """
+        rows = results["rows"]
+        display = cls(
+            [row["layer"] for row in rows],
+            [row["final_training_accuracy"] for row in rows],
+            [row["final_validation_accuracy"] for row in rows],
+            pooling=[row["pooling"] for row in rows],
+            n_classes=rows[0]["n_classes"],
+        )
+        return display.plot(ax=ax, title=title, bar_kw=bar_kw)

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from ._base import _figure  # experiments.layer_cuts imports it from here
+from ._base import _figure
 from ._displays import (
     CurvesBySettingDisplay,
     ImagesPerClassDisplay,
