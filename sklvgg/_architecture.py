@@ -109,7 +109,7 @@ PREPROCESSING = ("caffe", "none", "samplewise")
 SAMPLEWISE_EPSILON = 1e-6
 
 
-def preprocess_ops(x, preprocessing, caffe):
+def preprocess_ops(x, preprocessing):
     """The network's input from a float32 batch of RGB values in [0, 255].
 
     Parameters
@@ -125,8 +125,6 @@ def preprocess_ops(x, preprocessing, caffe):
         samplewise_std_normalization=True)``, each image less its mean over
         all pixels and channels, divided by its standard deviation plus 1e-6
         (RGB order kept).
-    caffe : callable
-        The backend's own "caffe" step (exactly the published computation).
 
     Returns
     -------
@@ -134,8 +132,8 @@ def preprocess_ops(x, preprocessing, caffe):
     """
     from keras import ops
 
-    if preprocessing == "caffe":
-        return caffe(x)
+    if preprocessing == "caffe":  # RGB -> BGR, ImageNet mean removed: exact on every backend
+        return ops.flip(x, axis=-1) - ops.convert_to_tensor(CAFFE_MEAN_BGR)
     if preprocessing == "none":
         return x
     mean = ops.mean(x, axis=(1, 2, 3), keepdims=True)
@@ -209,7 +207,7 @@ def build_vgg16(arrays, include_top, input_size, precision="float32"):
     Parameters
     ----------
     arrays : dict
-        Layer name to ``[kernel, bias]``, as :func:`~sklvgg._weights.read_weight_arrays` returns.
+        Layer name to ``[kernel, bias]``, as :meth:`sklvgg._weights.WeightSource.arrays` returns.
     include_top : bool
     input_size : int
     precision : {"float32", "bfloat16"}

@@ -11,7 +11,7 @@ import warnings
 
 import numpy as np
 
-from ._architecture import CAFFE_MEAN_BGR, SPATIAL_LAYERS, preprocess_ops
+from ._architecture import SPATIAL_LAYERS, preprocess_ops
 from .exceptions import InputError
 
 #: Keras 3 backends with a compiled forward pass here.
@@ -278,16 +278,13 @@ def _head_ops(y, pool):
 def _compile_tensorflow(cut, input_size, pool, preprocessing="caffe"):
     import tensorflow as tf
 
-    mean = tf.constant(CAFFE_MEAN_BGR)
-
     @tf.function(
         input_signature=[tf.TensorSpec([None, input_size, input_size, 3], tf.float32)],
         jit_compile=False,
         autograph=False,  # no tensor-dependent Python control flow to convert
     )
     def features(batch):
-        # "caffe": RGB -> BGR, ImageNet mean removed
-        x = preprocess_ops(batch, preprocessing, lambda rgb: rgb[..., ::-1] - mean)
+        x = preprocess_ops(batch, preprocessing)
         return _head_ops(cut(x, training=False), pool)
 
     # Traced once, here: its signature never changes, so it never retraces. TensorFlow
@@ -306,15 +303,13 @@ def _compile_tensorflow(cut, input_size, pool, preprocessing="caffe"):
 
 def _compile_jax(cut, input_size, pool, preprocessing="caffe"):
     import jax
-    import jax.numpy as jnp
 
-    mean = jnp.asarray(CAFFE_MEAN_BGR)
     trainable = [v.value for v in cut.trainable_variables]
     frozen = [v.value for v in cut.non_trainable_variables]
 
     @jax.jit
     def features(trainable, frozen, batch):
-        x = preprocess_ops(batch, preprocessing, lambda rgb: rgb[..., ::-1] - mean)
+        x = preprocess_ops(batch, preprocessing)
         y, _ = cut.stateless_call(trainable, frozen, x, training=False)
         return _head_ops(y, pool)
 
@@ -325,12 +320,10 @@ def _compile_torch(cut, input_size, pool, preprocessing="caffe"):
     import keras
     import torch
 
-    mean = keras.ops.convert_to_tensor(CAFFE_MEAN_BGR)  # on Keras' device (the GPU if any)
-
     def features(batch):
         with torch.inference_mode():
             rgb = keras.ops.convert_to_tensor(batch)
-            x = preprocess_ops(rgb, preprocessing, lambda rgb: torch.flip(rgb, dims=(-1,)) - mean)
+            x = preprocess_ops(rgb, preprocessing)
             return _head_ops(cut(x, training=False), pool)
 
     return features, lambda y: y.cpu().numpy()

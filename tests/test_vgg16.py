@@ -5,7 +5,6 @@ import pytest
 
 from sklvgg import LAYER_NAMES, VGG16FeatureTransformer, WeightsUnavailableError, _weights
 from sklvgg._architecture import imagenet_class_names, layer_output_shape
-from sklvgg._weights import read_weight_arrays
 
 
 def test_layer_output_shapes_match_keras():
@@ -26,6 +25,18 @@ def test_imagenet_class_names():
     assert len(names) == 1000 == len(set(names))
     assert names[:3] == ["tench", "goldfish", "great_white_shark"]
     assert names[-1] == "toilet_tissue"
+
+
+@pytest.mark.parametrize("preprocessing", ["caffe", "none"])
+def test_preprocess_ops_is_keras_preprocess_input(rng, preprocessing):
+    """The one "caffe" step every backend runs: exactly ``keras.applications.vgg16.preprocess_input``."""
+    from keras.applications.vgg16 import preprocess_input
+
+    from sklvgg._architecture import preprocess_ops
+
+    x = rng.integers(0, 256, (2, 8, 8, 3)).astype(np.float32)
+    expected = preprocess_input(x.copy()) if preprocessing == "caffe" else x
+    np.testing.assert_array_equal(np.asarray(preprocess_ops(x, preprocessing)), expected)
 
 
 def _keras_features(model, images, layer):
@@ -94,9 +105,10 @@ def test_hed_weights_load_and_differ_from_random(images):
     assert a.shape == b.shape == (6, 512)
     assert not np.allclose(a, b)
     # the kernels are the bundled ones, not an initialisation
-    arrays = read_weight_arrays(_weights.hed_weights_path())
-    assert len(arrays) == 13 and arrays["block1_conv1"][0].shape == (3, 3, 3, 64)
-    assert np.abs(arrays["block1_conv1"][0]).max() > 0.3  # Glorot limit here is ~0.27
+    kernel, bias = hed.get_layer_weights("block1_conv1")
+    assert kernel.shape == (3, 3, 3, 64) and bias.shape == (64,)
+    assert hed.get_layer_weights("block5_conv3")[0].shape == (3, 3, 512, 512)
+    assert np.abs(kernel).max() > 0.3  # Glorot limit here is ~0.27
 
 
 @pytest.mark.parametrize("layer", ["fc1", "fc2", "flatten", "predictions"])

@@ -12,7 +12,6 @@ import numpy as np
 from joblib import effective_n_jobs
 
 from .._architecture import (
-    CAFFE_MEAN_BGR,
     LAYER_NAMES,
     SPATIAL_LAYERS,
     TOP_LAYERS,
@@ -134,7 +133,6 @@ def grad_cams(estimator, X, target=None, *, layer="block5_conv3", size=None, bat
         gradient of the class's score with respect to ``A_k``; views averaged.
     targets, features, scores : as :func:`~._cam.exact_cams` returns them.
     """
-    import keras
     from keras import ops
 
     vgg, steps = check_pipeline(estimator)
@@ -149,7 +147,6 @@ def grad_cams(estimator, X, target=None, *, layer="block5_conv3", size=None, bat
     all_views = view_weights(vgg)
     total_weight = sum(weight for *_, weight, _ in all_views)
     n_threads = effective_n_jobs(vgg.n_jobs)
-    mean = keras.ops.convert_to_tensor(CAFFE_MEAN_BGR)
     maps = np.zeros((n, out_size, out_size))
     features = np.zeros((n, vgg.n_features_out_), dtype=np.float32)
     scores = np.zeros((n, len(classes)))
@@ -163,7 +160,7 @@ def grad_cams(estimator, X, target=None, *, layer="block5_conv3", size=None, bat
                                        crop=vgg.resize == "crop")  # fmt: skip
             batch = np.ascontiguousarray(batch[:, :, ::-1] if mirrored else batch)
             x = ops.convert_to_tensor(batch)
-            x = preprocess_ops(x, vgg.preprocessing, lambda rgb: ops.flip(rgb, axis=-1) - mean)
+            x = preprocess_ops(x, vgg.preprocessing)
             names = [lyr.name for lyr in model.layers]
             at = names.index(layer)
             last = max(names.index(name) for name in layers)
