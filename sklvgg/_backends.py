@@ -11,7 +11,7 @@ import warnings
 
 import numpy as np
 
-from ._architecture import SPATIAL_LAYERS, preprocess_ops
+from ._architecture import layer_pooling, preprocess_ops
 from .exceptions import InputError
 
 #: Keras 3 backends with a compiled forward pass here.
@@ -246,11 +246,11 @@ def _compile_cut(model, layer, input_size, pooling, preprocessing="caffe"):
 
     if isinstance(layer, str):
         cut = keras.Model(model.inputs, model.get_layer(layer).output, name=f"vgg16_{layer}")
-        pool = pooling if layer in SPATIAL_LAYERS else None
+        pool = layer_pooling(layer, pooling)
     else:
         outputs = [model.get_layer(name).output for name in layer]
         cut = keras.Model(model.inputs, outputs, name="vgg16_" + "__".join(layer))
-        pool = tuple(pooling if name in SPATIAL_LAYERS else None for name in layer)
+        pool = tuple(layer_pooling(name, pooling) for name in layer)
     backend = keras_backend()
     compile_for = {"tensorflow": _compile_tensorflow, "jax": _compile_jax, "torch": _compile_torch}
     compiled, to_numpy = compile_for[backend](cut, input_size, pool, preprocessing)

@@ -19,6 +19,8 @@ from ._architecture import (
     TOP_INPUT_SIZE,
     TOP_LAYERS,
     layer_output_shape,
+    layer_pooling,
+    needs_top_input_size,
 )
 from ._backends import PRECISIONS, resolve_precision
 from ._constraints import ImageSizes, LayerNames
@@ -476,11 +478,12 @@ class VGG16FeatureTransformer(TransformerMixin, BaseEstimator):
 
     def _check_combinations(self, layers):
         """What no parameter says alone: the sizes dense layers and views need, logits and mirrors."""
-        top = [name for name in layers if name in TOP_LAYERS]
+        top = needs_top_input_size(layers, None)
         if self.scales is not None and top:
             raise InputError(
                 f"scales={self.scales!r} applies to conv and pool cuts with global pooling; the "
-                f"fully connected layers {top} need 224 x 224 input (use scales=None)."
+                f"fully connected layers {top} need {TOP_INPUT_SIZE} x {TOP_INPUT_SIZE} input (use "
+                f"scales=None)."
             )
         if self.scales is not None and self.pooling is None:
             raise InputError(
@@ -492,15 +495,16 @@ class VGG16FeatureTransformer(TransformerMixin, BaseEstimator):
                 "flip='concat' with layer 'predictions' would leave the mirror's logits outside the "
                 "temperature softmax; use flip=True (logits averaged, then the softmax) instead."
             )
-        if top and self.input_size != TOP_INPUT_SIZE:
+        top = needs_top_input_size(layers, self.input_size)
+        if top:
             if isinstance(self.layer, str):
                 what = f"layer={self.layer!r} needs"
             else:
                 what = f"The layers {top!r} in layer={list(self.layer)!r} need"
             raise InputError(
                 f"{what} input_size={TOP_INPUT_SIZE} (the fully connected layers were built for "
-                f"224 x 224 images); got input_size={self.input_size}. Conv and pool layers accept "
-                f"other sizes."
+                f"{TOP_INPUT_SIZE} x {TOP_INPUT_SIZE} images); got input_size={self.input_size}. Conv "
+                f"and pool layers accept other sizes."
             )
 
     def _check_temperature(self, layers):
@@ -610,7 +614,7 @@ class VGG16FeatureTransformer(TransformerMixin, BaseEstimator):
         function = self._feature_function(layers, size)
         width = sum(layer_width(name, size, self.pooling) for name in layers)
         desc = "+".join(layers)
-        if self.pooling is not None and any(name in SPATIAL_LAYERS for name in layers):
+        if any(layer_pooling(name, self.pooling) for name in layers):
             desc += f" ({self.pooling} pooled)"
         return function, width, desc
 

@@ -18,11 +18,11 @@ from pathlib import Path
 import numpy as np
 
 from ._architecture import (
-    _DENSE_SHAPES,
-    _KERNEL_SHAPES,
-    _WEIGHT_LAYERS,
+    CONV_KERNEL_SHAPES,
+    DENSE_KERNEL_SHAPES,
     RANDOM_TOP_BIAS_STD,
     TOP_LAYERS,
+    WEIGHT_LAYERS,
     random_predictions_bias,
     random_top_arrays,
     random_weight_arrays,
@@ -379,17 +379,17 @@ def check_weight_values(path, layer, kernel, bias):
 
 def _match_vgg16(path, pairs):
     """Match ``(name, kernel, bias)`` triples to VGG16's weight layers, in order and by shape."""
-    expected = _KERNEL_SHAPES + _DENSE_SHAPES
+    expected = CONV_KERNEL_SHAPES + DENSE_KERNEL_SHAPES
     vgg_pairs = [p for p in pairs if tuple(p[1].shape) in set(expected)]
     found = [tuple(k.shape) for _, k, _ in vgg_pairs]
-    if found[:13] != _KERNEL_SHAPES or found[13:] not in ([], _DENSE_SHAPES):
+    if found[:13] != CONV_KERNEL_SHAPES or found[13:] not in ([], DENSE_KERNEL_SHAPES):
         raise InputError(
             f"Weights file {str(path)!r} does not hold VGG16's layers: expected the "
-            f"13 conv kernels {_KERNEL_SHAPES} (then optionally the dense kernels "
-            f"{_DENSE_SHAPES}), found kernels {found}."
+            f"13 conv kernels {CONV_KERNEL_SHAPES} (then optionally the dense kernels "
+            f"{DENSE_KERNEL_SHAPES}), found kernels {found}."
         )
-    for want, (name, kernel, bias) in zip(_WEIGHT_LAYERS, vgg_pairs):
-        if name is not None and name in _WEIGHT_LAYERS and name != want:
+    for want, (name, kernel, bias) in zip(WEIGHT_LAYERS, vgg_pairs):
+        if name is not None and name in WEIGHT_LAYERS and name != want:
             raise InputError(
                 f"Weights file {str(path)!r} does not hold VGG16's layers in order: "
                 f"layer {name!r} has the shapes of {want!r}."
@@ -399,7 +399,7 @@ def _match_vgg16(path, pairs):
                 f"Weights file {str(path)!r}: the bias of {want!r} has shape {tuple(bias.shape)}, "
                 f"expected {tuple(kernel.shape)[-1:]}."
             )
-    return {want: (k, b) for want, (_, k, b) in zip(_WEIGHT_LAYERS, vgg_pairs)}
+    return {want: (k, b) for want, (_, k, b) in zip(WEIGHT_LAYERS, vgg_pairs)}
 
 
 #: How many file fingerprints a process remembers.

@@ -16,6 +16,7 @@ from .._architecture import (
     SPATIAL_LAYERS,
     TOP_LAYERS,
     build_vgg16,
+    layer_pooling,
     preprocess_ops,
 )
 from .._backends import keras_backend
@@ -59,10 +60,10 @@ def _features_ops(outputs, layers, pooling):
 
     blocks = []
     for name in layers:
-        y = ops.cast(outputs[name], "float32")
-        if name in SPATIAL_LAYERS and pooling == "avg":
+        y, pool = ops.cast(outputs[name], "float32"), layer_pooling(name, pooling)
+        if pool == "avg":
             y = ops.mean(y, axis=(1, 2))
-        elif name in SPATIAL_LAYERS and pooling == "max":
+        elif pool == "max":
             y = ops.max(y, axis=(1, 2))
         blocks.append(ops.reshape(y, (ops.shape(y)[0], -1)))
     return ops.concatenate(blocks, axis=1) if len(blocks) > 1 else blocks[0]
