@@ -11,6 +11,33 @@ from pathlib import Path
 
 import numpy as np
 
+__all__ = [
+    "CAFFE_MEAN_BGR",
+    "CONV_KERNEL_SHAPES",
+    "DENSE_KERNEL_SHAPES",
+    "LAYER_NAMES",
+    "MIN_INPUT_SIZE",
+    "PREPROCESSING",
+    "RANDOM_TOP_BIAS_STD",
+    "SAMPLEWISE_EPSILON",
+    "SPATIAL_LAYERS",
+    "TOP_INPUT_SIZE",
+    "TOP_LAYERS",
+    "WEIGHT_LAYERS",
+    "build_vgg16",
+    "ignored_pooling",
+    "imagenet_class_names",
+    "kernel_shape",
+    "layer_kind",
+    "layer_output_shape",
+    "layer_pooling",
+    "needs_top_input_size",
+    "preprocess_ops",
+    "random_predictions_bias",
+    "random_top_arrays",
+    "random_weight_arrays",
+]
+
 # (name, kind, block, channels); kind is "conv", "pool", "flatten" or "dense".
 _ARCHITECTURE = (
     [(f"block1_conv{i}", "conv", 1, 64) for i in (1, 2)]

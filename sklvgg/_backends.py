@@ -14,6 +14,18 @@ import numpy as np
 from ._architecture import layer_pooling, preprocess_ops
 from .exceptions import InputError
 
+__all__ = [
+    "BACKENDS",
+    "PRECISIONS",
+    "FeatureFunction",
+    "bfloat16_device",
+    "compile_cut",
+    "has_native_bfloat16",
+    "keras_backend",
+    "resolve_precision",
+    "warn_if_bfloat16_is_emulated",
+]
+
 #: Keras 3 backends with a compiled forward pass here.
 BACKENDS = ("tensorflow", "jax", "torch")
 
@@ -193,7 +205,8 @@ def _gpu_bfloat16():
     return capability is None or capability >= BFLOAT16_COMPUTE_CAPABILITY
 
 
-def _warn_if_bfloat16_is_emulated():
+def warn_if_bfloat16_is_emulated():
+    """Warn once per process that bfloat16 is emulated (slower than float32) where it is."""
     global _BFLOAT16_WARNED
     if _BFLOAT16_WARNED:
         return
@@ -235,7 +248,7 @@ class FeatureFunction:
         return self._to_numpy(self._compiled(np.ascontiguousarray(batch, dtype=np.float32)))
 
 
-def _compile_cut(model, layer, input_size, pooling, preprocessing="caffe"):
+def compile_cut(model, layer, input_size, pooling, preprocessing="caffe"):
     """Cut ``model`` at ``layer`` (a str) or at each of several layers (a tuple).
 
     Several layers make one ``keras.Model`` with one output per layer: the

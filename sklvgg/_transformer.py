@@ -307,9 +307,10 @@ class VGG16FeatureTransformer(TransformerMixin, BaseEstimator):
     and 16-bit images converted to RGB) in streaming batches.
 
     **Resizing.** Every image is resized to ``input_size x input_size`` with
-    antialiased bilinear interpolation; the aspect ratio is not kept (the image
-    is stretched to the square, as ``keras.utils.load_img(target_size=...)``
-    does). Crop beforehand if that matters.
+    antialiased bilinear interpolation. By default the aspect ratio is not kept
+    (the image is stretched to the square, as
+    ``keras.utils.load_img(target_size=...)`` does); ``resize="crop"`` keeps it,
+    cutting out the centred square first.
 
     **Models.** The Keras model is built lazily on the first ``transform``,
     once per process for a given weights, top, input size and precision, and is
@@ -400,7 +401,7 @@ class VGG16FeatureTransformer(TransformerMixin, BaseEstimator):
 
     _parameter_constraints = {
         "weights": [StrOptions({"imagenet", "hed-bsds500"}), str, os.PathLike, dict, None],
-        # dict keys: a set that keeps network order, so that errors list the layers in order
+        # the names in network order: LayerNames' errors list them so
         "layer": [LayerNames(LAYER_NAMES)],
         "pooling": [StrOptions({"avg", "max"}), None],
         # a normal, finite float64: 1 / T and the gaps / T stay representable

@@ -410,12 +410,10 @@ _COARSE_NS = 10_000_000
 
 
 def _identity(path):
-    """What tells two versions of a file apart without reading it, as for image keys.
+    """What tells two versions of a file apart without reading it: the ``stat`` identity of image keys.
 
-    Device, inode, size, modification and status-change times (ns): ``os.utime``
-    (``cp -p``, ``rsync -t``, ``tar``) can set the modification time back, not
-    the status-change time, which the kernel sets on every write; a file swapped
-    by rename has another inode.
+    Device, inode, size, modification and status-change times (ns); why these
+    suffice is explained once, in :mod:`sklvgg._cache`'s docstring.
     """
     st = os.stat(path)
     return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
@@ -424,12 +422,11 @@ def _identity(path):
 def file_fingerprint(path):
     """Content hash of a file, memoised on its resolved path and ``stat`` identity.
 
-    The memo is keyed as the feature cache keys image files (see
-    :func:`sklvgg._cache.image_keys`): device, inode, size, modification and
-    status-change times, so a file rewritten in place with its modification
-    time put back is hashed again. On a file system with a coarse clock
-    (status-change time a whole multiple of 10 ms: FAT/exFAT, HFS+) two
-    versions could share a ``stat``: there the bytes are hashed every time.
+    The memo is keyed as the feature cache keys image files (:func:`_identity`;
+    the reasons in :mod:`sklvgg._cache`'s docstring), so a file rewritten in
+    place with its modification time put back is hashed again. On a file
+    system with a coarse clock two versions could share a ``stat``: there the
+    bytes are hashed every time.
 
     Parameters
     ----------

@@ -341,7 +341,7 @@ def test_model_store_is_bounded_and_drops_the_cuts_of_a_dropped_backbone(monkeyp
     monkeypatch.setattr(
         _models, "build_vgg16", lambda arrays, top, size, precision: built.append(size) or size
     )
-    monkeypatch.setattr(_models, "_compile_cut", lambda backbone, layer, *args: (backbone, layer))
+    monkeypatch.setattr(_models, "compile_cut", lambda backbone, layer, *args: (backbone, layer))
     monkeypatch.setattr(_models, "_CUTS", BoundedStore(maxsize=3))
     monkeypatch.setattr(_models, "_BACKBONES", BoundedStore(maxsize=2, on_evict=_models._forget_cuts))
     source = SimpleNamespace(key="fake", arrays=lambda include_top: {})
@@ -350,7 +350,7 @@ def test_model_store_is_bounded_and_drops_the_cuts_of_a_dropped_backbone(monkeyp
         return _models.get_feature_function(source, layer, size, "float32", "avg")
 
     def kept():  # (input size, layer) of the cuts kept, least recently used first
-        return [(key[2], key[4]) for key in _models._CUTS.keys()]
+        return [(backbone_key[2], cut_key[0]) for backbone_key, cut_key in _models._CUTS.keys()]
 
     assert cut("block1_pool", 32) == (32, "block1_pool")
     assert cut(["block1_pool"], 32) is cut("block1_pool", 32)  # one layer: the same cut

@@ -15,14 +15,13 @@ from .._architecture import (
     LAYER_NAMES,
     SPATIAL_LAYERS,
     TOP_LAYERS,
-    build_vgg16,
     layer_pooling,
     preprocess_ops,
 )
 from .._backends import keras_backend
 from .._features import feature_blocks
 from .._images import as_image_source, iter_batches
-from .._models import _BACKBONES, _BUILD_LOCK
+from .._models import backbone
 from .._transformer import _predictions_bias
 from ..exceptions import InputError
 from ._common import target_indices, upsample, view_weights
@@ -35,12 +34,7 @@ CONV_LAYERS = tuple(name for name in SPATIAL_LAYERS if "conv" in name)
 
 def _backbone(vgg, size, include_top):
     """The store's backbone for ``vgg`` at ``size`` px: the very model the compiled cuts use."""
-    source = vgg._weight_source.refreshed()
-    with _BUILD_LOCK:
-        return _BACKBONES.get_or_create(
-            (source.key, include_top, size, vgg.precision),
-            lambda: build_vgg16(source.arrays(include_top), include_top, size, vgg.precision),
-        )
+    return backbone(vgg._weight_source.refreshed(), include_top, size, vgg.precision)
 
 
 def _check_layer(vgg, layer):
