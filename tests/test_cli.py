@@ -588,9 +588,10 @@ def test_an_output_that_cannot_be_written_is_one_line(tmp_path, sklvgg, monkeypa
         ),
         (
             ["layers", "--layers", "block5_pool", "fc2", "--pooling", "avg"],
-            "pooling='avg' has no effect on layer 'fc2' (among the layers",
+            "pooling='avg' has no effect on layer 'fc2': its output is a vector, with no spatial maps "
+            "to pool (among the layers ['block5_pool', 'fc2'], each cut alone)",
         ),
-        (["caltech256", "--pooling", "max"], "on layer 'fc2' (the default layer of weights None)"),
+        (["caltech256", "--pooling", "max"], "to pool (the default layer of weights None)"),
     ],
 )
 def test_more_options_that_cannot_apply(tmp_path, sklvgg, args, words):
