@@ -43,17 +43,18 @@ from _common import machine_description, write_report  # noqa: E402
 
 def vgg16_flop(layer, size):
     """Floating-point operations (2 per multiply-add) of one image up to ``layer``."""
-    from sklvgg._architecture import _ARCHITECTURE, _DENSE_SHAPES, _KERNEL_SHAPES
+    from sklvgg._architecture import LAYER_NAMES, kernel_shape, layer_kind
 
-    flop, conv, dense, side = 0, iter(_KERNEL_SHAPES), iter(_DENSE_SHAPES), size
-    for name, kind, *_ in _ARCHITECTURE:
+    flop, side = 0, size
+    for name in LAYER_NAMES:
+        kind = layer_kind(name)
         if kind == "conv":
-            kh, kw, cin, cout = next(conv)
+            kh, kw, cin, cout = kernel_shape(name)
             flop += 2 * side * side * kh * kw * cin * cout
         elif kind == "pool":
             side //= 2
         elif kind == "dense":
-            n_in, n_out = next(dense)
+            n_in, n_out = kernel_shape(name)
             flop += 2 * n_in * n_out
         if name == layer:
             return flop

@@ -11,6 +11,33 @@ from pathlib import Path
 
 import numpy as np
 
+__all__ = [
+    "CAFFE_MEAN_BGR",
+    "CONV_KERNEL_SHAPES",
+    "DENSE_KERNEL_SHAPES",
+    "LAYER_NAMES",
+    "MIN_INPUT_SIZE",
+    "PREPROCESSING",
+    "RANDOM_TOP_BIAS_STD",
+    "SAMPLEWISE_EPSILON",
+    "SPATIAL_LAYERS",
+    "TOP_INPUT_SIZE",
+    "TOP_LAYERS",
+    "WEIGHT_LAYERS",
+    "build_vgg16",
+    "ignored_pooling",
+    "imagenet_class_names",
+    "kernel_shape",
+    "layer_kind",
+    "layer_output_shape",
+    "layer_pooling",
+    "needs_top_input_size",
+    "preprocess_ops",
+    "random_predictions_bias",
+    "random_top_arrays",
+    "random_weight_arrays",
+]
+
 # (name, kind, block, channels); kind is "conv", "pool", "flatten" or "dense".
 _ARCHITECTURE = (
     [(f"block1_conv{i}", "conv", 1, 64) for i in (1, 2)]
@@ -40,17 +67,6 @@ TOP_INPUT_SIZE = 224
 MIN_INPUT_SIZE = 32
 
 
-_KERNEL_SHAPES = [
-    (3, 3, 3, 64), (3, 3, 64, 64),
-    (3, 3, 64, 128), (3, 3, 128, 128),
-    (3, 3, 128, 256), (3, 3, 256, 256), (3, 3, 256, 256),
-    (3, 3, 256, 512), (3, 3, 512, 512), (3, 3, 512, 512),
-    (3, 3, 512, 512), (3, 3, 512, 512), (3, 3, 512, 512),
-]  # fmt: skip
-_DENSE_SHAPES = [(25088, 4096), (4096, 4096), (4096, 1000)]
-_WEIGHT_LAYERS = [n for n, kind, *_ in _ARCHITECTURE if kind in ("conv", "dense")]
-
-
 def layer_output_shape(layer, input_size):
     """Shape of one image's activations at ``layer`` for a square input.
 
@@ -77,6 +93,117 @@ def layer_output_shape(layer, input_size):
         side = input_size // 32
         return (side * side * 512,)
     return (channels,)
+
+
+def needs_top_input_size(layers, input_size):
+    """The layers of ``layers`` that cannot take ``input_size``: the one rule of the top's input size.
+
+    ``flatten`` and the dense layers were built for :data:`TOP_INPUT_SIZE` x
+    :data:`TOP_INPUT_SIZE` images (``fc1``'s kernel takes the 7 x 7 x 512
+    maps); conv and pool layers take any size from :data:`MIN_INPUT_SIZE`.
+
+    Parameters
+    ----------
+    layers : sequence of str
+    input_size : int or None
+        None: any size other than :data:`TOP_INPUT_SIZE` (the layers that
+        need it, whatever the size: ``scales`` feeds several).
+
+    Returns
+    -------
+    layers : list of str
+        Those of ``layers`` that need :data:`TOP_INPUT_SIZE`, in order; empty
+        if ``input_size`` is :data:`TOP_INPUT_SIZE`.
+    """
+    if input_size is not None and int(input_size) == TOP_INPUT_SIZE:
+        return []
+    return [name for name in layers if name in TOP_LAYERS]
+
+
+def layer_pooling(layer, pooling):
+    """The pooling that acts on ``layer``'s output: the one rule of ``pooling``.
+
+    ``pooling`` pools the ``(H, W, C)`` maps of conv and pool layers; on
+    ``flatten`` and the dense layers, whose output is a vector already, it is
+    a no-op (documented, so that one grid or one list of layers can span both
+    kinds). The transformer's features, widths, cache keys and compiled cuts,
+    Grad-CAM and the model summaries all ask this function.
+
+    Parameters
+    ----------
+    layer : str
+    pooling : {None, "avg", "max"}
+
+    Returns
+    -------
+    pooling : {None, "avg", "max"}
+        ``pooling`` for a conv or pool layer, None for the others.
+    """
+    return pooling if layer in SPATIAL_LAYERS else None
+
+
+def ignored_pooling(layers, pooling):
+    """Why ``pooling`` changes nothing for ``layers``: a sentence, or None where it acts on one of them.
+
+    Parameters
+    ----------
+    layers : sequence of str
+    pooling : {None, "avg", "max"}
+
+    Returns
+    -------
+    reason : str or None
+        None if ``pooling`` is None or pools one of ``layers``
+        (:func:`layer_pooling`); otherwise, for example, ``"pooling='avg' has
+        no effect on layer 'fc2': its output is a vector, with no spatial maps
+        to pool"``.
+    """
+    if pooling is None or any(layer_pooling(layer, pooling) is not None for layer in layers):
+        return None
+    if len(layers) == 1:
+        which, why = f"layer {layers[0]!r}", "its output is a vector"
+    else:
+        which, why = f"the layers {list(layers)}", "their outputs are vectors"
+    return f"pooling={pooling!r} has no effect on {which}: {why}, with no spatial maps to pool"
+
+
+def layer_kind(layer):
+    """What ``layer`` is: ``"conv"``, ``"pool"``, ``"flatten"`` or ``"dense"``."""
+    return _ARCHITECTURE[LAYER_NAMES.index(layer)][1]
+
+
+def kernel_shape(layer, input_size=TOP_INPUT_SIZE):
+    """Shape of the kernel of a conv or dense layer, read from the layer table.
+
+    Parameters
+    ----------
+    layer : str
+        A name from :data:`LAYER_NAMES`.
+    input_size : int, default=TOP_INPUT_SIZE
+        The input side, which sets the inputs of ``fc1`` (the flattened maps).
+
+    Returns
+    -------
+    shape : tuple of int or None
+        ``(3, 3, in, out)`` for a conv layer, ``(in, out)`` for a dense one,
+        None for pool and flatten layers (no weights). The bias is ``(out,)``.
+    """
+    index = LAYER_NAMES.index(layer)
+    _, kind, _, channels = _ARCHITECTURE[index]
+    if kind == "conv":
+        previous = 3 if index == 0 else _ARCHITECTURE[index - 1][3]
+        return (3, 3, previous, channels)
+    if kind == "dense":
+        return (int(np.prod(layer_output_shape(LAYER_NAMES[index - 1], input_size))), channels)
+    return None
+
+
+#: The layers with a kernel and a bias, in network order (13 conv, then 3 dense).
+WEIGHT_LAYERS = tuple(name for name in LAYER_NAMES if kernel_shape(name) is not None)
+#: The kernel shapes of the 13 conv layers, in order (:func:`kernel_shape`).
+CONV_KERNEL_SHAPES = [kernel_shape(name) for name in WEIGHT_LAYERS if layer_kind(name) == "conv"]
+#: The kernel shapes of ``fc1``, ``fc2`` and ``predictions`` (:func:`kernel_shape`).
+DENSE_KERNEL_SHAPES = [kernel_shape(name) for name in WEIGHT_LAYERS if layer_kind(name) == "dense"]
 
 
 def imagenet_class_names():
@@ -109,7 +236,7 @@ PREPROCESSING = ("caffe", "none", "samplewise")
 SAMPLEWISE_EPSILON = 1e-6
 
 
-def preprocess_ops(x, preprocessing, caffe):
+def preprocess_ops(x, preprocessing):
     """The network's input from a float32 batch of RGB values in [0, 255].
 
     Parameters
@@ -125,8 +252,6 @@ def preprocess_ops(x, preprocessing, caffe):
         samplewise_std_normalization=True)``, each image less its mean over
         all pixels and channels, divided by its standard deviation plus 1e-6
         (RGB order kept).
-    caffe : callable
-        The backend's own "caffe" step (exactly the published computation).
 
     Returns
     -------
@@ -134,8 +259,8 @@ def preprocess_ops(x, preprocessing, caffe):
     """
     from keras import ops
 
-    if preprocessing == "caffe":
-        return caffe(x)
+    if preprocessing == "caffe":  # RGB -> BGR, ImageNet mean removed: exact on every backend
+        return ops.flip(x, axis=-1) - ops.convert_to_tensor(CAFFE_MEAN_BGR)
     if preprocessing == "none":
         return x
     mean = ops.mean(x, axis=(1, 2, 3), keepdims=True)
@@ -161,10 +286,10 @@ def random_weight_arrays(seed, include_top):
     TensorFlow's or Keras' global random state.
     """
     rng = np.random.default_rng(seed)
-    shapes = _KERNEL_SHAPES + (_DENSE_SHAPES if include_top else [])
+    shapes = CONV_KERNEL_SHAPES + (DENSE_KERNEL_SHAPES if include_top else [])
     return {
         name: [_glorot_uniform(rng, shape), np.zeros(shape[-1], np.float32)]
-        for name, shape in zip(_WEIGHT_LAYERS, shapes)
+        for name, shape in zip(WEIGHT_LAYERS, shapes)
     }
 
 
@@ -198,7 +323,7 @@ def random_top_arrays(seed):
     rng = np.random.default_rng([seed, 0])
     names = ("fc1", "fc2", "predictions")
     arrays = {name: [_glorot_uniform(rng, shape), np.zeros(shape[-1], np.float32)]
-              for name, shape in zip(names, _DENSE_SHAPES)}  # fmt: skip
+              for name, shape in zip(names, DENSE_KERNEL_SHAPES)}  # fmt: skip
     arrays["predictions"][1] = random_predictions_bias(seed)
     return arrays
 
@@ -209,7 +334,7 @@ def build_vgg16(arrays, include_top, input_size, precision="float32"):
     Parameters
     ----------
     arrays : dict
-        Layer name to ``[kernel, bias]``, as :func:`~sklvgg._weights.read_weight_arrays` returns.
+        Layer name to ``[kernel, bias]``, as :meth:`sklvgg._weights.WeightSource.arrays` returns.
     include_top : bool
     input_size : int
     precision : {"float32", "bfloat16"}

@@ -11,8 +11,20 @@ import warnings
 
 import numpy as np
 
-from ._architecture import CAFFE_MEAN_BGR, SPATIAL_LAYERS, preprocess_ops
+from ._architecture import layer_pooling, preprocess_ops
 from .exceptions import InputError
+
+__all__ = [
+    "BACKENDS",
+    "PRECISIONS",
+    "FeatureFunction",
+    "bfloat16_device",
+    "compile_cut",
+    "has_native_bfloat16",
+    "keras_backend",
+    "resolve_precision",
+    "warn_if_bfloat16_is_emulated",
+]
 
 #: Keras 3 backends with a compiled forward pass here.
 BACKENDS = ("tensorflow", "jax", "torch")
@@ -193,7 +205,8 @@ def _gpu_bfloat16():
     return capability is None or capability >= BFLOAT16_COMPUTE_CAPABILITY
 
 
-def _warn_if_bfloat16_is_emulated():
+def warn_if_bfloat16_is_emulated():
+    """Warn once per process that bfloat16 is emulated (slower than float32) where it is."""
     global _BFLOAT16_WARNED
     if _BFLOAT16_WARNED:
         return
@@ -235,7 +248,7 @@ class FeatureFunction:
         return self._to_numpy(self._compiled(np.ascontiguousarray(batch, dtype=np.float32)))
 
 
-def _compile_cut(model, layer, input_size, pooling, preprocessing="caffe"):
+def compile_cut(model, layer, input_size, pooling, preprocessing="caffe"):
     """Cut ``model`` at ``layer`` (a str) or at each of several layers (a tuple).
 
     Several layers make one ``keras.Model`` with one output per layer: the
@@ -246,11 +259,11 @@ def _compile_cut(model, layer, input_size, pooling, preprocessing="caffe"):
 
     if isinstance(layer, str):
         cut = keras.Model(model.inputs, model.get_layer(layer).output, name=f"vgg16_{layer}")
-        pool = pooling if layer in SPATIAL_LAYERS else None
+        pool = layer_pooling(layer, pooling)
     else:
         outputs = [model.get_layer(name).output for name in layer]
         cut = keras.Model(model.inputs, outputs, name="vgg16_" + "__".join(layer))
-        pool = tuple(pooling if name in SPATIAL_LAYERS else None for name in layer)
+        pool = tuple(layer_pooling(name, pooling) for name in layer)
     backend = keras_backend()
     compile_for = {"tensorflow": _compile_tensorflow, "jax": _compile_jax, "torch": _compile_torch}
     compiled, to_numpy = compile_for[backend](cut, input_size, pool, preprocessing)
@@ -278,16 +291,13 @@ def _head_ops(y, pool):
 def _compile_tensorflow(cut, input_size, pool, preprocessing="caffe"):
     import tensorflow as tf
 
-    mean = tf.constant(CAFFE_MEAN_BGR)
-
     @tf.function(
         input_signature=[tf.TensorSpec([None, input_size, input_size, 3], tf.float32)],
         jit_compile=False,
         autograph=False,  # no tensor-dependent Python control flow to convert
     )
     def features(batch):
-        # "caffe": RGB -> BGR, ImageNet mean removed
-        x = preprocess_ops(batch, preprocessing, lambda rgb: rgb[..., ::-1] - mean)
+        x = preprocess_ops(batch, preprocessing)
         return _head_ops(cut(x, training=False), pool)
 
     # Traced once, here: its signature never changes, so it never retraces. TensorFlow
@@ -306,15 +316,13 @@ def _compile_tensorflow(cut, input_size, pool, preprocessing="caffe"):
 
 def _compile_jax(cut, input_size, pool, preprocessing="caffe"):
     import jax
-    import jax.numpy as jnp
 
-    mean = jnp.asarray(CAFFE_MEAN_BGR)
     trainable = [v.value for v in cut.trainable_variables]
     frozen = [v.value for v in cut.non_trainable_variables]
 
     @jax.jit
     def features(trainable, frozen, batch):
-        x = preprocess_ops(batch, preprocessing, lambda rgb: rgb[..., ::-1] - mean)
+        x = preprocess_ops(batch, preprocessing)
         y, _ = cut.stateless_call(trainable, frozen, x, training=False)
         return _head_ops(y, pool)
 
@@ -325,12 +333,10 @@ def _compile_torch(cut, input_size, pool, preprocessing="caffe"):
     import keras
     import torch
 
-    mean = keras.ops.convert_to_tensor(CAFFE_MEAN_BGR)  # on Keras' device (the GPU if any)
-
     def features(batch):
         with torch.inference_mode():
             rgb = keras.ops.convert_to_tensor(batch)
-            x = preprocess_ops(rgb, preprocessing, lambda rgb: torch.flip(rgb, dims=(-1,)) - mean)
+            x = preprocess_ops(rgb, preprocessing)
             return _head_ops(cut(x, training=False), pool)
 
     return features, lambda y: y.cpu().numpy()

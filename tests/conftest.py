@@ -41,6 +41,21 @@ def assert_features_close(actual, desired, precision="float32"):
         )
 
 
+def stored_keys(vgg, X):
+    """The model keys under which ``vgg``'s ``transform`` files its entries, as a transform writes them.
+
+    A clone of ``vgg`` transforms ``X`` into a fresh ``memory``: the names of the
+    folders it creates under ``sklvgg-features`` (one per layer and view).
+    """
+    import tempfile
+
+    from sklearn.base import clone
+
+    with tempfile.TemporaryDirectory() as tmp:
+        clone(vgg).set_params(memory=tmp).fit(X).transform(X)
+        return sorted(os.listdir(os.path.join(tmp, "sklvgg-features")))
+
+
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)

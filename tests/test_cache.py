@@ -10,14 +10,14 @@ import warnings
 import joblib
 import numpy as np
 import pytest
-from conftest import assert_features_close
+from conftest import assert_features_close, stored_keys
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, StratifiedKFold, learning_curve
 from sklearn.pipeline import Pipeline
 
 import sklvgg._transformer as transformer_module
 from sklvgg import CacheWarning, SoftmaxHeadClassifier, VGG16FeatureTransformer
-from sklvgg._cache import FeatureCache, image_keys, model_key
+from sklvgg._cache import FeatureCache, image_keys
 from sklvgg._features import FEATURE_PARAMS
 from sklvgg._images import as_image_source
 
@@ -60,7 +60,7 @@ def labelled(rng):
 
 def cache_of(vgg, folder, X):
     """The fitted single-layer transformer's cache in ``folder``, and the keys of images ``X``."""
-    key = model_key(vgg._feature_spec(vgg.layer))
+    (key,) = stored_keys(vgg, X[:1])
     return FeatureCache(folder, key, vgg.n_features_out_), image_keys(as_image_source(X))
 
 
@@ -138,7 +138,8 @@ def test_cache_returns_the_stored_bytes(tmp_path, rng, precision):
         np.testing.assert_array_equal(small(tmp_path / "mixed", **kw).fit(X).transform(X), full)
         # ... which are the bytes of the entries on disk, read back directly
         cache, keys = cache_of(cached, tmp_path / "mixed", X)
-        stored = np.stack([cache.read(k) for k in keys])
+        found = cache.lookup(keys)
+        stored = np.stack([found[k] for k in keys])
         np.testing.assert_array_equal(stored, full)
 
 
@@ -264,9 +265,9 @@ def test_concurrent_writers_leave_only_whole_entries(tmp_path):
     ctx = multiprocessing.get_context("spawn")
     with ctx.Pool(3) as pool:
         assert all(pool.starmap(_write_many, [(tmp_path, keys, s, 5) for s in range(3)]))
-    cache = FeatureCache(tmp_path, "model", 64)
+    found = FeatureCache(tmp_path, "model", 64).lookup(keys)
     for key in keys:
-        np.testing.assert_array_equal(cache.read(key), np.full(64, int(key, 16) % 1000, np.float32))
+        np.testing.assert_array_equal(found[key], np.full(64, int(key, 16) % 1000, np.float32))
     assert not list(tmp_path.rglob("*.tmp"))
 
 
@@ -481,7 +482,7 @@ def test_entries_swapped_by_rename_or_moved_to_another_model_are_detected(tmp_pa
     os.makedirs(os.path.dirname(other._path(keys[1])))
     shutil.copyfile(cache._path(keys[1]), other._path(keys[1]))
     with pytest.warns(CacheWarning, match="another image"):
-        assert other.read(keys[1]) is None
+        assert other.lookup([keys[1]]) == {}
 
 
 # ------------------------------------------------------------------ issue 15: failure modes
@@ -596,7 +597,8 @@ def test_a_group_writable_folder_is_shared_by_two_users(rng):
 
         def third_user():
             cache = FeatureCache(shared, "1" * 32, 8)
-            values = [cache.read(f"{i:032x}") for i in range(3)]
+            found = cache.lookup([f"{i:032x}" for i in range(3)])
+            values = [found.get(f"{i:032x}") for i in range(3)]
             return values, cache.write(f"{0:032x}", np.zeros(8, np.float32))
 
         result, messages = _as_user(_OTHER_UID, 65534, third_user)
@@ -648,9 +650,10 @@ def test_layers_are_cached_apart_subsets_and_supersets_reuse_them(tmp_path, cuts
     assert (pair.cache_hits_, pair.cache_misses_) == (0, 8)
     # one entry per image and layer, under the key a single-layer transformer uses
     for name in ("block5_pool", "block3_pool"):
-        single = small(None, layer=name).fit(X)
-        folder = tmp_path / "sklvgg-features" / model_key(single._feature_spec(name))
+        (key,) = stored_keys(small(None, layer=name), X[:1])
+        folder = tmp_path / "sklvgg-features" / key
         assert len(entries(folder)) == 8
+    _computed(cuts)  # forget the image stored_keys computed per layer
 
     # a subset, a reordering: nothing computed, the stored bytes back
     for layer, columns in (("block3_pool", slice(512, 768)), (["block3_pool", "block5_pool"], None)):
@@ -824,16 +827,17 @@ def test_parameters_outside_the_declaration_change_neither_the_key_nor_the_fit(i
     acting_elsewhere = {"random_state", "temperature", "temperature_on"}
     assert set(small(None).get_params()) == declared | set(_UNDECLARED) | acting_elsewhere
     base = small(None).fit(images)
-    keys = {name: model_key(base._feature_spec(name)) for name in base._layers()}
+    keys = stored_keys(base, images[:1])
     for name, value in _UNDECLARED.items():
         value = tmp_path / value if name == "memory" else value
         other = small(None).set_params(**{name: value}).fit(images)
-        assert {layer: model_key(other._feature_spec(layer)) for layer in keys} == keys, name
+        if name != "memory":  # stored_keys transforms into a memory of its own
+            assert stored_keys(other, images[:1]) == keys, name
         assert other._fit_params == base._fit_params, name
         base.set_params(**{name: value})
         base._check_unchanged_since_fit()  # nothing to refit
     seeded = small(None, random_state=1).fit(images)
-    assert model_key(seeded._feature_spec("block4_pool")) != keys["block4_pool"]
+    assert stored_keys(seeded, images[:1]) != keys
 
 
 # ----------------------------------------------------------------------------- the feature store alone

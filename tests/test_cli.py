@@ -501,10 +501,10 @@ def test_the_one_cache_line_adds_up_the_per_fit_lines(tmp_path, sklvgg):
     "args, words",
     [
         (["temperature", "--input-size", "112"], "needs input_size=224"),
-        (["caltech256", "--layer", "fc2", "--pooling", "avg"], "pooling='avg' cannot apply to layer 'fc2'"),
+        (["caltech256", "--layer", "fc2", "--pooling", "avg"], "pooling='avg' has no effect on layer 'fc2'"),
         (
             ["urban-tribes", "--layer", "predictions", "--pooling", "max"],
-            "pooling='max' cannot apply to layer 'predictions'",
+            "pooling='max' has no effect on layer 'predictions'",
         ),
     ],
 )
@@ -588,9 +588,10 @@ def test_an_output_that_cannot_be_written_is_one_line(tmp_path, sklvgg, monkeypa
         ),
         (
             ["layers", "--layers", "block5_pool", "fc2", "--pooling", "avg"],
-            "pooling='avg' cannot apply to 'fc2' among the layers",
+            "pooling='avg' has no effect on layer 'fc2': its output is a vector, with no spatial maps "
+            "to pool (among the layers ['block5_pool', 'fc2'], each cut alone)",
         ),
-        (["caltech256", "--pooling", "max"], "cannot apply to the default layer 'fc2' of weights None"),
+        (["caltech256", "--pooling", "max"], "to pool (the default layer of weights None)"),
     ],
 )
 def test_more_options_that_cannot_apply(tmp_path, sklvgg, args, words):

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from conftest import stored_keys
 
 from sklvgg import VGG16FeatureTransformer
 from sklvgg._features import block_slices, feature_blocks, feature_names, layer_width, views
@@ -38,3 +39,16 @@ def test_fitted_width_matches_names_and_views(flip):
     assert len(vgg.get_feature_names_out()) == vgg.n_features_out_
     mirrors = [False, True] if flip else [False]
     assert vgg.views_ == views(vgg) == [(size, m) for size in (32, 48) for m in mirrors]
+
+
+def test_pooling_on_a_dense_layer_is_a_no_op(fake_network, images):
+    """Features, width, the cache key and the "fitted for" record: pooling on ``fc2`` changes none."""
+    pooled, plain = (VGG16FeatureTransformer(weights=None, layer="fc2", pooling=p, random_state=0).fit(images)
+                     for p in ("avg", None))  # fmt: skip
+    assert pooled.n_features_out_ == plain.n_features_out_ == 4096
+    assert pooled._fit_params == plain._fit_params
+    assert stored_keys(pooled, images[:1]) == stored_keys(plain, images[:1])
+    np.testing.assert_array_equal(pooled.transform(images), plain.transform(images))
+    # ... while on a list that mixes kinds, it pools the conv and pool layers
+    mixed = VGG16FeatureTransformer(weights=None, layer=["block5_pool", "fc2"], pooling="max", random_state=0)
+    assert mixed.fit(images).n_features_out_ == 512 + 4096

@@ -4,8 +4,7 @@ import numpy as np
 import pytest
 
 from sklvgg import LAYER_NAMES, VGG16FeatureTransformer, WeightsUnavailableError, _weights
-from sklvgg._architecture import imagenet_class_names, layer_output_shape
-from sklvgg._weights import read_weight_arrays
+from sklvgg._architecture import imagenet_class_names, kernel_shape, layer_output_shape
 
 
 def test_layer_output_shapes_match_keras():
@@ -18,7 +17,37 @@ def test_layer_output_shapes_match_keras():
                 layer.name,
                 size,
             )
+            # the weight shapes the files are checked against, from the same table
+            expected = tuple(layer.kernel.shape) if layer.weights else None
+            assert kernel_shape(layer.name, size) == expected, (layer.name, size)
     assert LAYER_NAMES[0] == "block1_conv1" and LAYER_NAMES[-1] == "predictions"
+
+
+def test_pooling_acts_on_conv_and_pool_layers_only():
+    """The one rule of ``pooling``: the library's no-op on flatten and dense layers, and its reason."""
+    from sklvgg._architecture import TOP_LAYERS, ignored_pooling, layer_pooling
+
+    for layer in LAYER_NAMES:
+        for pooling in (None, "avg", "max"):
+            assert layer_pooling(layer, pooling) == (None if layer in TOP_LAYERS else pooling), layer
+    assert ignored_pooling(["fc2"], "avg") == (
+        "pooling='avg' has no effect on layer 'fc2': its output is a vector, with no spatial maps to pool"
+    )
+    assert ignored_pooling(["fc1", "flatten"], "max").startswith(
+        "pooling='max' has no effect on the layers ['fc1', 'flatten']: their outputs are vectors"
+    )
+    assert ignored_pooling(["block5_pool", "fc2"], "avg") is None  # it acts on block5_pool
+    assert ignored_pooling(["fc2"], None) is None
+
+
+def test_only_the_top_needs_its_input_size():
+    from sklvgg._architecture import TOP_INPUT_SIZE, needs_top_input_size
+
+    assert TOP_INPUT_SIZE == 224
+    assert needs_top_input_size(["block5_pool", "fc2", "flatten"], 112) == ["fc2", "flatten"]
+    assert needs_top_input_size(["block5_pool", "fc2", "predictions"], 224) == []
+    assert needs_top_input_size(["block1_conv1", "block5_pool"], 48) == []
+    assert needs_top_input_size(["fc1", "block5_pool"], None) == ["fc1"]  # any size but 224 (scales)
 
 
 def test_imagenet_class_names():
@@ -26,6 +55,18 @@ def test_imagenet_class_names():
     assert len(names) == 1000 == len(set(names))
     assert names[:3] == ["tench", "goldfish", "great_white_shark"]
     assert names[-1] == "toilet_tissue"
+
+
+@pytest.mark.parametrize("preprocessing", ["caffe", "none"])
+def test_preprocess_ops_is_keras_preprocess_input(rng, preprocessing):
+    """The one "caffe" step every backend runs: exactly ``keras.applications.vgg16.preprocess_input``."""
+    from keras.applications.vgg16 import preprocess_input
+
+    from sklvgg._architecture import preprocess_ops
+
+    x = rng.integers(0, 256, (2, 8, 8, 3)).astype(np.float32)
+    expected = preprocess_input(x.copy()) if preprocessing == "caffe" else x
+    np.testing.assert_array_equal(np.asarray(preprocess_ops(x, preprocessing)), expected)
 
 
 def _keras_features(model, images, layer):
@@ -94,9 +135,10 @@ def test_hed_weights_load_and_differ_from_random(images):
     assert a.shape == b.shape == (6, 512)
     assert not np.allclose(a, b)
     # the kernels are the bundled ones, not an initialisation
-    arrays = read_weight_arrays(_weights.hed_weights_path())
-    assert len(arrays) == 13 and arrays["block1_conv1"][0].shape == (3, 3, 3, 64)
-    assert np.abs(arrays["block1_conv1"][0]).max() > 0.3  # Glorot limit here is ~0.27
+    kernel, bias = hed.get_layer_weights("block1_conv1")
+    assert kernel.shape == (3, 3, 3, 64) and bias.shape == (64,)
+    assert hed.get_layer_weights("block5_conv3")[0].shape == (3, 3, 512, 512)
+    assert np.abs(kernel).max() > 0.3  # Glorot limit here is ~0.27
 
 
 @pytest.mark.parametrize("layer", ["fc1", "fc2", "flatten", "predictions"])
@@ -299,7 +341,7 @@ def test_model_store_is_bounded_and_drops_the_cuts_of_a_dropped_backbone(monkeyp
     monkeypatch.setattr(
         _models, "build_vgg16", lambda arrays, top, size, precision: built.append(size) or size
     )
-    monkeypatch.setattr(_models, "_compile_cut", lambda backbone, layer, *args: (backbone, layer))
+    monkeypatch.setattr(_models, "compile_cut", lambda backbone, layer, *args: (backbone, layer))
     monkeypatch.setattr(_models, "_CUTS", BoundedStore(maxsize=3))
     monkeypatch.setattr(_models, "_BACKBONES", BoundedStore(maxsize=2, on_evict=_models._forget_cuts))
     source = SimpleNamespace(key="fake", arrays=lambda include_top: {})
@@ -308,7 +350,7 @@ def test_model_store_is_bounded_and_drops_the_cuts_of_a_dropped_backbone(monkeyp
         return _models.get_feature_function(source, layer, size, "float32", "avg")
 
     def kept():  # (input size, layer) of the cuts kept, least recently used first
-        return [(key[2], key[4]) for key in _models._CUTS.keys()]
+        return [(backbone_key[2], cut_key[0]) for backbone_key, cut_key in _models._CUTS.keys()]
 
     assert cut("block1_pool", 32) == (32, "block1_pool")
     assert cut(["block1_pool"], 32) is cut("block1_pool", 32)  # one layer: the same cut

@@ -291,8 +291,8 @@ def _refuse_inapplicable(args):
 
     Then the defaults of the options left out are filled in. The rules of the
     cuts themselves (pooling on a dense layer, 224 x 224 for the top) are the
-    library's (:func:`~sklvgg.experiments.resolve_setting`): its error is
-    relayed as the one line.
+    library's (:func:`~sklvgg.experiments.resolve_setting`, which asks
+    ``sklvgg._architecture``): its error is relayed as the one line.
     """
     from sklvgg.experiments import HOLDOUT_FRACTION
 
@@ -309,8 +309,6 @@ def _refuse_inapplicable(args):
         )
     if hasattr(args, "holdout_fraction") and args.holdout_fraction is None:
         args.holdout_fraction = HOLDOUT_FRACTION
-    if args.input_size is None:
-        args.input_size = 224
 
 
 def _reproduce(args):

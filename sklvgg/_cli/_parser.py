@@ -5,7 +5,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-from .._architecture import LAYER_NAMES
+from .._architecture import LAYER_NAMES, TOP_INPUT_SIZE
 from ._commands import _demo, _reproduce
 
 WEIGHTS = ("hed-bsds500", "imagenet", "none")
@@ -305,8 +305,8 @@ def _add_reproduce(sub, common):
                 + ("32, as the report)" if name == "layers" else "all of them)"),
             )  # fmt: skip
         exp.add_argument(
-            "--input-size", type=int, default=None if name == "temperature" else 224,
-            help="image side fed to VGG16 (default: 224"
+            "--input-size", type=int, default=TOP_INPUT_SIZE,
+            help="image side fed to VGG16 (default: %(default)s"
             + ("; the 1000-way layer takes nothing else)" if name == "temperature" else ")"),
         )  # fmt: skip
         exp.add_argument(

@@ -5,8 +5,9 @@
 the cut and how it is pooled (one spelling, :func:`cut_pooling`), the input size,
 the class counts the data gives, the split, the epochs, the preprocessing, the
 head, and what the weights answer (:func:`sklvgg._weights.weight_facts`). The
-rules the transformer owns (a dense layer needs 224 x 224 input) are asked of
-the transformer itself, once, here; nothing downstream decides them again.
+rules the library owns (a dense layer needs 224 x 224 input, pooling has no
+effect on it) are asked of the library itself, once, here; nothing downstream
+decides them again.
 """
 
 from dataclasses import asdict, dataclass
@@ -14,7 +15,7 @@ from numbers import Integral
 
 import numpy as np
 
-from .._architecture import SPATIAL_LAYERS, TOP_LAYERS
+from .._architecture import SPATIAL_LAYERS, TOP_LAYERS, ignored_pooling
 from .._weights import has_top, weight_facts
 from ..exceptions import InputError
 from ._protocol import HOLDOUT_FRACTION, default_preprocessing, make_head
@@ -129,24 +130,25 @@ def _temperature_weights(weights):
 def _check_cuts(layers, pooling, input_size, default_of=None):
     """The transformer's own rules on these cuts, asked once: an :class:`InputError` naming the parameter.
 
-    ``default_of``: the weights whose default layer ``layers`` is (named in the message).
+    Each cut of a run is a transformer of its own. On a cut where the library
+    ignores ``pooling`` (:func:`sklvgg._architecture.ignored_pooling`: a flatten
+    or dense layer), a pooling the user asked for would be dropped without a
+    word: the library's reason is raised instead. ``default_of``: the weights
+    whose default layer ``layers`` is (named in the message).
     """
     from .._transformer import VGG16FeatureTransformer
 
-    dense = [layer for layer in layers if layer in TOP_LAYERS]
-    if pooling is not None and len(layers) == 1 and dense:
-        which = (
-            f"layer {dense[0]!r}" if default_of is None else f"the default layer {dense[0]!r} of {default_of}"
-        )
-        raise InputError(
-            f"pooling={pooling!r} cannot apply to {which}: a fully connected layer has no spatial maps to "
-            f"pool. Use pooling=None, or a conv or pool layer."
-        )
-    if pooling is not None and dense:
-        raise InputError(
-            f"pooling={pooling!r} cannot apply to {dense[0]!r} among the layers {list(layers)}: a fully "
-            f"connected layer has no spatial maps to pool. Use pooling=None, or conv and pool layers only."
-        )
+    for layer in layers:
+        reason = ignored_pooling((layer,), pooling)
+        if reason is None:
+            continue
+        if len(layers) > 1:
+            where = f" (among the layers {list(layers)}, each cut alone)"
+            instead = "conv and pool layers only"
+        else:
+            where = "" if default_of is None else f" (the default layer of {default_of})"
+            instead = "a conv or pool layer"
+        raise InputError(f"{reason}{where}. Use pooling=None, or {instead}.")
     for layer in layers:
         vgg = VGG16FeatureTransformer(weights=None, layer=layer, pooling=pooling, input_size=input_size)
         vgg._validate_params()
@@ -174,7 +176,8 @@ n_classes, layers, cut_layer, temperatures, temperature_on
     pooling : {"auto", None, "avg", "max"}, default="auto"
         ``"auto"``: ``"avg"`` for a conv or pool cut, none for a dense one;
         ``None`` for ``"layers"`` (flattened, as the report). A pooling given
-        for a dense cut is refused.
+        for a dense cut, which the transformer would ignore there, is refused
+        with the library's reason.
 
     Returns
     -------

@@ -12,17 +12,16 @@ import numpy as np
 from joblib import effective_n_jobs
 
 from .._architecture import (
-    CAFFE_MEAN_BGR,
     LAYER_NAMES,
     SPATIAL_LAYERS,
     TOP_LAYERS,
-    build_vgg16,
+    layer_pooling,
     preprocess_ops,
 )
 from .._backends import keras_backend
 from .._features import feature_blocks
 from .._images import as_image_source, iter_batches
-from .._models import _BACKBONES, _BUILD_LOCK
+from .._models import backbone
 from .._transformer import _predictions_bias
 from ..exceptions import InputError
 from ._common import target_indices, upsample, view_weights
@@ -35,12 +34,7 @@ CONV_LAYERS = tuple(name for name in SPATIAL_LAYERS if "conv" in name)
 
 def _backbone(vgg, size, include_top):
     """The store's backbone for ``vgg`` at ``size`` px: the very model the compiled cuts use."""
-    source = vgg._weight_source.refreshed()
-    with _BUILD_LOCK:
-        return _BACKBONES.get_or_create(
-            (source.key, include_top, size, vgg.precision),
-            lambda: build_vgg16(source.arrays(include_top), include_top, size, vgg.precision),
-        )
+    return backbone(vgg._weight_source.refreshed(), include_top, size, vgg.precision)
 
 
 def _check_layer(vgg, layer):
@@ -60,10 +54,10 @@ def _features_ops(outputs, layers, pooling):
 
     blocks = []
     for name in layers:
-        y = ops.cast(outputs[name], "float32")
-        if name in SPATIAL_LAYERS and pooling == "avg":
+        y, pool = ops.cast(outputs[name], "float32"), layer_pooling(name, pooling)
+        if pool == "avg":
             y = ops.mean(y, axis=(1, 2))
-        elif name in SPATIAL_LAYERS and pooling == "max":
+        elif pool == "max":
             y = ops.max(y, axis=(1, 2))
         blocks.append(ops.reshape(y, (ops.shape(y)[0], -1)))
     return ops.concatenate(blocks, axis=1) if len(blocks) > 1 else blocks[0]
@@ -134,7 +128,6 @@ def grad_cams(estimator, X, target=None, *, layer="block5_conv3", size=None, bat
         gradient of the class's score with respect to ``A_k``; views averaged.
     targets, features, scores : as :func:`~._cam.exact_cams` returns them.
     """
-    import keras
     from keras import ops
 
     vgg, steps = check_pipeline(estimator)
@@ -149,7 +142,6 @@ def grad_cams(estimator, X, target=None, *, layer="block5_conv3", size=None, bat
     all_views = view_weights(vgg)
     total_weight = sum(weight for *_, weight, _ in all_views)
     n_threads = effective_n_jobs(vgg.n_jobs)
-    mean = keras.ops.convert_to_tensor(CAFFE_MEAN_BGR)
     maps = np.zeros((n, out_size, out_size))
     features = np.zeros((n, vgg.n_features_out_), dtype=np.float32)
     scores = np.zeros((n, len(classes)))
@@ -163,7 +155,7 @@ def grad_cams(estimator, X, target=None, *, layer="block5_conv3", size=None, bat
                                        crop=vgg.resize == "crop")  # fmt: skip
             batch = np.ascontiguousarray(batch[:, :, ::-1] if mirrored else batch)
             x = ops.convert_to_tensor(batch)
-            x = preprocess_ops(x, vgg.preprocessing, lambda rgb: ops.flip(rgb, axis=-1) - mean)
+            x = preprocess_ops(x, vgg.preprocessing)
             names = [lyr.name for lyr in model.layers]
             at = names.index(layer)
             last = max(names.index(name) for name in layers)
