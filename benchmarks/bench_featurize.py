@@ -409,8 +409,8 @@ def _accuracy(args):
 
     from sklvgg import SoftmaxHeadClassifier, VGG16FeatureTransformer
     from sklvgg.datasets import load_image_folder
+    from sklvgg.descriptors import SignedPower
     from sklvgg.model_selection import PerClassSplit
-    from sklvgg.preprocessing import SignedPower
 
     if not SHARED.is_dir() or not IMAGENET_CONV.is_file():
         return {"text": "Accuracy row skipped: ../shared/data absent.", "checks": []}

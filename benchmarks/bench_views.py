@@ -13,7 +13,7 @@ photos is scored once; the fifth fold is the study's split):
   (each scale's maps pooled; only with ``--extra-scale``);
 - ``vgg__layer``: ``block5_pool``, or with ``--with-block4`` also ``block4_pool``
   and ``block5_pool`` together;
-- ``power``: none, or the signed square root (:class:`sklvgg.preprocessing.SignedPower`);
+- ``power``: none, or the signed square root (:class:`sklvgg.descriptors.SignedPower`);
 - ``norm``: none, or L2 (``sklearn.preprocessing.Normalizer``).
 
 Every view is cached apart (``--memory``): one transform with all the views fills
@@ -45,7 +45,7 @@ from sklearn.preprocessing import Normalizer
 
 from sklvgg import SoftmaxHeadClassifier, VGG16FeatureTransformer, collect_transforms
 from sklvgg.datasets import load_image_folder
-from sklvgg.preprocessing import SignedPower
+from sklvgg.descriptors import SignedPower
 
 N_FOLDS = 5
 

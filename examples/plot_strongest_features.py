@@ -14,7 +14,7 @@ a parameter here, so one ``GridSearchCV`` measures what each buys:
 
 - ``vgg__flip``: the mirror image's features averaged in (``flip=True``);
 - ``vgg__scales``: several image sizes, each pooled, then averaged;
-- ``power``: :class:`sklvgg.preprocessing.SignedPower`, the signed square root;
+- ``power``: :class:`sklvgg.descriptors.SignedPower`, the signed square root;
 - ``norm``: scikit-learn's ``Normalizer`` (L2).
 
 Power and norm are pipeline steps, not transformer parameters: they change
@@ -78,8 +78,8 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import Normalizer
 
 from sklvgg import SoftmaxHeadClassifier
+from sklvgg.descriptors import SignedPower
 from sklvgg.model_selection import PerClassSplit
-from sklvgg.preprocessing import SignedPower
 
 pipe = Pipeline(
     [

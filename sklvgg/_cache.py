@@ -114,7 +114,7 @@ def model_key(features):
     """Hash of everything that changes the cached activations of one layer.
 
     ``features`` is the transformer's declaration of its own parameters that
-    change a feature vector (:func:`sklvgg._features.cache_spec`: weights
+    change a feature vector (:func:`sklvgg._feature_spec.cache_spec`: weights
     identity, layer, pooling, input size, precision, preprocessing, resize and
     the view); to it are added
     what the environment changes: the entry format, the resize, and

@@ -23,9 +23,9 @@ from ._architecture import (
     needs_top_input_size,
 )
 from ._backends import PRECISIONS, resolve_precision
+from ._cached_features import CachedFeatures
 from ._constraints import ImageSizes, LayerNames
-from ._feature_store import FeatureStore
-from ._features import (
+from ._feature_spec import (
     block_slices,
     cache_spec,
     feature_blocks,
@@ -36,7 +36,7 @@ from ._features import (
     views,
 )
 from ._images import MAX_IMAGE_PIXELS, as_image_source, iter_batches
-from ._models import get_feature_function, reserve_models
+from ._network_store import get_feature_function, reserve_models
 from ._reporting import progress_bar
 from ._store import BoundedStore
 from ._weights import resolve_weights
@@ -467,7 +467,7 @@ class VGG16FeatureTransformer(TransformerMixin, BaseEstimator):
     # ------------------------------------------------------------------ fitting
 
     # The parameters that change a feature vector (FEATURE_PARAMS) and the views of an
-    # image (VIEW_PARAMS) are declared once in sklvgg._features: the cache key, the
+    # image (VIEW_PARAMS) are declared once in sklvgg._feature_spec: the cache key, the
     # "changed since fit" check and the feature names derive from them; changing one
     # after fit needs a new fit.
     #: The parameters that act in ``transform`` and may change after fit: checked there again.
@@ -667,14 +667,14 @@ class VGG16FeatureTransformer(TransformerMixin, BaseEstimator):
         return as_image_source(X, self.max_image_pixels, warn_scale=self.preprocessing != "samplewise")
 
     def _raw_features(self, source):
-        """Activations (logits for ``predictions``) of every image, via the feature store, views combined.
+        """Activations (logits for ``predictions``) of every image, views combined.
 
-        Each view (size, mirrored) is one call of :meth:`FeatureStore.features`,
+        Each view (size, mirrored) is one call of :meth:`CachedFeatures.features`,
         each layer of it under its own cache key (the key a single-layer
         transformer uses, with the view's size and mirroring); the views are
         combined by :meth:`_combine_views`.
         """
-        store = FeatureStore(self.memory, source)
+        store = CachedFeatures(self.memory, source)
         weights = self._weight_source.refreshed()
         parts = {}
         reserve_models(len({size for size, _ in self.views_}))  # one backbone per size, kept

@@ -18,7 +18,7 @@ from sklearn.pipeline import Pipeline
 import sklvgg._transformer as transformer_module
 from sklvgg import CacheWarning, SoftmaxHeadClassifier, VGG16FeatureTransformer
 from sklvgg._cache import FeatureCache, image_keys
-from sklvgg._features import FEATURE_PARAMS
+from sklvgg._feature_spec import FEATURE_PARAMS
 from sklvgg._images import as_image_source
 
 
@@ -803,7 +803,7 @@ def test_entries_of_the_wrong_length_or_checksum_are_warned_and_recomputed(tmp_p
 
 def test_every_declared_parameter_invalidates_what_the_transformer_was_fitted_for(images):
     """Walk the declaration again: changing any declared field after fit is refused by transform."""
-    from sklvgg._features import FEATURE_PARAMS, VIEW_PARAMS
+    from sklvgg._feature_spec import FEATURE_PARAMS, VIEW_PARAMS
 
     other = dict(_OTHER_VALUE, weights="hed-bsds500", flip=True, scales=[32, 48])
     assert set(other) == set(FEATURE_PARAMS) | set(VIEW_PARAMS)
@@ -821,7 +821,7 @@ _UNDECLARED = {"batch_size": 2, "verbose": 1, "memory": "elsewhere", "n_jobs": 2
 
 
 def test_parameters_outside_the_declaration_change_neither_the_key_nor_the_fit(images, tmp_path):
-    from sklvgg._features import FEATURE_PARAMS, VIEW_PARAMS
+    from sklvgg._feature_spec import FEATURE_PARAMS, VIEW_PARAMS
 
     declared = set(FEATURE_PARAMS) | set(VIEW_PARAMS)
     acting_elsewhere = {"random_state", "temperature", "temperature_on"}
@@ -874,10 +874,10 @@ def _source(values):
 
 
 def test_store_without_memory_computes_every_row_in_one_call():
-    from sklvgg._feature_store import FeatureStore
+    from sklvgg._cached_features import CachedFeatures
 
     source = _source([3, 1, 3])
-    store, network = FeatureStore(None, source), _Network(source)
+    store, network = CachedFeatures(None, source), _Network(source)
     out = store.features(_blocks("ab"), network)
     assert network.calls == [([0, 1, 2], ("a", "b"))]
     expected = np.hstack([network.block(range(3), "a"), network.block(range(3), "b")])
@@ -887,17 +887,17 @@ def test_store_without_memory_computes_every_row_in_one_call():
 
 
 def test_store_computes_only_the_missing_images_and_blocks(tmp_path):
-    from sklvgg._feature_store import FeatureStore
+    from sklvgg._cached_features import CachedFeatures
 
     source = _source([5, 6, 5, 7])  # image 5 twice
-    store, network = FeatureStore(tmp_path, source), _Network(source)
+    store, network = CachedFeatures(tmp_path, source), _Network(source)
     first = store.features(_blocks("a"), network)
     assert network.calls == [([0, 1, 3], ("a",))]  # each distinct image once, at its first row
     assert (store.hits, store.misses, store.computed) == (0, 4, 3)
     np.testing.assert_array_equal(first[:, 0], [5, 6, 5, 7])
 
     more = _source([7, 8, 5])  # 7 and 5 have block a; 8 has nothing
-    store, network = FeatureStore(tmp_path, more), _Network(more)
+    store, network = CachedFeatures(tmp_path, more), _Network(more)
     out = store.features(_blocks("ba"), network)
     # every image misses b: one pass at b, plus a only where some image misses it
     assert network.calls == [([0, 1, 2], ("b", "a"))]
@@ -905,7 +905,7 @@ def test_store_computes_only_the_missing_images_and_blocks(tmp_path):
     np.testing.assert_array_equal(out[:, 3:], [[7, 7], [8, 8], [5, 5]])
     assert (store.hits, store.misses, store.computed, store.computed_blocks) == (0, 3, 3, ("b", "a"))
 
-    store, network = FeatureStore(tmp_path, more), _Network(more)
+    store, network = CachedFeatures(tmp_path, more), _Network(more)
     again = store.features(_blocks("ab"), network)
     assert network.calls == [] and (store.rows, store.hits, store.misses, store.computed) == (3, 3, 0, 0)
     np.testing.assert_array_equal(again, np.hstack([out[:, 3:], out[:, :3]]))
@@ -914,10 +914,10 @@ def test_store_computes_only_the_missing_images_and_blocks(tmp_path):
 
 def test_store_counts_images_over_every_view_and_reports_them(tmp_path, capsys):
     from sklvgg import collect_transforms
-    from sklvgg._feature_store import FeatureStore
+    from sklvgg._cached_features import CachedFeatures
 
     source = _source([1, 2, 3])
-    store, network = FeatureStore(tmp_path, source), _Network(source)
+    store, network = CachedFeatures(tmp_path, source), _Network(source)
     store.features(_blocks("a"), network)
     store.features(_blocks("a"), network)  # a second view with the same key: read back
     store.features(_blocks("b"), network)
@@ -931,14 +931,14 @@ def test_store_counts_images_over_every_view_and_reports_them(tmp_path, capsys):
     assert capsys.readouterr().out == ""
     assert (tally.rows, tally.rows_read_back, tally.images_computed) == (3, 0, 3)
 
-    store = FeatureStore(tmp_path, source)
+    store = CachedFeatures(tmp_path, source)
     for names in ("a", "a", "b"):  # every view read back
         store.features(_blocks(names), _Network(source))
     assert (store.rows, store.hits, store.misses, store.computed) == (3, 3, 0, 0)
     store.report(verbose=1, name="Tester")
     assert capsys.readouterr().out.rstrip().endswith(": 3 hits, 0 misses (0 images computed)")
 
-    store = FeatureStore(None, source)
+    store = CachedFeatures(None, source)
     for names in ("a", "b"):
         store.features(_blocks(names), _Network(source))
     assert (store.rows, store.hits, store.misses, store.computed) == (3, 0, 3, 3)
@@ -1007,7 +1007,7 @@ def test_two_random_top_seeds_sharing_one_cache_miss_each_other(images, tmp_path
 
 def test_every_view_parameter_keys_its_own_entries(images, tmp_path):
     """Walk the views' declaration: another value of each, on one cache folder, computes its own rows."""
-    from sklvgg._features import VIEW_PARAMS
+    from sklvgg._feature_spec import VIEW_PARAMS
 
     other = {"flip": True, "scales": [32, 48]}
     assert set(other) == set(VIEW_PARAMS)  # a new view parameter needs its value here

@@ -15,8 +15,8 @@ from sklearn.svm import SVC
 
 import sklvgg
 from sklvgg import SoftmaxHeadClassifier, VGG16FeatureTransformer
+from sklvgg.descriptors import SignedPower
 from sklvgg.inspection import class_activation_maps
-from sklvgg.preprocessing import SignedPower
 
 SIZE = 32
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")

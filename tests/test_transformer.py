@@ -664,17 +664,19 @@ def test_feature_names_describe_the_fitted_features_after_a_flip_change(images):
 
 
 def test_more_scales_than_the_model_store_holds_build_each_network_once(images, monkeypatch):
-    from sklvgg import _models
+    from sklvgg import _network_store
     from sklvgg._store import BoundedStore
 
-    monkeypatch.setattr(_models, "_CUTS", BoundedStore(maxsize=_models.MAX_CACHED_CUTS))
+    monkeypatch.setattr(_network_store, "_CUTS", BoundedStore(maxsize=_network_store.MAX_CACHED_CUTS))
     monkeypatch.setattr(
-        _models, "_BACKBONES", BoundedStore(maxsize=_models.MAX_CACHED_MODELS, on_evict=_models._forget_cuts)
+        _network_store,
+        "_BACKBONES",
+        BoundedStore(maxsize=_network_store.MAX_CACHED_MODELS, on_evict=_network_store._forget_cuts),
     )
-    built, build = [], _models.build_vgg16
-    monkeypatch.setattr(_models, "build_vgg16", lambda *args: built.append(args[2]) or build(*args))
+    built, build = [], _network_store.build_vgg16
+    monkeypatch.setattr(_network_store, "build_vgg16", lambda *args: built.append(args[2]) or build(*args))
     scales = (32, 40, 48, 56)
-    assert len(scales) > _models.MAX_CACHED_MODELS
+    assert len(scales) > _network_store.MAX_CACHED_MODELS
     vgg = small(scales=scales, flip=True).fit(images)
     first = vgg.transform(images[:2])
     for _ in range(2):

@@ -5,7 +5,7 @@ from joblib import effective_n_jobs
 
 from .._architecture import SPATIAL_LAYERS, layer_output_shape
 from .._images import as_image_source, iter_batches
-from .._models import get_feature_function
+from .._network_store import get_feature_function
 from ..exceptions import InputError
 from ._common import target_indices, upsample, view_weights
 from ._steps import affine_map, check_pipeline

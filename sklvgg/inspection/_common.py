@@ -4,7 +4,7 @@ import functools
 
 import numpy as np
 
-from .._features import feature_blocks
+from .._feature_spec import feature_blocks
 from ..exceptions import InputError
 
 __all__ = ["upsample", "view_weights", "target_indices"]

@@ -19,9 +19,9 @@ from .._architecture import (
     preprocess_ops,
 )
 from .._backends import keras_backend
-from .._features import feature_blocks
+from .._feature_spec import feature_blocks
 from .._images import as_image_source, iter_batches
-from .._models import backbone
+from .._network_store import backbone
 from .._transformer import _predictions_bias
 from ..exceptions import InputError
 from ._common import target_indices, upsample, view_weights

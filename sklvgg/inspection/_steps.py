@@ -14,8 +14,8 @@ from sklearn.preprocessing import MaxAbsScaler, MinMaxScaler, Normalizer, Standa
 from sklearn.utils.validation import check_is_fitted
 
 from .._transformer import VGG16FeatureTransformer
+from ..descriptors import SignedPower
 from ..exceptions import InputError
-from ..preprocessing import SignedPower
 
 __all__ = ["affine_map", "check_pipeline", "class_weights", "score_ops"]
 
@@ -149,7 +149,7 @@ def score_ops(steps):
         else:
             raise InputError(
                 f"Grad-CAM differentiates through StandardScaler, MaxAbsScaler, MinMaxScaler, PCA, "
-                f"Normalizer and sklvgg.preprocessing.SignedPower; step {name!r} "
+                f"Normalizer and sklvgg.descriptors.SignedPower; step {name!r} "
                 f"({type(step).__name__}) is none of them."
             )
     W, b = (np.asarray(a, np.float32) for a in class_weights(*steps[-1]))

@@ -1,10 +1,10 @@
-"""The feature store: one call per view gives the feature matrix, cached entries read back.
+"""The features of one image source through the on-disk cache: one call per view, entries read back.
 
-:class:`FeatureStore` stands between :class:`~sklvgg.VGG16FeatureTransformer`
+:class:`CachedFeatures` stands between :class:`~sklvgg.VGG16FeatureTransformer`
 and the per-image cache of :mod:`sklvgg._cache`, as ``joblib.Memory`` stands
 between a ``Pipeline`` and its steps: the transformer says what it wants (the
 blocks of one view, each by the declaration of what changes it) and how to
-compute rows that are missing; the store resolves the ``memory`` folder, keys
+compute rows that are missing; it resolves the ``memory`` folder, keys
 the images and the blocks, reads the entries there are, asks ``compute`` for
 the images that miss any block (once each, in one pass through the blocks some
 of them miss), writes each batch as it comes, counts hits and misses, and
@@ -16,10 +16,10 @@ import numpy as np
 from ._cache import FeatureCache, image_keys, model_key, resolve_location
 from ._reporting import active_tally
 
-__all__ = ["FeatureStore"]
+__all__ = ["CachedFeatures"]
 
 
-class FeatureStore:
+class CachedFeatures:
     """The features of one image source, through the cache in ``memory`` if any.
 
     Parameters

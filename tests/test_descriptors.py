@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from sklvgg.preprocessing import SignedPower
+from sklvgg.descriptors import SignedPower
 
 
 @parametrize_with_checks([SignedPower()])
@@ -37,3 +37,15 @@ def test_signed_power_refuses_what_overflows_the_dtype_naming_power_and_the_valu
         np.testing.assert_allclose(small, [[-(2.0**50), 0.0]], rtol=1e-6)
         with pytest.raises(ValueError, match="power=50"):
             SignedPower(power=50).fit_transform(np.array([[1e300]]))
+
+
+def test_the_old_module_name_still_imports_signed_power_and_warns():
+    from sklvgg import descriptors
+
+    with pytest.warns(FutureWarning, match="renamed sklvgg.descriptors"):
+        from sklvgg.preprocessing import SignedPower as Old
+    assert Old is descriptors.SignedPower
+    import sklvgg.preprocessing
+
+    with pytest.raises(AttributeError, match="has no attribute 'Normalizer'"):
+        sklvgg.preprocessing.Normalizer  # noqa: B018

@@ -1,11 +1,11 @@
-"""Tests of ``sklvgg._features``: what the declared parameters make of an image's columns."""
+"""Tests of ``sklvgg._feature_spec``: what the declared parameters make of an image's columns."""
 
 import numpy as np
 import pytest
 from conftest import stored_keys
 
 from sklvgg import VGG16FeatureTransformer
-from sklvgg._features import block_slices, feature_blocks, feature_names, layer_width, views
+from sklvgg._feature_spec import block_slices, feature_blocks, feature_names, layer_width, views
 
 
 @pytest.mark.parametrize(("flip", "n_blocks"), [(False, 1), (True, 1), ("concat", 2)])
