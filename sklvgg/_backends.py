@@ -22,6 +22,7 @@ __all__ = [
     "compile_cut",
     "has_native_bfloat16",
     "keras_backend",
+    "pool_ops",
     "resolve_precision",
     "warn_if_bfloat16_is_emulated",
 ]
@@ -270,16 +271,18 @@ def compile_cut(model, layer, input_size, pooling, preprocessing="caffe"):
     return FeatureFunction(compiled, to_numpy, cut, backend)
 
 
-def _head_ops(y, pool):
+def pool_ops(y, pool):
     """Cast to float32, pool over space (or flatten), with ``keras.ops``: one code for every backend.
 
-    With ``pool`` a tuple (one entry per output of a multi-output cut), ``y``
+    The compiled cuts end with it, and Grad-CAM rebuilds their features with it.
+    ``pool`` is :func:`~sklvgg._architecture.layer_pooling`'s answer for the
+    layer. With ``pool`` a tuple (one entry per output of a multi-output cut), ``y``
     is the list of outputs, each treated so, and the result their concatenation.
     """
     from keras import ops
 
     if isinstance(pool, tuple):
-        return ops.concatenate([_head_ops(part, p) for part, p in zip(y, pool)], axis=1)
+        return ops.concatenate([pool_ops(part, p) for part, p in zip(y, pool)], axis=1)
     y = ops.cast(y, "float32")
     if pool == "avg":
         y = ops.mean(y, axis=(1, 2))
@@ -298,7 +301,7 @@ def _compile_tensorflow(cut, input_size, pool, preprocessing="caffe"):
     )
     def features(batch):
         x = preprocess_ops(batch, preprocessing)
-        return _head_ops(cut(x, training=False), pool)
+        return pool_ops(cut(x, training=False), pool)
 
     # Traced once, here: its signature never changes, so it never retraces. TensorFlow
     # counts each new cut's first trace against the same Python function, though, and
@@ -324,7 +327,7 @@ def _compile_jax(cut, input_size, pool, preprocessing="caffe"):
     def features(trainable, frozen, batch):
         x = preprocess_ops(batch, preprocessing)
         y, _ = cut.stateless_call(trainable, frozen, x, training=False)
-        return _head_ops(y, pool)
+        return pool_ops(y, pool)
 
     return (lambda batch: features(trainable, frozen, batch)), np.asarray
 
@@ -337,6 +340,6 @@ def _compile_torch(cut, input_size, pool, preprocessing="caffe"):
         with torch.inference_mode():
             rgb = keras.ops.convert_to_tensor(batch)
             x = preprocess_ops(rgb, preprocessing)
-            return _head_ops(cut(x, training=False), pool)
+            return pool_ops(cut(x, training=False), pool)
 
     return features, lambda y: y.cpu().numpy()

@@ -38,8 +38,7 @@ from ._feature_spec import (
 from ._images import MAX_IMAGE_PIXELS, as_image_source, iter_batches
 from ._network_store import get_feature_function, reserve_models
 from ._reporting import progress_bar
-from ._store import BoundedStore
-from ._weights import resolve_weights
+from ._weights import predictions_bias, resolve_weights
 from .exceptions import InputError
 
 __all__ = ["VGG16FeatureTransformer"]
@@ -738,9 +737,7 @@ class VGG16FeatureTransformer(TransformerMixin, BaseEstimator):
         self._check_transform_params()
         features = self._raw_features(self._image_source(X))
         if "predictions" in self._layers():
-            bias = (
-                _predictions_bias(self._weight_source.refreshed()) if self.temperature_on == "fc2" else None
-            )
+            bias = predictions_bias(self._weight_source.refreshed()) if self.temperature_on == "fc2" else None
             columns = self.feature_slices_["predictions"]
             features[:, columns] = _softmax(features[:, columns], self.temperature, bias)
         return features
@@ -841,11 +838,3 @@ class VGG16FeatureTransformer(TransformerMixin, BaseEstimator):
         tags.transformer_tags.preserves_dtype = ["float32"]
         tags.non_deterministic = False
         return tags
-
-
-_BIASES = BoundedStore(maxsize=8)
-
-
-def _predictions_bias(source):
-    """The frozen bias of the ``predictions`` layer, memoised per weights key (a few at most)."""
-    return _BIASES.get_or_create(source.key, source.predictions_bias)

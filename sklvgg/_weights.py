@@ -405,6 +405,26 @@ def _match_vgg16(path, pairs):
 #: How many file fingerprints a process remembers.
 _MAX_MEMO = 64
 _FINGERPRINTS = BoundedStore(maxsize=_MAX_MEMO)
+_BIASES = BoundedStore(maxsize=8)
+
+
+def predictions_bias(source):
+    """The frozen bias of ``source``'s ``predictions`` layer, memoised per weights key (a few at most).
+
+    The temperature softmax of ``temperature_on="fc2"`` (the transformer's and
+    Grad-CAM's) reads it.
+
+    Parameters
+    ----------
+    source : WeightSource
+
+    Returns
+    -------
+    bias : ndarray of shape (1000,)
+    """
+    return _BIASES.get_or_create(source.key, source.predictions_bias)
+
+
 #: Status-change times that are whole multiples of this many ns come from a coarse clock.
 _COARSE_NS = 10_000_000
 

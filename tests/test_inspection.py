@@ -234,3 +234,21 @@ def test_a_vgg16_pipeline_under_calibrated_classifier_cv(data, method):
     # the maps of a calibrated pipeline are those of each of its fitted pipelines
     inner = calibrated.calibrated_classifiers_[0].estimator
     assert class_activation_maps(inner, X[:2]).shape == (2, SIZE, SIZE)
+
+
+@pytest.mark.slow  # the dense top at 224 px: 26 s
+@pytest.mark.parametrize("form", ["logits", "fc2"])
+def test_grad_cam_goes_through_the_top_and_the_temperature_softmax(data, form):
+    """Grad-CAM's features through fc1, fc2 and the temperature softmax are transform's."""
+    X, y = data
+    # a random top has a non-zero predictions bias, so the two forms differ
+    vgg = _vgg(layer=["block5_pool", "predictions"], input_size=224, temperature=2.5, temperature_on=form,
+               weights={"conv": None, "top": "random"})  # fmt: skip
+    pipe = make_pipeline(vgg, SoftmaxHeadClassifier(max_iter=5, random_state=0)).fit(X[:3], y[:3])
+    maps, details = class_activation_maps(pipe, X[:3], return_details=True, method="grad-cam")
+    assert maps.shape == (3, 224, 224) and np.all(np.isfinite(maps))
+    features = pipe[0].transform(X[:3])
+    np.testing.assert_allclose(details["features"], features, rtol=1e-4, atol=1e-6)
+    columns = pipe[0].feature_slices_["predictions"]
+    np.testing.assert_allclose(details["features"][:, columns].sum(axis=1), 1.0, rtol=1e-5)
+    np.testing.assert_allclose(details["scores"], _decision(pipe, X[:3]), rtol=1e-4, atol=1e-4)

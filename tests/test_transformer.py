@@ -99,7 +99,7 @@ def test_temperature_divides_as_documented(rng, fake_network, monkeypatch, form)
     import sklvgg._transformer as transformer_module
 
     bias = rng.normal(0, 2, 1000).astype(np.float32)
-    monkeypatch.setattr(transformer_module, "_predictions_bias", lambda source: bias)
+    monkeypatch.setattr(transformer_module, "predictions_bias", lambda source: bias)
     images = rng.integers(0, 256, (3, 20, 20, 3), dtype=np.uint8)
     vgg = VGG16FeatureTransformer(weights=None, layer=["block5_pool", "predictions"], pooling="avg",
                                   temperature_on=form, random_state=0).fit(images)  # fmt: skip
@@ -311,9 +311,9 @@ def test_temperature_on_fc2_equals_a_keras_lambda_before_predictions(top_weights
     model, path, bias = top_weights_with_bias
     images = rng.integers(0, 256, (2, 224, 224, 3), dtype=np.uint8)
     vgg = VGG16FeatureTransformer(weights=path, layer="predictions", memory=tmp_path).fit(images)
-    from sklvgg._transformer import _predictions_bias
+    from sklvgg._weights import predictions_bias
 
-    np.testing.assert_array_equal(_predictions_bias(vgg._weight_source), bias)  # b from the file
+    np.testing.assert_array_equal(predictions_bias(vgg._weight_source), bias)  # b from the file
     by_form = {}
     for form in ("fc2", "logits"):
         for t in (0.5, 1.0, 2.0):

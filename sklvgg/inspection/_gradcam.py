@@ -18,11 +18,10 @@ from .._architecture import (
     layer_pooling,
     preprocess_ops,
 )
-from .._backends import keras_backend
-from .._feature_spec import feature_blocks
+from .._backends import keras_backend, pool_ops
 from .._images import as_image_source, iter_batches
 from .._network_store import backbone
-from .._transformer import _predictions_bias
+from .._weights import predictions_bias
 from ..exceptions import InputError
 from ._common import target_indices, upsample, view_weights
 from ._steps import check_pipeline, score_ops
@@ -49,18 +48,9 @@ def _check_layer(vgg, layer):
 
 
 def _features_ops(outputs, layers, pooling):
-    """The transformer's features of one view from the layers' outputs, in ``keras.ops``."""
-    from keras import ops
-
-    blocks = []
-    for name in layers:
-        y, pool = ops.cast(outputs[name], "float32"), layer_pooling(name, pooling)
-        if pool == "avg":
-            y = ops.mean(y, axis=(1, 2))
-        elif pool == "max":
-            y = ops.max(y, axis=(1, 2))
-        blocks.append(ops.reshape(y, (ops.shape(y)[0], -1)))
-    return ops.concatenate(blocks, axis=1) if len(blocks) > 1 else blocks[0]
+    """The transformer's features of one view from the layers' outputs, as its compiled cut makes them."""
+    pools = tuple(layer_pooling(name, pooling) for name in layers)
+    return pool_ops([outputs[name] for name in layers], pools)
 
 
 def _softmax_predictions(vgg, f):
@@ -69,23 +59,16 @@ def _softmax_predictions(vgg, f):
 
     if "predictions" not in vgg._layers():
         return f
-    bias = _predictions_bias(vgg._weight_source.refreshed()) if vgg.temperature_on == "fc2" else None
+    # the columns transform softmaxes: fit refuses flip="concat" with predictions, so one block
+    bias = predictions_bias(vgg._weight_source.refreshed()) if vgg.temperature_on == "fc2" else None
     columns = vgg.feature_slices_["predictions"]
-    width = vgg.n_features_out_ // feature_blocks(vgg.flip)
-    starts = [columns.start + block * width for block in range(feature_blocks(vgg.flip))]
-    parts, at = [], 0
-    for start in starts:
-        stop = start + columns.stop - columns.start
-        z = f[:, start:stop]
-        if bias is not None:
-            b = np.asarray(bias, np.float32)
-            z = (z - b) / vgg.temperature + b
-        else:
-            z = z / vgg.temperature
-        parts += [f[:, at:start], ops.softmax(z, axis=-1)]
-        at = stop
-    parts.append(f[:, at:])
-    return ops.concatenate(parts, axis=1)
+    z = f[:, columns.start : columns.stop]
+    if bias is not None:
+        b = np.asarray(bias, np.float32)
+        z = (z - b) / vgg.temperature + b
+    else:
+        z = z / vgg.temperature
+    return ops.concatenate([f[:, : columns.start], ops.softmax(z, axis=-1), f[:, columns.stop :]], axis=1)
 
 
 def _vjp(forward, As, cotangent):
