@@ -153,3 +153,94 @@ def fake_network(monkeypatch):
 
     monkeypatch.setattr(transformer_module, "get_feature_function", get_feature_function)
     return seen
+
+
+def small_transformer(**kw):
+    """A cheap transformer: random weights, ``block3_pool`` averaged (256 features), 32 px, no cache."""
+    from sklvgg import VGG16FeatureTransformer
+
+    params = dict(weights=None, layer="block3_pool", pooling="avg", input_size=32, random_state=0)
+    params.update(kw)
+    return VGG16FeatureTransformer(**params)
+
+
+def rgb_image(rng, h=24, w=32):
+    """A random ``h`` x ``w`` uint8 RGB image."""
+    return rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+
+
+def cached_transformer(memory, **kw):
+    """A cheap transformer caching in ``memory``: ``block4_pool`` averaged (512 features), 32 px, batch 5."""
+    from sklvgg import VGG16FeatureTransformer
+
+    params = dict(weights=None, layer="block4_pool", pooling="avg", input_size=32,
+                  random_state=0, batch_size=5, memory=memory)  # fmt: skip
+    params.update(kw)
+    return VGG16FeatureTransformer(**params)
+
+
+def cache_entries(folder):
+    """The cache entries (``*.f32`` files) under ``folder``, sorted."""
+    return sorted(p for p in folder.rglob("*.f32"))
+
+
+@pytest.fixture
+def counted(monkeypatch):
+    """Counts the images that really go through the compiled network."""
+    import sklvgg._transformer as transformer_module
+
+    seen = {"images": 0, "calls": 0}
+    real = transformer_module.get_feature_function
+
+    def counting(*args, **kwargs):
+        function = real(*args, **kwargs)
+
+        def wrapper(batch):
+            seen["images"] += int(batch.shape[0])
+            seen["calls"] += 1
+            return function(batch)
+
+        return wrapper
+
+    monkeypatch.setattr(transformer_module, "get_feature_function", counting)
+    return seen
+
+
+@pytest.fixture
+def labelled(rng):
+    """24 images of 3 classes (8 each), each class with a white band of its own."""
+    X = rng.integers(0, 256, (24, 32, 32, 3), dtype=np.uint8)
+    y = np.repeat([0, 1, 2], 8)
+    for c in range(3):
+        X[y == c, c * 10 : c * 10 + 10] = 255
+    return X, y
+
+
+def without_blocking(work, fifos, timeout=60):
+    """Run ``work()`` in a thread; if it is still running after ``timeout``, it is
+    blocked on one of ``fifos``: open each for writing (which releases a reader
+    waiting in ``open``) and fail, instead of hanging the suite."""
+    import threading
+
+    outcome = {}
+
+    def run():
+        try:
+            outcome["value"] = work()
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the test's thread
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(timeout)
+    if thread.is_alive():
+        for fifo in fifos:
+            try:
+                os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+            except OSError:
+                pass
+        thread.join(10)
+        pytest.fail(f"blocked for more than {timeout} s on a FIFO")
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]

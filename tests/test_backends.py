@@ -14,7 +14,7 @@ import textwrap
 
 import numpy as np
 import pytest
-from conftest import assert_features_close
+from conftest import assert_features_close, small_transformer
 
 from sklvgg import VGG16FeatureTransformer
 
@@ -159,3 +159,75 @@ def test_auto_precision_resolution(monkeypatch):
         assert backends_module.resolve_precision("auto") == resolved
         assert backends_module.resolve_precision("float32") == "float32"
         assert backends_module.resolve_precision("bfloat16") == "bfloat16"
+
+
+# -------------------------------------------------------------------------- emulated bfloat16 and its warning
+
+
+@pytest.mark.parametrize(
+    "flags, expected",
+    [
+        ("fpu sse2 avx avx2 fma", False),
+        ("fpu avx2 avx512f avx512_vnni", False),
+        ("fpu avx2 avx512f avx512_bf16", True),
+        ("fpu avx2 amx_bf16 amx_tile", True),
+    ],
+)
+def test_native_bfloat16_read_from_cpu_flags(tmp_path, flags, expected):
+    from sklvgg._backends import has_native_bfloat16
+
+    info = tmp_path / "cpuinfo"
+    info.write_text(f"processor\t: 0\nmodel name\t: Some CPU\nflags\t\t: {flags}\n\n")
+    import tensorflow as tf
+
+    if tf.config.list_physical_devices("GPU"):
+        pytest.skip("a GPU counts as native bfloat16 whatever the CPU")
+    assert has_native_bfloat16(info) is expected
+    assert has_native_bfloat16(tmp_path / "absent") is None
+
+
+def test_emulated_bfloat16_warns_once(monkeypatch, images):
+    import warnings
+
+    import sklvgg._backends as backends_module
+
+    monkeypatch.setattr(backends_module, "_BFLOAT16_WARNED", False)
+    monkeypatch.setattr(backends_module, "has_native_bfloat16", lambda: False)
+    kw = dict(weights=None, layer="block1_pool", pooling="avg", input_size=32, random_state=0)
+    with pytest.warns(UserWarning, match="no faster than float32"):
+        VGG16FeatureTransformer(precision="bfloat16", **kw).fit_transform(images)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        VGG16FeatureTransformer(precision="bfloat16", **kw).fit_transform(images)  # once only
+        VGG16FeatureTransformer(precision="float32", **kw).fit_transform(images)
+    monkeypatch.setattr(backends_module, "_BFLOAT16_WARNED", False)
+    monkeypatch.setattr(backends_module, "has_native_bfloat16", lambda: True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        VGG16FeatureTransformer(precision="bfloat16", **kw).fit_transform(images)
+
+
+# ----------------------------------------------------------------------------- compiled cuts: traced once
+
+
+def test_several_cuts_never_log_tf_function_retracing(rng):
+    import logging
+
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("a TensorFlow warning")
+    import tensorflow as tf
+
+    records = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    tf.get_logger().addHandler(handler)
+    try:
+        X = rng.integers(0, 256, (2, 32, 32, 3), dtype=np.uint8)
+        layers = ("block1_pool", "block2_pool", "block2_conv1", "block3_conv1", "block3_pool", "block4_pool")
+        for layer in (*layers, "block4_conv2", "block5_conv1"):
+            small_transformer(layer=layer, pooling="max", random_state=11).fit(X).transform(X)
+    finally:
+        tf.get_logger().removeHandler(handler)
+    assert not [r for r in records if "retracing" in r.getMessage()]

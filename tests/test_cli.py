@@ -172,7 +172,10 @@ def test_every_class_short(folder, tmp_path, sklvgg):
 
 
 def test_short_classes_dropped_expected_warning_silenced(folder, tmp_path, sklvgg):
-    """The issue's run: a folder with a short class, learning curve from 1 image per class."""
+    """A folder with a short class, a learning curve from 1 image per class.
+
+    The short class is left out and named; scikit-learn's expected warning is silenced.
+    """
     proc = sklvgg(
         ["reproduce", "caltech256", "--data", str(folder), "--layout", "folder", "--weights", "none",
          "--layer", "block5_pool", *SMALL, "--out", "o"],
@@ -627,3 +630,38 @@ def test_a_run_records_the_precision_it_resolved(tmp_path, monkeypatch):
     res = _reproduce("caltech256", tmp_path / "a", *common, "--layer", "block5_pool")
     assert res["setting"]["precision"] == "float32"
     assert "precision: float32" in res["report_vs_run"]["text"]
+
+
+# --------------------------------------------------------------------------- options whose values cannot work
+
+
+def test_command_line_refuses_unrepresentable_temperatures(tmp_path, capsys):
+    from sklvgg._cli import main
+
+    with pytest.raises(SystemExit) as info:
+        main(["reproduce", "temperature", "--out", str(tmp_path), "--temperatures", "1", "1e-320"])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert "--temperatures" in err and "1e-320" in err
+
+
+def test_command_line_min_images_and_holdout_fraction_name_their_option(tmp_path, capsys):
+    from sklvgg._cli import main
+
+    def error(args):
+        with pytest.raises(SystemExit) as info:
+            main(args)
+        assert info.value.code == 2
+        return capsys.readouterr().err.strip().splitlines()[-1]
+
+    folder = tmp_path / "data"
+    for c in range(3):
+        for i in range(4):
+            (folder / f"c{c}").mkdir(parents=True, exist_ok=True)
+            Image.new("RGB", (8, 8), (c * 80, i * 50, 0)).save(folder / f"c{c}" / f"{i}.png")
+    message = error(["reproduce", "layers", "--data", str(folder), "--layout", "folder", "--n-train", "2",
+                     "--n-test", "1", "--min-images", "9", "--out", str(tmp_path / "o")])  # fmt: skip
+    assert "lower --min-images 9" in message and "--n-train" not in message
+    message = error(["reproduce", "urban-tribes", "--data", str(folder), "--layout", "folder",
+                     "--holdout-fraction", "0.9", "--out", str(tmp_path / "o")])  # fmt: skip
+    assert "--holdout-fraction" in message and "fewer than the 3 classes" in message

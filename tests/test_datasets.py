@@ -1,5 +1,8 @@
+import os
+
 import numpy as np
 import pytest
+from conftest import rgb_image
 from PIL import Image
 
 from sklvgg.datasets import (
@@ -135,3 +138,27 @@ def test_min_images_too_high_says_what_to_do(caltech256, loader):
     ) as info:
         loader(root, min_images=largest + 1)
     assert "Pass a smaller min_images" in str(info.value)  # the command line adds its options
+
+
+def test_image_folder_searches_class_subfolders_and_reports_what_it_skips(tmp_path, rng, capsys):
+    from sklvgg._cli._commands import _report_skipped
+    from sklvgg.datasets import load_image_folder
+
+    root = tmp_path / "data"
+    for rel in ("cat/indoor/a.jpg", "cat/indoor/b.jpg", "cat/outdoor/deep/c.png", "dog/1.jpg", "dog/2.jpg"):
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(rgb_image(rng)).save(root / rel)
+    (root / "dog" / "notes.txt").write_text("x")
+    (root / "empty").mkdir()
+    (root / "README").write_text("x")
+    (root / "cat" / "loop").symlink_to(root / "cat")  # a link loop ends
+    data = load_image_folder(root)
+    assert list(data.target_names) == ["cat", "dog"]
+    assert [os.path.relpath(f, root) for f in data.filenames] == [
+        "cat/indoor/a.jpg", "cat/indoor/b.jpg", "cat/outdoor/deep/c.png", "dog/1.jpg", "dog/2.jpg"
+    ]  # fmt: skip
+    assert data.skipped == {"dog": 1, ".": 1} and data.empty == ["empty"]
+    _report_skipped(data)
+    out = capsys.readouterr().out
+    assert "Skipped 2 files that are not images: 1 in dog, 1 in the top folder" in out
+    assert "Skipped 1 class folders without any image: empty" in out

@@ -595,3 +595,22 @@ def test_figures_take_the_verdict_of_the_setting(learning_results):
         (label,) = [label for label in labels if label.startswith("report: validation loss")]
         assert ("not comparable" in label) is not comparable
     plt.close("all")
+
+
+# ----------------------------------------------------------------------------- the holdout split
+
+
+def test_holdout_fraction_bounds_are_ones_that_work():
+    from sklvgg.experiments import holdout_split
+
+    y = np.repeat(np.arange(11), [4] * 4 + [3] * 7)  # 37 images, 11 classes
+    with pytest.raises(ValueError, match=r"Use a fraction from ([\d.]+) to ([\d.]+)\.") as info:
+        holdout_split(y, test_size=0.9)
+    import re
+
+    low, high = map(float, re.search(r"from ([\d.]+) to ([\d.]+)\.", str(info.value)).groups())
+    for fraction in (low, high):
+        train, test = holdout_split(y, test_size=fraction)
+        assert len(np.unique(y[train])) == len(np.unique(y[test])) == 11
+    with pytest.raises(ValueError, match="too few images per class"):
+        holdout_split(np.arange(11).repeat(1), test_size=0.5)

@@ -76,43 +76,6 @@ def test_matches_logistic_regression_objective(blobs):
     np.testing.assert_allclose(head.predict_proba(X), lr.predict_proba(X), atol=5e-4)
 
 
-def test_line_search_start_is_the_minimum_along_the_direction(rng):
-    from scipy.optimize import minimize_scalar
-
-    from sklvgg._loss import SoftmaxLoss
-    from sklvgg._start import _exact_line_search
-
-    y = rng.integers(0, 5, 60)
-    A = np.eye(5)[y] + rng.normal(0, 0.7, (60, 5))  # a descent direction, noisy
-    step_W = rng.normal(size=(4, 5))
-    sw = rng.uniform(0.5, 2, 60)
-    loss = SoftmaxLoss(alpha=1.5, total_weight=sw.sum())
-    c = _exact_line_search(A, step_W, y, sw, loss)
-
-    def f(t):
-        z = t * A - (t * A).max(axis=1, keepdims=True)
-        logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
-        return -np.average(logp[np.arange(60), y], weights=sw) + 0.75 * t * t * np.sum(step_W**2) / sw.sum()
-
-    best = minimize_scalar(f, bounds=(0, 100), method="bounded", options={"xatol": 1e-10})
-    assert c == pytest.approx(best.x, rel=1e-5) and f(c) <= best.fun + 1e-12
-
-
-def test_start_is_a_nearest_class_mean_classifier(rng):
-    """Before any epoch, the weights are the line-search step along the class means."""
-    centers = rng.normal(0, 1, (3, 20))
-    y = np.repeat(np.arange(3), 30)
-    X = centers[y] + rng.normal(0, 2, (90, 20))
-    head = SoftmaxHeadClassifier(learning_rate="constant", learning_rate_init=1e-12, max_iter=1)
-    with pytest.warns(sklearn.exceptions.ConvergenceWarning):
-        head.fit(X, y)
-    Z = (X - X.mean(axis=0)) / X.std(axis=0)
-    means = np.stack([Z[y == k].mean(axis=0) for k in range(3)])
-    W = head.coef_ * X.std(axis=0)  # back to the standardised space
-    cosine = np.sum(W * means) / np.linalg.norm(W) / np.linalg.norm(means)
-    assert cosine > 0.9999
-
-
 @pytest.mark.parametrize("n_samples", [40, 300])
 def test_row_space_solver_matches_logistic_regression(rng, n_samples):
     """n_features >= 2 n_samples trains in the span of the rows: same optimum as lbfgs."""
@@ -611,13 +574,6 @@ def test_bad_weights_and_features_are_rejected(blobs):
         SoftmaxHeadClassifier().fit(inf, y)
 
 
-def test_large_but_float32_features_train(blobs):
-    """Features near the float32 limit: their squares overflow float32, the scaler copes."""
-    X, y = blobs
-    head = SoftmaxHeadClassifier(random_state=0).fit(X * 1e30, y)
-    assert np.all(np.isfinite(head.coef_)) and head.score(X * 1e30, y) > 0.8
-
-
 # ---------------------------------------------------------------- continuing training
 
 
@@ -672,7 +628,7 @@ def test_partial_fit_continues_the_optimizer(blobs):
     assert a._optimizer.t == 3 * int(np.ceil(len(y) / 200))
 
 
-# ---------------------------------------------------------------- Keras-like training (issue 14)
+# ---------------------------------------------------------------- Keras-like training
 
 
 def test_tol_none_trains_exactly_max_iter_epochs(blobs):
@@ -808,3 +764,58 @@ def test_early_stopping_trains_on_the_weights_of_its_training_part(rng):
     head = SoftmaxHeadClassifier(early_stopping=True, random_state=0, max_iter=5).fit(X, y, sample_weight=sw)
     assert abs(head.scaler_mean_[0]) < 1.0
     assert head.scaler_scale_[0] < 2.0
+
+
+# ----------------------------------------------------------------- parameters: every bad value refused at fit
+
+
+HEAD_BAD = {
+    "alpha": [-1, "x"],
+    "solver": ["newton-cg", None],
+    "learning_rate": ["invscaling"],
+    "learning_rate_init": [0, -0.1],
+    "batch_size": [0, "big"],
+    "max_iter": [0, 1.5],
+    "tol": [-1e-3],
+    "n_iter_no_change": [0],
+    "early_stopping": ["yes", 1],
+    "validation_fraction": [0, 1, 1.5],
+    "shuffle": ["no"],
+    "class_weight": ["auto", 3],
+    "warm_start": ["no"],
+    "random_state": ["seed"],
+    "verbose": ["loud"],
+}
+
+
+@pytest.mark.parametrize("name, value", [(k, v) for k, vs in HEAD_BAD.items() for v in vs], ids=str)
+def test_every_bad_head_parameter(name, value, rng):
+    X = rng.normal(size=(20, 3))
+    with pytest.raises((ValueError, TypeError), match=f"'{name}' parameter of SoftmaxHeadClassifier must be"):
+        SoftmaxHeadClassifier(**{name: value}).fit(X, np.arange(20) % 2)
+
+
+@pytest.mark.parametrize(
+    "class_weight, match",
+    [
+        ({0: -1.0}, r"class_weight\[0\] = -1.0: class weights must be finite, non-negative"),
+        ({1: float("nan")}, r"class_weight\[1\] = nan"),
+        ({2: float("inf")}, r"class_weight\[2\] = inf"),
+        ({0: "heavy"}, r"class_weight\[0\] = 'heavy'"),
+        ({0: 0, 1: 0.0, 2: 0}, "all zero: there is nothing to train on"),
+    ],
+)
+def test_class_weight_values_are_checked(class_weight, match):
+    X = np.random.default_rng(0).normal(size=(30, 4))
+    y = np.repeat([0, 1, 2], 10)
+    with pytest.raises(ValueError, match=match):
+        SoftmaxHeadClassifier(class_weight=class_weight).fit(X, y)
+    with pytest.raises(ValueError, match="Sample weights must contain at least one non-zero"):
+        SoftmaxHeadClassifier().fit(X, y, sample_weight=np.zeros(30))  # scikit-learn's own check
+
+
+def test_lbfgs_with_tol_none_runs_at_most_max_iter():
+    X = np.random.default_rng(0).normal(size=(60, 5))
+    y = (X[:, 0] > 0).astype(int)
+    head = SoftmaxHeadClassifier(solver="lbfgs", tol=None, max_iter=3).fit(X, y)
+    assert head.n_iter_ == 3 == len(head.loss_curve_)

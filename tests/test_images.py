@@ -1,11 +1,16 @@
 import os
 import time
+import uuid
 
 import numpy as np
 import pytest
+from conftest import assert_features_close, rgb_image, small_transformer, without_blocking
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 from PIL import Image
 
-from sklvgg import ImageReadError
+from sklvgg import ImageReadError, VGG16FeatureTransformer
 from sklvgg._images import as_image_source, iter_batches, read_image, resize_rgb
 
 
@@ -210,7 +215,7 @@ def test_threaded_decoding_reports_the_first_bad_file(tmp_path, rng):
         list(iter_batches(as_image_source(paths), range(6), 6, 8, n_threads=4))
 
 
-# ----------------------------------------------------------------------------- read as documented (issue 15)
+# ----------------------------------------------------------------------------- read as documented
 
 
 def test_alpha_is_dropped_as_documented(tmp_path):
@@ -298,3 +303,238 @@ def test_float_and_32_bit_grayscale_files_are_read_on_their_scales(tmp_path):
     Image.fromarray(ints, mode="I").save(tmp_path / "i.tif")
     got = read_image(tmp_path / "i.tif")[..., 0]
     np.testing.assert_array_equal(got, [[0, 1, 255], [255, 128, 2]])
+
+
+# -------------------------------------- through the transformer: every readable kind gives the right features
+
+
+def test_images_that_work_give_the_right_features(tmp_path, rng):
+    base = rgb_image(rng)
+    vgg = small_transformer().fit(base[None])
+    expected = vgg.transform(base[None])[0]
+    cases = {}
+    p = tmp_path / "really_png.jpg"  # a PNG with a .jpg name
+    Image.fromarray(base).save(p, format="PNG")
+    cases[p] = base
+    p = tmp_path / "rgba.png"  # fully opaque RGBA: same pixels
+    Image.fromarray(np.dstack([base, np.full(base.shape[:2], 255, np.uint8)])).save(p)
+    cases[p] = base
+    p = tmp_path / "palette.png"
+    pal = Image.fromarray(base).convert("P", palette=Image.Palette.ADAPTIVE, colors=256)
+    pal.save(p)
+    cases[p] = np.asarray(pal.convert("RGB"))
+    p = tmp_path / "gray16.png"
+    gray16 = rng.integers(0, 256, base.shape[:2]).astype(np.uint16) * 257
+    Image.fromarray(gray16).save(p)
+    cases[p] = np.repeat((gray16 // 257).astype(np.uint8)[..., None], 3, axis=2)
+    p = tmp_path / "gray.png"
+    Image.fromarray(base[..., 0]).save(p)
+    cases[p] = np.repeat(base[..., :1], 3, axis=2)
+    p = tmp_path / "ñandú_日本.png"  # non-ASCII name
+    Image.fromarray(base).save(p)
+    cases[p] = base
+    p = tmp_path / "rotated.png"  # EXIF orientation 3: stored upside down
+    exif = Image.Exif()
+    exif[0x0112] = 3
+    Image.fromarray(base[::-1, ::-1]).save(p, exif=exif.tobytes())
+    cases[p] = base
+    p = tmp_path / "one.png"
+    Image.new("RGB", (1, 1), (200, 10, 30)).save(p)
+    cases[p] = np.full((1, 1, 3), (200, 10, 30), np.uint8)
+    paths = list(cases)
+    got = vgg.transform(paths)
+    want = vgg.transform([cases[p] for p in paths])
+    assert_features_close(got, want)
+    assert_features_close(got[:1], np.asarray(expected, dtype=np.float32).reshape(1, -1))
+    # CMYK JPEG: lossy, so compare with the decoded pixels
+    p = tmp_path / "cmyk.jpg"
+    Image.fromarray(base).convert("CMYK").save(p, quality=95)
+    assert np.abs(vgg.transform([p])[0] - expected).max() < 0.2 * np.abs(expected).max()
+
+
+@pytest.mark.slow
+def test_huge_image(tmp_path):
+    p = tmp_path / "huge.png"
+    Image.new("RGB", (10_000, 10_000), (12, 200, 99)).save(p)
+    vgg = small_transformer().fit([p])
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no DecompressionBombWarning either
+        got = vgg.transform([p])
+    np.testing.assert_allclose(got, vgg.transform(np.full((1, 8, 8, 3), (12, 200, 99), np.uint8)), rtol=1e-5)
+
+
+def test_lists_of_arrays_of_different_sizes(rng):
+    items = [rgb_image(rng, 20, 30), rgb_image(rng, 50, 10)[..., 0], rgb_image(rng, 32, 32)]
+    vgg = small_transformer().fit(items)
+    out = vgg.transform(items)
+    assert_features_close(out[2:3], vgg.transform(items[2][None]))  # batch of 3 vs alone
+    assert out.shape == (3, 256)
+
+
+image_arrays = st.one_of(
+    hnp.arrays(np.uint8, st.tuples(st.integers(1, 40), st.integers(1, 40), st.just(3))),
+    hnp.arrays(np.uint8, st.tuples(st.integers(1, 40), st.integers(1, 40))),
+    hnp.arrays(np.uint8, st.tuples(st.integers(1, 40), st.integers(1, 40), st.just(1))),
+)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(img=image_arrays, as_float=st.booleans())
+def test_array_path_equals_png_path(tmp_path, img, as_float):
+    path = tmp_path / f"{uuid.uuid4().hex}.png"
+    Image.fromarray(img[..., 0] if img.ndim == 3 and img.shape[2] == 1 else img).save(path)
+    array = img.astype(np.float64) if as_float else img
+    a = as_image_source([array]).batch([0], 32)
+    b = as_image_source([path]).batch([0], 32)
+    np.testing.assert_allclose(a, b, atol=1e-4)
+
+
+_VGG = small_transformer(layer="block1_pool")
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(img=hnp.arrays(np.uint8, st.tuples(st.integers(1, 40), st.integers(1, 40), st.just(3))))
+def test_features_array_vs_png(tmp_path, img):
+    path = tmp_path / f"{uuid.uuid4().hex}.png"
+    Image.fromarray(img).save(path)
+    vgg = _VGG.fit(img[None])
+    np.testing.assert_allclose(vgg.transform([img]), vgg.transform([path]), rtol=1e-5, atol=1e-4)
+
+
+# ---------------------------------------- through the transformer: what cannot be read names its path and row
+
+
+def test_bad_files_raise_naming_file_and_row(tmp_path, rng):
+    good = tmp_path / "good.png"
+    Image.fromarray(rgb_image(rng)).save(good)
+    empty = tmp_path / "empty.jpg"
+    empty.write_bytes(b"")
+    text = tmp_path / "notes.jpg"
+    text.write_text("this is text")
+    cut = tmp_path / "cut.jpg"
+    Image.fromarray(rgb_image(rng, 200, 200)).save(cut)
+    cut.write_bytes(cut.read_bytes()[:300])
+    folder = tmp_path / "folder.jpg"
+    folder.mkdir()
+    bad = [empty, text, cut, folder, tmp_path / "missing.jpg"]
+    vgg = small_transformer().fit([good])
+    for b in bad:
+        with pytest.raises(ImageReadError) as info:
+            vgg.transform([good, good, b])
+        assert info.value.row == 2 and str(b) in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "X, match",
+    [
+        (np.zeros((3, 8, 8, 3, 1), np.uint8), "4-D array"),
+        (np.zeros(5, np.uint8), "4-D array"),
+        (np.zeros((3, 8, 8, 2), np.uint8), "2 channels"),
+        (np.zeros((3, 8, 8, 4), np.uint8), "4 channels"),
+        (np.full((3, 8, 8, 3), np.nan, np.float32), "finite"),
+        (np.full((3, 8, 8, 3), -np.inf), "finite"),
+        (np.full((3, 8, 8, 3), -3.0), r"\[0, 255\]"),
+        (np.full((3, 8, 8, 3), 256.0), r"\[0, 255\]"),
+        (np.zeros((0, 8, 8, 3), np.uint8), "at least one image"),
+        (np.array([object(), object()], dtype=object), "row 0"),
+        (np.zeros((2, 8, 8, 3), complex), "real-valued"),
+        ([np.zeros((8, 8, 3)), np.zeros((4, 4, 4))], "row 1.*4 channels"),
+        ([np.zeros((8, 8, 3)), np.zeros((0, 4, 3))], "at least 1 x 1.*row 1"),
+    ],
+)
+def test_bad_arrays(X, match):
+    with pytest.raises(ValueError, match=match):
+        small_transformer().fit(X)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this platform")
+@pytest.mark.parametrize("memory", [False, True])
+def test_a_fifo_or_device_as_image_path_is_refused_without_blocking(tmp_path, rng, memory):
+    good = tmp_path / "good.png"
+    Image.fromarray(rgb_image(rng)).save(good)
+    fifo = tmp_path / "pipe.jpg"
+    os.mkfifo(fifo)
+    vgg = small_transformer(memory=tmp_path / "cache" if memory else None, batch_size=2).fit([good])
+    for bad, kind in ((fifo, "FIFO"), ("/dev/null", "character device"), (tmp_path, "directory")):
+        with pytest.raises(ImageReadError, match=kind) as info:
+            without_blocking(lambda b=bad: vgg.transform([good, good, b, good]), [fifo])
+        assert info.value.row == 2 and str(bad) in str(info.value)
+
+
+def test_float_tiff_with_nan_is_refused_naming_the_file(tmp_path):
+    pixels = np.full((8, 8), 100.0, np.float32)
+    pixels[3, 5] = np.nan
+    path = tmp_path / "nan.tif"
+    Image.fromarray(pixels, mode="F").save(path)
+    with pytest.raises(ImageReadError, match=r"row 0: .*nan\.tif.*finite.*\(3, 5\)"):
+        small_transformer().fit([path]).transform([path])
+
+
+@pytest.mark.parametrize("memory", [False, True])
+def test_nul_byte_in_a_path_names_the_path_and_row(tmp_path, rng, memory):
+    good = tmp_path / "good.png"
+    Image.fromarray(rgb_image(rng)).save(good)
+    vgg = small_transformer(memory=tmp_path / "cache" if memory else None).fit([good])
+    with pytest.raises(ImageReadError, match=r"row 1: .*bad.*NUL byte"):
+        vgg.transform([str(good), str(tmp_path / "bad\0.png")])
+
+
+@pytest.mark.parametrize("missing", [None, float("nan")])
+def test_missing_value_in_paths_is_the_row_blamed(tmp_path, missing):
+    with pytest.raises(ValueError, match=r"Row 1 is (None|nan) \((NoneType|float)\), not an image file path, "
+                                         r"while row 0 is a path"):  # fmt: skip
+        as_image_source(["a.png", missing, "b.png"])
+    with pytest.raises(ValueError, match="Row 1 is"):
+        as_image_source(["a.png", missing])
+
+
+# ----------------------------------------------------------------------------- large images
+
+
+def test_images_over_the_pixel_limit_are_refused_before_decoding(tmp_path, monkeypatch):
+    import sklvgg._images as images_module
+
+    path = tmp_path / "big.png"
+    Image.new("1", (300, 200)).save(path)  # 60,000 pixels
+    decoded = []
+    real = images_module._to_rgb_array
+    monkeypatch.setattr(images_module, "_to_rgb_array", lambda img: decoded.append(1) or real(img))
+    with pytest.raises(ImageReadError, match=r"300 x 200 = 60,000 pixels, more than max_image_pixels=59,999"):
+        small_transformer(max_image_pixels=59_999).fit([path]).transform([path])
+    assert decoded == []  # refused from the header
+    assert small_transformer(max_image_pixels=60_000).fit([path]).transform([path]).shape == (1, 256)
+    assert small_transformer(max_image_pixels=None).fit([path]).transform([path]).shape == (1, 256)
+    assert VGG16FeatureTransformer().max_image_pixels == 100_000_000
+
+
+def test_large_images_decode_one_at_a_time(tmp_path, monkeypatch, rng):
+    import threading
+    import time
+
+    import sklvgg._images as images_module
+
+    monkeypatch.setattr(images_module, "LARGE_IMAGE_PIXELS", 100)  # every image here is "large"
+    paths = []
+    for i in range(6):
+        paths.append(tmp_path / f"{i}.png")
+        Image.fromarray(rgb_image(rng)).save(paths[-1])
+    active, most = [0], [0]
+    lock = threading.Lock()
+    real = images_module._to_rgb_array
+
+    def counting(img):
+        with lock:
+            active[0] += 1
+            most[0] = max(most[0], active[0])
+        time.sleep(0.02)
+        try:
+            return real(img)
+        finally:
+            with lock:
+                active[0] -= 1
+
+    monkeypatch.setattr(images_module, "_to_rgb_array", counting)
+    small_transformer(n_jobs=3).fit(paths).transform(paths)
+    assert most[0] == 1

@@ -6,7 +6,7 @@ import time
 
 import numpy as np
 import pytest
-from conftest import assert_features_close
+from conftest import assert_features_close, rgb_image, small_transformer
 from PIL import Image
 
 from sklvgg import VGG16FeatureTransformer
@@ -179,3 +179,26 @@ def test_transform_paths_with_several_layers(client, photos, tmp_path):
     single = transform_paths(small(cache), photos, client=client, partition_size=5)
     np.testing.assert_array_equal(single, got[:, 512:])
     assert entry_stamps(cache) == stamps
+
+
+# ----------------------------------------------------------------------------- arguments
+
+
+@pytest.mark.parametrize("size", [0, -5, 2.5])
+def test_partition_size_is_checked(tmp_path, size):
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    from sklvgg.parallel import transform_paths
+
+    with pytest.raises(InvalidParameterError, match="'partition_size' parameter of transform_paths"):
+        transform_paths(small_transformer(memory=tmp_path), ["a.png"], partition_size=size)
+
+
+def test_transform_paths_takes_a_generator_of_paths(tmp_path, rng):
+    paths = []
+    for i in range(3):
+        paths.append(tmp_path / f"{i}.png")
+        Image.fromarray(rgb_image(rng)).save(paths[-1])
+    got = transform_paths(small_transformer(memory=tmp_path / "p"), (p for p in paths), client=None,
+                          partition_size=2)  # fmt: skip
+    assert got.shape == (3, 256)

@@ -56,3 +56,11 @@ def test_short_class_error_says_what_to_do():
     y = np.repeat([0, 1, 2], [5, 3, 4])
     with pytest.raises(ValueError, match=r"\(and 2 other classes are short\)"):
         next(PerClassSplit(4, 2).split(np.zeros(12), y))
+
+
+@pytest.mark.parametrize(
+    "kw", [dict(n_train_per_class=0), dict(n_test_per_class=-1), dict(order="x"), dict(n_splits=0)]
+)
+def test_bad_split_parameters(kw):
+    with pytest.raises((ValueError, TypeError), match="parameter of PerClassSplit must be"):
+        next(PerClassSplit(**kw).split(np.zeros(40), np.arange(40) % 2))

@@ -3,7 +3,7 @@ import time
 
 import numpy as np
 import pytest
-from conftest import assert_features_close, stored_keys
+from conftest import assert_features_close, rgb_image, small_transformer, stored_keys
 from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV
@@ -251,7 +251,7 @@ def test_caltech101_transfer_beats_random_init(shared_photos):
     assert scores["hed-bsds500"] > scores[None] + 0.1
 
 
-# ----------------------------------------------------------------------------- changed after fit (issue 15)
+# ----------------------------------------------------------------------------- changed after fit
 
 
 @pytest.mark.parametrize(
@@ -277,7 +277,7 @@ def test_parameters_that_do_not_need_a_refit(images, tmp_path):
     assert_features_close(vgg.transform(images), expected)  # other batches: within the contract
 
 
-# ----------------------------------------------------------------------------- temperature forms (issue 14)
+# ----------------------------------------------------------------------------- temperature forms
 
 
 @pytest.fixture(scope="module")
@@ -331,7 +331,7 @@ def test_temperature_on_fc2_equals_a_keras_lambda_before_predictions(top_weights
     np.testing.assert_allclose(by_form["fc2", 1.0], by_form["logits", 1.0], rtol=1e-5, atol=1e-7)
 
 
-# ----------------------------------------------------------------------------- several layers (issue 17)
+# ----------------------------------------------------------------------------- several layers
 
 # not in network order, and a conv layer among pool layers: the blocks follow this order
 SEVERAL = ["block5_pool", "block3_conv1", "block4_pool"]
@@ -505,7 +505,7 @@ def test_n_jobs_decodes_in_threads_with_the_same_result(tmp_path, rng, monkeypat
         small(n_jobs="all").fit(paths)
 
 
-# ----------------------------------------------------------------------------- preprocessing (issue 25)
+# ----------------------------------------------------------------------------- preprocessing
 
 
 def _reference_input(images, preprocessing):
@@ -550,7 +550,7 @@ def test_preprocessing_options_differ_and_are_checked(images):
         small(preprocessing="bgr").fit(images)
 
 
-# ----------------------------------------------------------------------------- views (issue 27)
+# ----------------------------------------------------------------------------- views
 
 
 def test_flipped_view_is_the_mirror_image(rng):
@@ -771,3 +771,70 @@ def test_bfloat16_features_come_out_as_float32(monkeypatch, images):
     monkeypatch.setattr(backends_module, "has_native_bfloat16", lambda: True)  # no emulation warning
     out = small(precision="auto", layer="block1_pool").fit_transform(images[:2])
     assert out.dtype == np.float32 and np.isfinite(out).all()
+
+
+# ----------------------------------------------------------------- parameters: every bad value refused at fit
+
+
+TRANSFORMER_BAD = {
+    "weights": [3, "imagenett", ["x"]],
+    "layer": ["block6_pool", None, 3],
+    "pooling": ["mean", 1],
+    "temperature": [0, -1.0, "hot"],
+    "temperature_on": ["fc1", "bias", None],
+    "input_size": [31, 0, 32.5, "224"],
+    "batch_size": [0, -5, 2.5],
+    "precision": ["float16", None],
+    "random_state": ["seed", 1.5],
+    "verbose": ["loud", -1.5],
+    "memory": [3, ["dir"]],
+}
+
+
+@pytest.mark.parametrize("name, value", [(k, v) for k, vs in TRANSFORMER_BAD.items() for v in vs], ids=str)
+def test_every_bad_transformer_parameter(name, value, rng):
+    with pytest.raises(
+        (ValueError, TypeError), match=f"'{name}' parameter of VGG16FeatureTransformer must be"
+    ):
+        small_transformer(**{name: value}).fit(rgb_image(rng)[None])
+
+
+def test_temperatures_that_cannot_be_represented_are_refused(rng, fake_network):
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    from sklvgg._transformer import _softmax
+
+    X = rng.integers(0, 256, (2, 16, 16, 3), dtype=np.uint8)
+    for t in (1e-320, 0.0, -1.0, np.inf, np.nan):
+        with pytest.raises(InvalidParameterError, match="'temperature' parameter"):
+            VGG16FeatureTransformer(weights=None, layer="predictions", temperature=t).fit(X)
+    vgg = VGG16FeatureTransformer(weights=None, layer="predictions", random_state=0).fit(X)
+    with pytest.raises(InvalidParameterError, match="'temperature' parameter"):  # set after fit
+        vgg.set_params(temperature=1e-320).transform(X)
+    # the smallest temperature accepted: no overflow, no NaN, a one-hot argmax
+    tiny = np.finfo(np.float64).tiny
+    p = vgg.set_params(temperature=tiny).transform(X)
+    assert np.isfinite(p).all() and np.allclose(p.max(axis=1), 1)
+    z = rng.normal(0, 50, (4, 1000))
+    for bias in (None, rng.normal(0, 2, 1000)):
+        for t in (tiny, 1e-300, 1e300, np.finfo(np.float64).max):
+            out = _softmax(z, t, bias)
+            assert np.isfinite(out).all() and np.allclose(out.sum(axis=1), 1, rtol=1e-5), (t, bias is None)
+
+
+def test_n_jobs_zero_is_refused_at_fit(images):
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    with pytest.raises(InvalidParameterError, match="'n_jobs' parameter"):
+        small_transformer(n_jobs=0).fit(images)
+    small_transformer(n_jobs=-2).fit(images)  # all cores but one: valid
+
+
+def test_a_transformer_pickled_before_the_later_parameters_existed_still_transforms(rng):
+    """An old pickle lacks the parameters added since: it loads and transforms with their defaults."""
+    X = rng.integers(0, 256, (2, 32, 32, 3), dtype=np.uint8)
+    old = small_transformer().fit(X)
+    for name in VGG16FeatureTransformer._LATER_PARAMS:
+        del old.__dict__[name]
+    revived = pickle.loads(pickle.dumps(old))
+    np.testing.assert_array_equal(revived.transform(X), small_transformer().fit(X).transform(X))
