@@ -28,16 +28,16 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 
 from ._loss import SoftmaxLoss, log_softmax
 from ._optimizers import make_optimizer
-from ._start import _class_mean_start, _class_means_beat, _mean_and_scale
+from ._start import class_mean_start, class_means_beat, mean_and_scale
 from ._training import (
-    _EarlyStopping,
-    _EpochCheck,
-    _mini_batch_epoch,
-    _minimize_lbfgs,
-    _ObjectiveGuard,
-    _Problem,
-    _RowSpaceChange,
-    _StopRule,
+    EarlyStopping,
+    EpochCheck,
+    ObjectiveGuard,
+    Problem,
+    RowSpaceChange,
+    StopRule,
+    mini_batch_epoch,
+    minimize_lbfgs,
 )
 from .exceptions import InputError
 
@@ -437,7 +437,7 @@ class SoftmaxHeadClassifier(ClassifierMixin, BaseEstimator):
     def _init_model(self, X, n_classes, sample_weight, rng):
         """Fit the internal scaler, set the starting weights; return the standardised ``X``."""
         if self.standardize:
-            mean, scale, Z = _mean_and_scale(X, sample_weight)
+            mean, scale, Z = mean_and_scale(X, sample_weight)
             Z *= 1.0 / scale
         else:
             mean, scale = np.zeros(X.shape[1], np.float32), np.ones(X.shape[1], np.float32)
@@ -457,12 +457,12 @@ class SoftmaxHeadClassifier(ClassifierMixin, BaseEstimator):
         return Z
 
     def _line_search_start(self, Z, y_idx, sample_weight):
-        """Start at the minimum of the objective along the class means (``_class_mean_start``).
+        """Start at the minimum of the objective along the class means (``class_mean_start``).
 
         Returns the weights, the intercept and the training logits there.
         """
         loss = self._loss(y_idx, sample_weight)
-        return _class_mean_start(Z, y_idx, sample_weight, len(self.classes_), loss)
+        return class_mean_start(Z, y_idx, sample_weight, len(self.classes_), loss)
 
     def _class_means_beat_warm(self, Z, y_idx, sample_weight):
         """Whether the class-mean start has a lower training objective than the previous weights.
@@ -473,7 +473,7 @@ class SoftmaxHeadClassifier(ClassifierMixin, BaseEstimator):
         previous fit's, the previous weights are the better start and are kept.
         """
         loss = self._loss(y_idx, sample_weight)
-        return _class_means_beat(self._W, self._b, Z, y_idx, sample_weight, len(self.classes_), loss)
+        return class_means_beat(self._W, self._b, Z, y_idx, sample_weight, len(self.classes_), loss)
 
     def _start(self, Z, y_idx, sample_weight, class_means_start):
         """Weights in float32 (the class-mean start if asked) and a fresh optimiser.
@@ -624,8 +624,8 @@ class SoftmaxHeadClassifier(ClassifierMixin, BaseEstimator):
 
     def _problems(self, Z, y_idx, sample_weight, val):
         """The training problem and the validation one (or None); start the validation curves."""
-        problem = _Problem(Z, y_idx, sample_weight, self._loss(y_idx, sample_weight))
-        validation = None if val is None else _Problem(self._standardize(val[0]), val[1], None, problem.loss)
+        problem = Problem(Z, y_idx, sample_weight, self._loss(y_idx, sample_weight))
+        validation = None if val is None else Problem(self._standardize(val[0]), val[1], None, problem.loss)
         if validation is not None and not hasattr(self, "validation_loss_curve_"):
             self.validation_loss_curve_, self.validation_accuracy_curve_ = [], []
         return problem, validation
@@ -639,15 +639,15 @@ class SoftmaxHeadClassifier(ClassifierMixin, BaseEstimator):
         problem, validation = self._problems(Z, y_idx, sample_weight, val)
         adaptive = stop_early and self.learning_rate == "adaptive"
         guard = (
-            _ObjectiveGuard(problem, self.tol, adaptive, self._W, self._b, start_logits)
+            ObjectiveGuard(problem, self.tol, adaptive, self._W, self._b, start_logits)
             if stop_early
             else None
         )
         monitor_val = self.early_stopping and validation is not None
         patience = self.n_iter_no_change if stop_early else np.inf
-        stopping = _EarlyStopping(self.tol or 0.0, patience, keep_best=monitor_val)
-        rule = _StopRule(self.tol, epochs, rules=stop_early)
-        row_space_change = _RowSpaceChange(Z.shape, enabled=stop_early and start_logits is not None)
+        stopping = EarlyStopping(self.tol or 0.0, patience, keep_best=monitor_val)
+        rule = StopRule(self.tol, epochs, rules=stop_early)
+        row_space_change = RowSpaceChange(Z.shape, enabled=stop_early and start_logits is not None)
         for epoch in range(1, epochs + 1):
             tic = time.perf_counter()
             check = self._epoch(problem, rng, guard)
@@ -678,11 +678,11 @@ class SoftmaxHeadClassifier(ClassifierMixin, BaseEstimator):
         abort_above = np.inf if guard is None else guard.abort_above
         params, batch = [self._W, self._b], self._batch_size(n)
         self.n_batches_per_epoch_ = -(-n // batch)
-        result, n_seen = _mini_batch_epoch(problem, params, self._optimizer, order, batch, abort_above)
+        result, n_seen = mini_batch_epoch(problem, params, self._optimizer, order, batch, abort_above)
         self.t_ += n_seen
         self.n_iter_ += 1
         if guard is None:
-            return _EpochCheck(*result)
+            return EpochCheck(*result)
         check = guard.end_epoch(result, self._W, self._b)
         if check.undone:
             self._W[...], self._b[...] = check.undo_to.W, check.undo_to.b
@@ -753,7 +753,7 @@ class SoftmaxHeadClassifier(ClassifierMixin, BaseEstimator):
             self._record(loss, accuracy, validation, time.perf_counter())
 
         self.n_batches_per_epoch_ = 1  # one iteration: one step on the whole set
-        self._W, self._b = _minimize_lbfgs(problem, W, b, self.max_iter, self.tol, record)
+        self._W, self._b = minimize_lbfgs(problem, W, b, self.max_iter, self.tol, record)
         self._publish()
 
     # ------------------------------------------------------------------ predicting

@@ -1,18 +1,18 @@
 """Where the softmax head's training starts: the internal scaler and the class-mean start.
 
-:func:`_mean_and_scale` fits the standardisation of the features;
-:func:`_class_mean_start` is the minimum of the objective along its steepest
+:func:`mean_and_scale` fits the standardisation of the features;
+:func:`class_mean_start` is the minimum of the objective along its steepest
 descent from zero weights (the class means), found by
-:func:`_exact_line_search`.
+:func:`exact_line_search`.
 """
 
 import numpy as np
 from scipy import sparse
 
-__all__ = ["_class_mean_start", "_class_means_beat", "_exact_line_search", "_mean_and_scale"]
+__all__ = ["class_mean_start", "class_means_beat", "exact_line_search", "mean_and_scale"]
 
 
-def _exact_line_search(A, direction_W, y_idx, sw, loss):
+def exact_line_search(A, direction_W, y_idx, sw, loss):
     """Minimise ``loss``'s objective at ``c`` times a descent step from zero weights, over ``c >= 0``.
 
     ``A`` holds the logits of a unit step and ``direction_W`` its weights;
@@ -43,7 +43,7 @@ def _exact_line_search(A, direction_W, y_idx, sw, loss):
     return c
 
 
-def _mean_and_scale(X, sample_weight=None):
+def mean_and_scale(X, sample_weight=None):
     """Weighted mean and standard deviation of the columns of float32 ``X``.
 
     Sums run over row blocks (``X.std(dtype=float64)`` would copy ``X``). They
@@ -87,7 +87,7 @@ def _mean_and_scale(X, sample_weight=None):
     return mean.astype(np.float32), scale.astype(np.float32), Z
 
 
-def _class_mean_start(Z, y_idx, sample_weight, n_classes, loss):
+def class_mean_start(Z, y_idx, sample_weight, n_classes, loss):
     """The minimum of ``loss``'s objective along its steepest descent from zero weights.
 
     At zero weights the negative gradient is the matrix of weighted class
@@ -105,13 +105,13 @@ def _class_mean_start(Z, y_idx, sample_weight, n_classes, loss):
     direction_W -= (sw @ Z / total)[:, None] / n_classes
     direction_b = np.asarray(onehot.sum(axis=1)).ravel() / total - 1.0 / n_classes
     A = Z @ direction_W + direction_b
-    c = _exact_line_search(A, direction_W, y_idx, sw, loss)
+    c = exact_line_search(A, direction_W, y_idx, sw, loss)
     W = np.ascontiguousarray(c * direction_W, dtype=Z.dtype)  # C order: the batches' products are faster
     return W, (c * direction_b).astype(Z.dtype), c * A
 
 
-def _class_means_beat(W, b, Z, y_idx, sample_weight, n_classes, loss):
+def class_means_beat(W, b, Z, y_idx, sample_weight, n_classes, loss):
     """Whether the class-mean start has a lower value of ``loss``'s objective than ``(W, b)``."""
-    start_W, start_b, _ = _class_mean_start(Z, y_idx, sample_weight, n_classes, loss)
+    start_W, start_b, _ = class_mean_start(Z, y_idx, sample_weight, n_classes, loss)
     start = loss.loss_gradient(start_W, start_b, Z, y_idx, sample_weight)[0]
     return start < loss.loss_gradient(W.astype(Z.dtype), b.astype(Z.dtype), Z, y_idx, sample_weight)[0]

@@ -1,20 +1,20 @@
 """The softmax head's training loop, in parts that decide and never write into the estimator.
 
 :class:`SoftmaxHeadClassifier`'s loop over epochs runs
-:func:`_mini_batch_epoch` (an optimiser's updates of the weights it is handed)
+:func:`mini_batch_epoch` (an optimiser's updates of the weights it is handed)
 and, between epochs, asks small rules for decisions that it then applies:
 
-* :class:`_ObjectiveGuard`: the exact objective at the epoch's end; an
-  :class:`_EpochCheck` that says whether to undo the epoch (to which weights)
+* :class:`ObjectiveGuard`: the exact objective at the epoch's end; an
+  :class:`EpochCheck` that says whether to undo the epoch (to which weights)
   and whether training converged;
-* :class:`_EarlyStopping`: ``MLPClassifier``'s count of epochs without
+* :class:`EarlyStopping`: ``MLPClassifier``'s count of epochs without
   improvement, and the best epoch's weights;
-* :class:`_RowSpaceChange`: when to move training into the span of the
-  training rows (:class:`_RowSpace`), and the problems and weights there;
-* :class:`_StopRule`: the one place that decides whether training stops, and
-  why (a :class:`_Stop`).
+* :class:`RowSpaceChange`: when to move training into the span of the
+  training rows (:class:`RowSpace`), and the problems and weights there;
+* :class:`StopRule`: the one place that decides whether training stops, and
+  why (a :class:`Stop`).
 
-:func:`_minimize_lbfgs` hands the same objective (a :class:`_Problem`) to scipy.
+:func:`minimize_lbfgs` hands the same objective (a :class:`Problem`) to scipy.
 """
 
 from typing import NamedTuple
@@ -24,24 +24,24 @@ from scipy.optimize import minimize
 from sklearn.utils.optimize import _check_optimize_result
 
 __all__ = [
-    "_EarlyStopping",
-    "_EpochCheck",
-    "_ObjectiveGuard",
-    "_Problem",
-    "_RowSpace",
-    "_RowSpaceChange",
-    "_Snapshot",
-    "_Stop",
-    "_StopRule",
-    "_mini_batch_epoch",
-    "_minimize_lbfgs",
+    "EarlyStopping",
+    "EpochCheck",
+    "ObjectiveGuard",
+    "Problem",
+    "RowSpace",
+    "RowSpaceChange",
+    "Snapshot",
+    "Stop",
+    "StopRule",
+    "mini_batch_epoch",
+    "minimize_lbfgs",
 ]
 
 # the row-space solver eigendecomposes an n_samples x n_samples Gram matrix
 _MAX_ROW_SPACE_SAMPLES = 4096
 
 
-class _RowSpace:
+class RowSpace:
     """Coordinates in the span of the training rows, for ``n_features >> n_samples``.
 
     With an L2 penalty the optimal weights lie in the row space of the
@@ -69,7 +69,7 @@ class _RowSpace:
         return self.Z.T @ (self.U_scaled @ W).astype(np.float32)
 
 
-class _Problem:
+class Problem:
     """A training (or validation) set in the coordinates training runs in, with the loss.
 
     ``sample_weight`` is ``None`` for unit weights (the loss's faster path).
@@ -79,7 +79,7 @@ class _Problem:
         self.Z, self.y, self.sample_weight, self.loss, self.row_space = Z, y, sample_weight, loss, row_space
 
     def snapshot(self, W, b, tol, logits=None):
-        return _Snapshot(W, b, self, tol, logits)
+        return Snapshot(W, b, self, tol, logits)
 
     def evaluate(self, W, b):
         """Cross-entropy (no penalty) and accuracy, in float64."""
@@ -88,13 +88,13 @@ class _Problem:
 
     def in_row_space(self, row_space, validation=None):
         """This problem, and ``validation``, in the coordinates of ``row_space``."""
-        problem = _Problem(row_space.coordinates, self.y, self.sample_weight, self.loss, row_space)
+        problem = Problem(row_space.coordinates, self.y, self.sample_weight, self.loss, row_space)
         if validation is not None:
-            validation = _Problem(row_space.project(validation.Z), validation.y, None, validation.loss)
+            validation = Problem(row_space.project(validation.Z), validation.y, None, validation.loss)
         return problem, validation
 
 
-class _Snapshot:
+class Snapshot:
     """Weights with their training objective, accuracy and largest gradient entry.
 
     Each quantity is computed on first use (the objective costs a pass over
@@ -167,11 +167,11 @@ class _Snapshot:
         return self._lifted_W
 
 
-class _EpochCheck(NamedTuple):
+class EpochCheck(NamedTuple):
     """What the guard concluded about an epoch.
 
     ``loss`` and ``accuracy`` are the values to record; ``undo_to`` is the
-    :class:`_Snapshot` whose weights training must go back to (the caller
+    :class:`Snapshot` whose weights training must go back to (the caller
     restores them and tells the optimiser), or ``None`` to keep the epoch;
     ``converged`` says whether the largest gradient entry, ``gradient``, is at
     most ``tol`` (``gradient`` is ``None`` where it was not computed).
@@ -179,7 +179,7 @@ class _EpochCheck(NamedTuple):
 
     loss: float
     accuracy: float
-    undo_to: _Snapshot | None = None
+    undo_to: Snapshot | None = None
     converged: bool = False
     gradient: float | None = None
 
@@ -188,7 +188,7 @@ class _EpochCheck(NamedTuple):
         return self.undo_to is not None
 
 
-class _ObjectiveGuard:
+class ObjectiveGuard:
     """The exact training objective between epochs: undo a harmful epoch, test convergence.
 
     An epoch's running loss is only an average over moving weights, so after
@@ -222,7 +222,7 @@ class _ObjectiveGuard:
     def end_epoch(self, result, W, b):
         """Judge the epoch that returned ``result`` (None: cut short) and ended at ``(W, b)``.
 
-        Returns an :class:`_EpochCheck`.
+        Returns an :class:`EpochCheck`.
         """
         improving = result is not None and result[0] < self.previous - self.tol
         snapshot = None if result is None else self.problem.snapshot(W, b, self.tol)
@@ -234,12 +234,12 @@ class _ObjectiveGuard:
         self.anchor, self.check = snapshot, undo_to is not None
         converged = gradient is not None and gradient <= self.tol
         if undo_to is not None:
-            return _EpochCheck(snapshot.objective, snapshot.accuracy, undo_to, converged, gradient)
+            return EpochCheck(snapshot.objective, snapshot.accuracy, undo_to, converged, gradient)
         self.previous = result[0]
-        return _EpochCheck(result[0], result[1], None, converged, gradient)
+        return EpochCheck(result[0], result[1], None, converged, gradient)
 
 
-class _EarlyStopping:
+class EarlyStopping:
     """``MLPClassifier``'s no-improvement rule, keeping the best epoch's weights if asked.
 
     Counts the epochs in a row whose monitored loss did not improve on the
@@ -269,14 +269,14 @@ class _EarlyStopping:
         return self.n_stalled >= self.patience
 
 
-class _Stop(NamedTuple):
-    """Why training stopped: ``reason`` (one of :attr:`_StopRule.REASONS`) and a message."""
+class Stop(NamedTuple):
+    """Why training stopped: ``reason`` (one of :attr:`StopRule.REASONS`) and a message."""
 
     reason: str
     message: str
 
 
-class _StopRule:
+class StopRule:
     """The one place that decides whether training stops after an epoch, and why.
 
     With the rules on (a ``tol``), in this order: the guard found convergence;
@@ -292,30 +292,30 @@ class _StopRule:
         self.tol, self.max_epochs, self.rules = tol, max_epochs, rules
 
     def decide(self, epoch, check, below_floor, stopping):
-        """A :class:`_Stop` after the 1-based ``epoch``, or ``None`` to go on.
+        """A :class:`Stop` after the 1-based ``epoch``, or ``None`` to go on.
 
-        ``check`` is the epoch's :class:`_EpochCheck`, ``below_floor`` whether
+        ``check`` is the epoch's :class:`EpochCheck`, ``below_floor`` whether
         the optimiser's step size is below its floor and ``stopping`` the
-        :class:`_EarlyStopping` rule.
+        :class:`EarlyStopping` rule.
         """
         if self.rules and check.converged:
             message = f"Largest gradient entry {check.gradient:.3g} <= tol={self.tol}: converged."
-            return _Stop("converged", message)
+            return Stop("converged", message)
         if self.rules and below_floor:
-            return _Stop("step_floor", "Step size fell below 1e-4 x learning_rate_init; stopping.")
+            return Stop("step_floor", "Step size fell below 1e-4 x learning_rate_init; stopping.")
         if self.rules and stopping.exhausted:
             message = f"No improvement over tol={self.tol} for {stopping.n_stalled} epochs; stopping."
-            return _Stop("no_improvement", message)
+            return Stop("no_improvement", message)
         if epoch < self.max_epochs:
             return None
         if not self.rules:
-            return _Stop("epochs", f"{self.max_epochs} epochs run.")
+            return Stop("epochs", f"{self.max_epochs} epochs run.")
         message = f"maximum iterations ({self.max_epochs}) reached and the optimization hasn't converged yet."
-        return _Stop("max_iter", message)
+        return Stop("max_iter", message)
 
 
-class _RowSpaceChange:
-    """When and how training moves into the span of the training rows (a :class:`_RowSpace`).
+class RowSpaceChange:
+    """When and how training moves into the span of the training rows (a :class:`RowSpace`).
 
     Planned for many features and few samples (``n_features >= 2 *
     n_samples``, up to 4,096 samples) when the fit ``enabled`` it (a
@@ -330,7 +330,7 @@ class _RowSpaceChange:
         self.pending = enabled and n_features >= 2 * n_samples and n_samples <= _MAX_ROW_SPACE_SAMPLES
 
     def due(self, stop):
-        """Whether to move now, after an epoch that ended with ``stop`` (a :class:`_Stop` or None)."""
+        """Whether to move now, after an epoch that ended with ``stop`` (a :class:`Stop` or None)."""
         if not self.pending or (stop is not None and stop.reason != "max_iter"):
             return False
         self.pending = False
@@ -339,12 +339,12 @@ class _RowSpaceChange:
     @staticmethod
     def move(problem, validation, W):
         """The problems in the rows' span and the coordinates there of ``W``'s projection."""
-        row_space = _RowSpace(problem.Z)
+        row_space = RowSpace(problem.Z)
         problem, validation = problem.in_row_space(row_space, validation)
         return problem, validation, row_space.coordinates_of(W)
 
 
-def _mini_batch_epoch(problem, params, optimizer, order, batch, abort_above=np.inf):
+def mini_batch_epoch(problem, params, optimizer, order, batch, abort_above=np.inf):
     """One pass of mini-batch steps over ``problem`` in ``order``, updating ``params`` in place.
 
     ``params`` is ``[W, b]``, handed to ``optimizer``. Returns the epoch's
@@ -373,7 +373,7 @@ def _mini_batch_epoch(problem, params, optimizer, order, batch, abort_above=np.i
     return (loss.objective(loss_sum / loss.total_weight, W), acc_sum / loss.total_weight), n_seen
 
 
-def _minimize_lbfgs(problem, W, b, max_iter, tol, on_iteration):
+def minimize_lbfgs(problem, W, b, max_iter, tol, on_iteration):
     """Minimise ``problem``'s objective from ``(W, b)`` with scipy's L-BFGS-B, in float64.
 
     ``on_iteration(W, b, objective, accuracy)`` is called after every

@@ -116,13 +116,13 @@ def test_row_space_basis_only_when_training_goes_on(rng, monkeypatch):
     from sklvgg import _training
 
     built = []
-    original = _training._RowSpace.__init__
+    original = _training.RowSpace.__init__
 
     def counting(self, Z):
         built.append(Z.shape)
         original(self, Z)
 
-    monkeypatch.setattr(_training._RowSpace, "__init__", counting)
+    monkeypatch.setattr(_training.RowSpace, "__init__", counting)
     y = np.arange(60) % 3
     X = np.maximum(rng.normal(0, 1, (3, 500))[y] + rng.normal(0, 2, (60, 500)), 0)
     SoftmaxHeadClassifier(tol=10.0, random_state=0).fit(X, y)  # converged at the start

@@ -22,14 +22,14 @@ def test_line_search_start_is_the_minimum_along_the_direction(rng):
     from scipy.optimize import minimize_scalar
 
     from sklvgg._loss import SoftmaxLoss
-    from sklvgg._start import _exact_line_search
+    from sklvgg._start import exact_line_search
 
     y = rng.integers(0, 5, 60)
     A = np.eye(5)[y] + rng.normal(0, 0.7, (60, 5))  # a descent direction, noisy
     step_W = rng.normal(size=(4, 5))
     sw = rng.uniform(0.5, 2, 60)
     loss = SoftmaxLoss(alpha=1.5, total_weight=sw.sum())
-    c = _exact_line_search(A, step_W, y, sw, loss)
+    c = exact_line_search(A, step_W, y, sw, loss)
 
     def f(t):
         z = t * A - (t * A).max(axis=1, keepdims=True)
