@@ -490,7 +490,7 @@ class VGG16FeatureTransformer(TransformerMixin, BaseEstimator):
                 f"scales={self.scales!r} needs global pooling (pooling='avg' or 'max'): the maps of "
                 f"different sizes are pooled before they are averaged. Got pooling=None."
             )
-        if self.flip == "concat" and "predictions" in layers:
+        if feature_blocks(self.flip) == 2 and "predictions" in layers:
             raise InputError(
                 "flip='concat' with layer 'predictions' would leave the mirror's logits outside the "
                 "temperature softmax; use flip=True (logits averaged, then the softmax) instead."

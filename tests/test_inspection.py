@@ -47,11 +47,12 @@ def _decision(pipe, X):
         dict(),
         dict(layer=["block4_pool", "block5_conv3"]),
         dict(flip=True),
+        dict(flip=np.True_),  # scikit-learn's "boolean" takes NumPy's too: mirrors averaged
         dict(flip="concat"),
         dict(scales=[32, 48], layer="block4_conv2"),
         dict(flip=True, scales=[32, 40], layer=["block3_pool", "block5_conv1"]),
     ],
-    ids=["single", "layer_list", "flip", "flip_concat", "scales", "all"],
+    ids=["single", "layer_list", "flip", "flip_numpy_bool", "flip_concat", "scales", "all"],
 )
 def test_cam_mean_plus_intercept_is_the_decision_function(data, vgg_kw):
     X, y = data
@@ -252,3 +253,19 @@ def test_grad_cam_goes_through_the_top_and_the_temperature_softmax(data, form):
     columns = pipe[0].feature_slices_["predictions"]
     np.testing.assert_allclose(details["features"][:, columns].sum(axis=1), 1.0, rtol=1e-5)
     np.testing.assert_allclose(details["scores"], _decision(pipe, X[:3]), rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("method", ["cam", "grad-cam"])
+def test_maps_run_the_precision_the_transformer_resolved(data, method, monkeypatch):
+    """precision="auto" is resolved at fit: the maps use precision_, as transform does."""
+    import sklvgg._backends as backends_module
+
+    monkeypatch.setattr(backends_module, "has_native_bfloat16", lambda: False)
+    X, y = data
+    maps = {}
+    for precision in ("auto", "float32"):
+        pipe = make_pipeline(_vgg(precision=precision), SoftmaxHeadClassifier(max_iter=5, random_state=0))
+        pipe.fit(X, y)
+        assert pipe[0].precision_ == "float32"
+        maps[precision] = class_activation_maps(pipe, X[:2], method=method)
+    np.testing.assert_array_equal(maps["auto"], maps["float32"])

@@ -65,7 +65,7 @@ def exact_cams(estimator, X, target=None, *, size=None, intercept=False, batch_s
         activations = []  # per view: {layer: (m, h, w, C)}
         for view_size, mirrored, weight, offset in all_views:
             function = get_feature_function(
-                vgg._weight_source.refreshed(), layers, view_size, vgg.precision, None, vgg.preprocessing
+                vgg._weight_source.refreshed(), layers, view_size, vgg.precision_, None, vgg.preprocessing
             )
             (_, batch), = iter_batches(source, rows, len(rows), view_size, n_threads=n_threads,
                                        crop=vgg.resize == "crop")  # fmt: skip

@@ -17,17 +17,13 @@ def view_weights(vgg):
     ``offset_v`` (sizes averaged; mirrors averaged with ``flip=True``, the
     mirror's block after the image's with ``flip="concat"``).
     """
-    all_views = vgg.views_
-    n_sizes = len({size for size, _ in all_views})
-    width = vgg.n_features_out_ // feature_blocks(vgg.flip)
-    out = []
-    for size, mirrored in all_views:
-        weight = 1.0 / n_sizes
-        if vgg.flip is True:
-            weight /= 2
-        offset = width if (mirrored and feature_blocks(vgg.flip) == 2) else 0
-        out.append((size, mirrored, weight, offset))
-    return out
+    all_views, blocks = vgg.views_, feature_blocks(vgg.flip)
+    width = vgg.n_features_out_ // blocks
+    # each block is the mean of its views: len(views) / blocks of them (sizes, and mirrors unless joined)
+    weight = blocks / len(all_views)
+    return [
+        (size, mirrored, weight, width if (mirrored and blocks == 2) else 0) for size, mirrored in all_views
+    ]
 
 
 @functools.lru_cache(maxsize=32)

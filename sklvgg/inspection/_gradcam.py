@@ -33,7 +33,7 @@ CONV_LAYERS = tuple(name for name in SPATIAL_LAYERS if "conv" in name)
 
 def _backbone(vgg, size, include_top):
     """The store's backbone for ``vgg`` at ``size`` px: the very model the compiled cuts use."""
-    return backbone(vgg._weight_source.refreshed(), include_top, size, vgg.precision)
+    return backbone(vgg._weight_source.refreshed(), include_top, size, vgg.precision_)
 
 
 def _check_layer(vgg, layer):
