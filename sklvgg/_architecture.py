@@ -36,6 +36,7 @@ __all__ = [
     "random_predictions_bias",
     "random_top_arrays",
     "random_weight_arrays",
+    "top_layer",
 ]
 
 # (name, kind, block, channels); kind is "conv", "pool", "flatten" or "dense".
@@ -58,9 +59,9 @@ _ARCHITECTURE = (
 #: Names of the VGG16 layers that can be cut at, in network order.
 LAYER_NAMES = tuple(name for name, *_ in _ARCHITECTURE)
 #: Layers that exist only in the model with its fully connected top.
-TOP_LAYERS = ("flatten", "fc1", "fc2", "predictions")
-#: Layers with a spatial (H, W, C) output, where ``pooling`` applies.
 SPATIAL_LAYERS = tuple(n for n, kind, *_ in _ARCHITECTURE if kind in ("conv", "pool"))
+#: Layers of the fully connected top (``flatten`` and the dense layers): cuts there need the top's weights.
+TOP_LAYERS = tuple(n for n, *_ in _ARCHITECTURE if n not in SPATIAL_LAYERS)
 #: The input size the fully connected layers were built for.
 TOP_INPUT_SIZE = 224
 #: The smallest input that survives the five poolings.
@@ -93,6 +94,22 @@ def layer_output_shape(layer, input_size):
         side = input_size // 32
         return (side * side * 512,)
     return (channels,)
+
+
+def top_layer(layers):
+    """The first of ``layers`` in the fully connected top, or None: whether a cut needs the top.
+
+    Parameters
+    ----------
+    layers : sequence of str
+
+    Returns
+    -------
+    layer : str or None
+        The layer that makes the cut need the top's weights (named in errors
+        about them); None for a cut of conv and pool layers only.
+    """
+    return next((name for name in layers if name in TOP_LAYERS), None)
 
 
 def needs_top_input_size(layers, input_size):

@@ -1,9 +1,9 @@
 """The per-image feature cache behind ``VGG16FeatureTransformer(memory=...)``.
 
 Layout: ``<location>/sklvgg-features/<model key>/<k[:2]>/<k>.f32``, one file per
-image. The model key hashes everything that changes the activations (weights
-fingerprint, layer, pooling, input size, precision, preprocessing, library
-versions); the image key hashes the image's identity (see :func:`image_keys`).
+image. The model key hashes everything that changes the activations (the
+parameters :data:`sklvgg._feature_spec.FEATURE_PARAMS` declares, the view, and
+the library versions); the image key hashes the image's identity (see :func:`image_keys`).
 
 Each entry is a 32-byte header (magic, a 16-byte digest of the model and image
 keys it belongs to, CRC-32, payload length) followed by the float32 values; the

@@ -8,7 +8,7 @@ cuts of them.
 
 import threading
 
-from ._architecture import TOP_LAYERS, build_vgg16
+from ._architecture import build_vgg16, top_layer
 from ._backends import compile_cut, warn_if_bfloat16_is_emulated
 from ._store import BoundedStore
 
@@ -113,7 +113,7 @@ def get_feature_function(source, layer, input_size, precision, pooling, preproce
         if len(layer) == 1:  # the very graph of the single layer
             layer = layer[0]
     layers = (layer,) if isinstance(layer, str) else layer
-    include_top = any(name in TOP_LAYERS for name in layers)
+    include_top = top_layer(layers) is not None
     key = (_backbone_key(source, include_top, input_size, precision), (layer, pooling, preprocessing))
     if precision == "bfloat16":
         warn_if_bfloat16_is_emulated()

@@ -21,6 +21,7 @@ from ._architecture import (
     layer_output_shape,
     layer_pooling,
     needs_top_input_size,
+    top_layer,
 )
 from ._backends import PRECISIONS, resolve_precision
 from ._cached_features import CachedFeatures
@@ -316,20 +317,13 @@ class VGG16FeatureTransformer(TransformerMixin, BaseEstimator):
     never stored on the estimator: ``clone`` and ``pickle`` are cheap and the
     estimator works in ``GridSearchCV(n_jobs=2)``.
 
-    **Cache.** With ``memory`` set, the key of an array image is a BLAKE2b
-    hash of its bytes, shape and dtype. The key of a file hashes its path (made
-    absolute) and the ``stat`` identity of the file it leads to, symlinks
-    followed: device, inode, size, modification and status-change times (ns).
-    Writing to a file changes its status-change time, which ``os.utime`` (and
-    so ``cp -p``, ``tar``, ``rsync -t``) cannot set back; a file swapped by
-    rename or a re-pointed symlink leads to another inode: each is a miss,
-    never a wrong hit; so is a copy elsewhere or another path to the same file.
-    On file systems with coarse timestamps (FAT/exFAT, HFS+; detected as a
-    status-change time on a 10 ms boundary) the file's bytes are hashed in as
-    well. A content hash for every file was measured and not chosen: reading
-    and hashing a 14 KiB JPEG costs 40-64 us, four to five times the stat key, and
-    would bring cached read-back under 20,000 images/s. Image paths must lead
-    to regular files: a directory, FIFO or device raises
+    **Cache.** With ``memory`` set, the key of an array image is a hash of its
+    bytes, shape and dtype; the key of a file is its absolute path and the
+    identity of the file it leads to (inode, size and times, and its bytes on
+    file systems with coarse timestamps), so a file rewritten, swapped or
+    re-pointed is a miss, never a wrong hit. The user guide's "The per-image
+    cache" says how, and what a content hash per file would cost. Image paths
+    must lead to regular files: a directory, FIFO or device raises
     :class:`~sklvgg.ImageReadError` naming the path and row, without blocking.
 
     Only images never seen go through the network, batched together, and each
@@ -578,10 +572,10 @@ class VGG16FeatureTransformer(TransformerMixin, BaseEstimator):
         as_image_source(X, self.max_image_pixels, warn_scale=False)  # transform warns
         seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
         # the weights needed: the top if any layer is in it (that layer names it in errors)
-        deepest = next((name for name in layers if name in TOP_LAYERS), layers[0])
-        self._weight_source = resolve_weights(self.weights, deepest, int(seed))
+        top = top_layer(layers)
+        self._weight_source = resolve_weights(self.weights, top or layers[0], int(seed))
         self.weights_id_ = self._weight_source.key
-        self.weights_parts_ = self._weight_source.parts(include_top=deepest in TOP_LAYERS)
+        self.weights_parts_ = self._weight_source.parts(include_top=top is not None)
         self._fit_params = fitted_for(self)
         self.precision_ = resolve_precision(self.precision)
         shapes = {name: layer_output_shape(name, self.input_size) for name in layers}

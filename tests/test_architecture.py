@@ -67,3 +67,12 @@ def test_preprocess_ops_is_keras_preprocess_input(rng, preprocessing):
     x = rng.integers(0, 256, (2, 8, 8, 3)).astype(np.float32)
     expected = preprocess_input(x.copy()) if preprocessing == "caffe" else x
     np.testing.assert_array_equal(np.asarray(preprocess_ops(x, preprocessing)), expected)
+
+
+def test_top_layer_names_the_layer_that_needs_the_top():
+    from sklvgg._architecture import LAYER_NAMES, SPATIAL_LAYERS, TOP_LAYERS, top_layer
+
+    assert TOP_LAYERS == ("flatten", "fc1", "fc2", "predictions")
+    assert set(TOP_LAYERS) | set(SPATIAL_LAYERS) == set(LAYER_NAMES)
+    assert top_layer(["block5_pool", "fc2", "fc1"]) == "fc2"
+    assert top_layer(["block1_conv1", "block5_pool"]) is None

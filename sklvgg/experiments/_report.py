@@ -7,8 +7,6 @@ reference lines and write one file per report figure.
 
 import numpy as np
 
-from .._weights import IMAGENET_BIASES  # noqa: F401 (kept here for compatibility)
-
 #: The study's accuracy at 1-16 Caltech-256 images per class (fc2, ImageNet).
 #: Only the 16-per-class figure (about 65%) is stated in the study's summary.
 STUDY_REFERENCE = {16: 0.65}

@@ -8,7 +8,6 @@ command line parses, calls this, prints and saves.
 
 from sklearn.base import clone
 
-from .._architecture import TOP_LAYERS
 from ..exceptions import InputError
 from ..summary import model_summary, temperature_model_summary
 from ._comparison import compare_with_report, study_reference
@@ -16,7 +15,7 @@ from ._figures import experiment_figures, filter_figures, report_figure_files, t
 from ._protocol import HOLDOUT_FRACTION, first_classes, make_pipeline
 from ._report import REPORT_TEMPERATURES
 from ._runs import filters_and_activations, layer_cuts, temperature_sweep, training_and_learning_curves
-from ._setting import _temperature_weights, cut_pooling, resolve_setting
+from ._setting import cut_pooling, resolve_setting
 
 #: The learning curve's sizes (images per class), as many as the split allows.
 PER_CLASS = (1, 2, 4, 8, 16, 32, 64, 128)
@@ -42,30 +41,6 @@ def _learning(data, pipe, setting, split):
     return results
 
 
-def temperature_weights(weights):
-    """The weights of the temperature experiment, and a warning when they are not the report's.
-
-    The experiment needs VGG16's 1000-way top. With ``"imagenet"`` (or a file
-    that holds the top) that is the report's network. Otherwise (offline:
-    ``"hed-bsds500"``, a file of conv layers, ``None``) the conv layers given
-    run under a random fully connected top whose ``predictions`` layer has a
-    non-zero random bias, so that the report's form (``fc2``) and the logits
-    form still differ; its numbers mean nothing about ImageNet's classes.
-
-    Parameters
-    ----------
-    weights : {"imagenet", "hed-bsds500"}, path-like or None
-
-    Returns
-    -------
-    weights : str, path-like or dict
-        As :class:`~sklvgg.VGG16FeatureTransformer` takes them.
-    note : str or None
-        The warning to print and to write on the figures.
-    """
-    return _temperature_weights(weights)
-
-
 def _model_summaries(results, setting):
     """``[(title, summary)]``: the network each part of the run trained, as ``model.summary()`` would say."""
     if setting.experiment == "temperature":
@@ -78,8 +53,7 @@ def _model_summaries(results, setting):
     k = setting.n_classes
     return [
         (f"{layer} ({cut_pooling(layer, setting.pooling)}), {k} classes",
-         model_summary(layer, k, input_size=setting.input_size,
-                       pooling=None if layer in TOP_LAYERS else setting.pooling))
+         model_summary(layer, k, input_size=setting.input_size, pooling=setting.pooling))
         for layer in cuts
     ]  # fmt: skip
 

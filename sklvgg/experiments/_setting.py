@@ -15,7 +15,7 @@ from numbers import Integral
 
 import numpy as np
 
-from .._architecture import SPATIAL_LAYERS, TOP_LAYERS, ignored_pooling
+from .._architecture import SPATIAL_LAYERS, ignored_pooling, layer_pooling
 from .._weights import has_top, weight_facts
 from ..exceptions import InputError
 from ._protocol import HOLDOUT_FRACTION, default_preprocessing, make_head
@@ -43,7 +43,7 @@ def cut_pooling(layer, pooling):
         ``"dense"`` for a fully connected layer (its output is a vector
         already); ``"flatten"`` for a conv or pool cut with ``pooling=None``.
     """
-    if layer in TOP_LAYERS:
+    if layer_pooling(layer, "avg") is None:  # the library's rule: no maps to pool
         return "dense"
     return pooling or "flatten"
 
@@ -216,7 +216,7 @@ n_classes, layers, cut_layer, temperatures, temperature_on
             layers, default_of = (), None if layer else f"weights {weight_facts(weights).label}"
             layer = layer or weight_facts(weights).default_layer
             if pooling == "auto":
-                pooling = None if layer in TOP_LAYERS else "avg"
+                pooling = layer_pooling(layer, "avg")
             cut_layer = cut_layer if experiment == "urban-tribes" else None
             cuts = (layer,)
     _check_cuts(

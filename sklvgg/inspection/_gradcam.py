@@ -14,9 +14,9 @@ from joblib import effective_n_jobs
 from .._architecture import (
     LAYER_NAMES,
     SPATIAL_LAYERS,
-    TOP_LAYERS,
     layer_pooling,
     preprocess_ops,
+    top_layer,
 )
 from .._backends import keras_backend, pool_ops
 from .._images import as_image_source, iter_batches
@@ -117,7 +117,7 @@ def grad_cams(estimator, X, target=None, *, layer="block5_conv3", size=None, bat
     _check_layer(vgg, layer)
     score = score_ops(steps)
     layers = vgg._layers()
-    include_top = any(name in TOP_LAYERS for name in layers)
+    include_top = top_layer(layers) is not None
     classes = np.asarray(steps[-1][1].classes_)
     source = as_image_source(X, vgg.max_image_pixels)
     n, out_size = len(source), int(size or vgg.input_size)

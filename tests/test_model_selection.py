@@ -1,3 +1,5 @@
+"""PerClassSplit (``sklvgg/model_selection/``): the study's first-n-per-class splits, as a scikit-learn splitter."""
+
 import numpy as np
 import pytest
 from sklearn.linear_model import LogisticRegression
