@@ -1,4 +1,4 @@
-"""PerClassSplit (``sklvgg/model_selection/``): the study's first-n-per-class splits, as a scikit-learn splitter."""
+"""PerClassSplit (``sklvgg/model_selection/``): the study's first-n-per-class splits."""
 
 import numpy as np
 import pytest
