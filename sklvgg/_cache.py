@@ -49,6 +49,7 @@ from pathlib import Path
 import numpy as np
 
 from ._backends import keras_backend
+from ._file_identity import coarse_clock, stat_identity
 from ._images import ImageReadError, file_kind
 from ._reporting import warn_at_caller
 
@@ -61,8 +62,6 @@ _HEADER = struct.Struct("<4s16sIQ")
 FORMAT_VERSION = 2
 #: How images become the network's input, besides the ``preprocessing`` parameter.
 _INPUT_PIPELINE = "pil-bilinear-float32-resize;v1"
-#: Timestamps that are whole multiples of this many ns come from a coarse clock.
-_COARSE_NS = 10_000_000
 _NONBLOCK = getattr(os, "O_NONBLOCK", 0)
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 _BINARY = getattr(os, "O_BINARY", 0)
@@ -176,9 +175,10 @@ def _file_key(path, row):
         raise ImageReadError(path, row, exc.strerror or str(exc)) from None
     if not stat.S_ISREG(st.st_mode):
         raise ImageReadError(path, row, f"not a regular file: {file_kind(st.st_mode)}")
-    text = f"file\0{resolved}\0{st.st_dev}\0{st.st_ino}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ctime_ns}"
+    identity = stat_identity(st)
+    text = "\0".join(["file", resolved, *map(str, identity)])
     h = hashlib.blake2b(text.encode("utf-8", "surrogateescape"), digest_size=16)
-    if st.st_ctime_ns % _COARSE_NS == 0:  # a coarse clock: the stat cannot tell versions apart
+    if coarse_clock(identity):  # the stat cannot tell versions apart
         try:
             content = _content_hash(resolved, st)
         except OSError as exc:

@@ -27,6 +27,7 @@ from ._architecture import (
     random_top_arrays,
     random_weight_arrays,
 )
+from ._file_identity import coarse_clock, stat_identity
 from ._store import BoundedStore
 from .exceptions import InputError, WeightsUnavailableError
 
@@ -425,18 +426,9 @@ def predictions_bias(source):
     return _BIASES.get_or_create(source.key, source.predictions_bias)
 
 
-#: Status-change times that are whole multiples of this many ns come from a coarse clock.
-_COARSE_NS = 10_000_000
-
-
 def _identity(path):
-    """What tells two versions of a file apart without reading it: the ``stat`` identity of image keys.
-
-    Device, inode, size, modification and status-change times (ns); why these
-    suffice is explained once, in :mod:`sklvgg._cache`'s docstring.
-    """
-    st = os.stat(path)
-    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+    """The file's :func:`~sklvgg._file_identity.stat_identity`, as image keys use it."""
+    return stat_identity(os.stat(path))
 
 
 def file_fingerprint(path):
@@ -466,7 +458,7 @@ def file_fingerprint(path):
             raise _changed_while_read(path)
         return value
 
-    if identity[-1] % _COARSE_NS == 0:
+    if coarse_clock(identity):
         return digest()
     return _FINGERPRINTS.get_or_create((str(path), identity), digest)
 
