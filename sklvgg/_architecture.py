@@ -11,6 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .exceptions import InputError
+
 __all__ = [
     "CAFFE_MEAN_BGR",
     "CONV_KERNEL_SHAPES",
@@ -25,6 +27,7 @@ __all__ = [
     "TOP_LAYERS",
     "WEIGHT_LAYERS",
     "build_vgg16",
+    "check_spatial_layer",
     "ignored_pooling",
     "imagenet_class_names",
     "kernel_shape",
@@ -94,6 +97,22 @@ def layer_output_shape(layer, input_size):
         side = input_size // 32
         return (side * side * 512,)
     return (channels,)
+
+
+def check_spatial_layer(layer):
+    """Refuse a layer without spatial maps where maps are asked for (activation maps, Grad-CAM).
+
+    Parameters
+    ----------
+    layer : str
+
+    Raises
+    ------
+    InputError
+        If ``layer`` is not a conv or pool layer, naming those that are.
+    """
+    if layer not in SPATIAL_LAYERS:
+        raise InputError(f"layer must be a conv or pool layer, one of {list(SPATIAL_LAYERS)}; got {layer!r}.")
 
 
 def top_layer(layers):

@@ -15,9 +15,9 @@ from ._architecture import (
     LAYER_NAMES,
     MIN_INPUT_SIZE,
     PREPROCESSING,
-    SPATIAL_LAYERS,
     TOP_INPUT_SIZE,
     TOP_LAYERS,
+    check_spatial_layer,
     layer_output_shape,
     layer_pooling,
     needs_top_input_size,
@@ -780,8 +780,7 @@ class VGG16FeatureTransformer(TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self)
         self._check_unchanged_since_fit()
-        if layer not in SPATIAL_LAYERS:
-            raise InputError(f"layer must be a conv or pool layer, one of {SPATIAL_LAYERS}; got {layer!r}.")
+        check_spatial_layer(layer)
         source = self._image_source(X)
         maps = self._compute(source, np.arange(len(source)), layer=layer)
         return maps.reshape((len(source),) + layer_output_shape(layer, self.input_size))

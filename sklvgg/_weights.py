@@ -31,6 +31,23 @@ from ._file_identity import coarse_clock, stat_identity
 from ._store import BoundedStore
 from .exceptions import InputError, WeightsUnavailableError
 
+__all__ = [
+    "IMAGENET_BIASES",
+    "IMAGENET_FILES",
+    "WeightFacts",
+    "WeightSource",
+    "check_weight_values",
+    "check_weights_file",
+    "file_fingerprint",
+    "has_top",
+    "hed_weights_path",
+    "imagenet_weights_path",
+    "keras_cache_dir",
+    "predictions_bias",
+    "resolve_weights",
+    "weight_facts",
+]
+
 #: Keras' published ImageNet weight files for VGG16: (url, md5).
 IMAGENET_FILES = {
     True: (

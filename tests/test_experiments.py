@@ -18,6 +18,7 @@ from sklearn.preprocessing import FunctionTransformer
 from sklearn.utils import Bunch
 
 from sklvgg import InputError, SoftmaxHeadClassifier, experiments
+from sklvgg.experiments._protocol import expected_warnings_ignored
 
 matplotlib.use("Agg")
 
@@ -195,7 +196,7 @@ def test_only_expected_warnings_are_silenced():
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        with experiments._expected_warnings_ignored():
+        with expected_warnings_ignored():
             check_classification_targets(np.arange(30))  # 30 classes, 30 samples
             warnings.warn("a real problem", UserWarning, stacklevel=1)
             warnings.warn("The number of unique classes is greater than 50%", RuntimeWarning, stacklevel=1)

@@ -60,8 +60,7 @@ def _load(data_dir, layout, min_images=1, advice="On the command line: lower --m
     ``advice`` ends the message when no class has ``min_images`` images: the
     option to change, which depends on where ``min_images`` came from.
     """
-    from sklvgg.datasets import load_caltech256, load_image_folder, load_urban_tribes
-    from sklvgg.datasets._loaders import TooFewImagesError
+    from sklvgg.datasets import TooFewImagesError, load_caltech256, load_image_folder, load_urban_tribes
 
     loaders = {
         "caltech256": load_caltech256,

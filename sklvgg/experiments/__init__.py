@@ -39,7 +39,6 @@ from ._gallery import example_setup
 from ._output import report_table_markdown, save_results
 from ._protocol import (
     HOLDOUT_FRACTION,
-    _expected_warnings_ignored,  # noqa: F401 (private, for tests)
     default_layer,
     default_preprocessing,
     first_classes,

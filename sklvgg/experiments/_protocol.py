@@ -31,7 +31,7 @@ _EXPECTED_WARNINGS = [
 
 
 @contextmanager
-def _expected_warnings_ignored():
+def expected_warnings_ignored():
     """Silence the warnings in ``_EXPECTED_WARNINGS``, and no other."""
     with warnings.catch_warnings():
         for message, category in _EXPECTED_WARNINGS:
@@ -246,7 +246,7 @@ def holdout_split(y, *, test_size=HOLDOUT_FRACTION, random_state=0):
     return _round_robin(train, y[train]), np.sort(test)
 
 
-def _train_test(y, split, n_train, n_test, holdout, random_state):
+def train_test_indices(y, split, n_train, n_test, holdout, random_state):
     if split == "per-class":
         return next(PerClassSplit(n_train, n_test).split(np.zeros(len(y)), y))
     if split == "holdout":
@@ -254,7 +254,7 @@ def _train_test(y, split, n_train, n_test, holdout, random_state):
     raise InputError(f"split must be 'per-class' or 'holdout'; got {split!r}.")
 
 
-def _split_summary(y, train, test, split, holdout):
+def split_summary(y, train, test, split, holdout):
     counts = np.unique(y[test], return_counts=True)[1]
     summary = {
         "split": split,

@@ -16,10 +16,10 @@ from sklearn.model_selection import GridSearchCV, learning_curve
 from ..model_selection import PerClassSplit
 from ._protocol import (
     HOLDOUT_FRACTION,
-    _expected_warnings_ignored,
-    _split_summary,
-    _train_test,
+    expected_warnings_ignored,
     first_classes,
+    split_summary,
+    train_test_indices,
 )
 from ._report import REPORT_TEMPERATURES
 from ._setting import cut_pooling
@@ -110,7 +110,7 @@ def training_and_learning_curves(
     that warning is silenced here, where it is expected. Others pass.
     """
     X, y = data.filenames, data.target
-    train, test = _train_test(y, split, n_train, n_test, holdout, random_state)
+    train, test = train_test_indices(y, split, n_train, n_test, holdout, random_state)
     n_classes = len(np.unique(y))
     largest = (
         n_train
@@ -119,7 +119,7 @@ def training_and_learning_curves(
     )
     if reference and not isinstance(next(iter(reference.values())), dict):
         reference = {"reference": reference}
-    with sklearn.config_context(enable_metadata_routing=True), _expected_warnings_ignored():
+    with sklearn.config_context(enable_metadata_routing=True), expected_warnings_ignored():
         pipe.fit(X[train], y[train], X_val=X[test], y_val=y[test])
         head = pipe[-1]
         sizes = [k * n_classes for k in per_class if k <= largest]
@@ -134,7 +134,7 @@ def training_and_learning_curves(
     ]
     return {
         "n_classes": n_classes,
-        "split": _split_summary(y, train, test, split, holdout),
+        "split": split_summary(y, train, test, split, holdout),
         "images_per_class_trained": trained,
         "reference": {"series": reference, "comparable": bool(comparable)} if reference else None,
         "test_accuracy": curves["validation_accuracy_curve"][-1],
@@ -185,12 +185,12 @@ def layer_cuts(
     """
     data = first_classes(data, n_classes)
     X, y = data.filenames, data.target
-    train, test = _train_test(y, split, n_train, n_test, holdout, random_state)
+    train, test = train_test_indices(y, split, n_train, n_test, holdout, random_state)
     k = len(np.unique(y))
     rows, cuts, curve_rows = [], {}, []
     for layer in layers:
         model = sklearn.base.clone(pipe).set_params(vgg__layer=layer, vgg__pooling=pooling)
-        with sklearn.config_context(enable_metadata_routing=True), _expected_warnings_ignored():
+        with sklearn.config_context(enable_metadata_routing=True), expected_warnings_ignored():
             model.fit(X[train], y[train], X_val=X[test], y_val=y[test])
         how = cut_pooling(layer, pooling)
         curves = _curves(model[-1])
@@ -203,7 +203,7 @@ def layer_cuts(
             "final_validation_accuracy": curves["validation_accuracy_curve"][-1],
             "max_validation_accuracy": max(curves["validation_accuracy_curve"]),
         })  # fmt: skip
-    return {"rows": rows, "cuts": cuts, "split": _split_summary(y, train, test, split, holdout),
+    return {"rows": rows, "cuts": cuts, "split": split_summary(y, train, test, split, holdout),
             "tables": {"curves": curve_rows}}  # fmt: skip
 
 
@@ -256,7 +256,7 @@ def temperature_sweep(
         subset = first_classes(data, k)
         X, y = subset.filenames, subset.target
         cv = PerClassSplit(n_train, n_test)
-        with sklearn.config_context(enable_metadata_routing=True), _expected_warnings_ignored():
+        with sklearn.config_context(enable_metadata_routing=True), expected_warnings_ignored():
             search = GridSearchCV(pipe, {"vgg__temperature": temperatures}, cv=cv)
             search.fit(X, y)
             train, test = next(cv.split(X, y))

@@ -7,7 +7,7 @@ from .._architecture import SPATIAL_LAYERS, layer_output_shape
 from .._images import as_image_source, iter_batches
 from .._network_store import get_feature_function
 from ..exceptions import InputError
-from ._common import target_indices, upsample, view_weights
+from ._common import target_indices, target_rows, upsample, view_weights
 from ._steps import affine_map, check_pipeline
 
 __all__ = ["cam_supported", "exact_cams"]
@@ -81,7 +81,9 @@ def exact_cams(estimator, X, target=None, *, size=None, intercept=False, batch_s
                 features[rows, columns] += np.float32(weight) * A.mean(axis=(1, 2), dtype=np.float64)
             activations.append(per_layer)
         scores[rows] = features[rows].astype(np.float64) @ W + b
-        chosen = target_indices(classes, None if target is None else _rows_of(target, rows, n), scores[rows])
+        chosen = target_indices(
+            classes, None if target is None else target_rows(target, rows, n), scores[rows]
+        )
         targets[rows] = chosen
         for (_, mirrored, weight, offset), per_layer in zip(all_views, activations):
             for name, A in per_layer.items():
@@ -93,13 +95,3 @@ def exact_cams(estimator, X, target=None, *, size=None, intercept=False, batch_s
     if intercept:
         maps += b[targets][:, None, None]
     return maps, targets, features, scores
-
-
-def _rows_of(target, rows, n):
-    """``target`` for the images ``rows``: a single label as it is, one per image sliced."""
-    labels = np.asarray(target)
-    if labels.ndim == 0:
-        return target
-    if len(labels) != n:
-        raise InputError(f"target must be one label or one per image ({n}); got {len(labels)} labels.")
-    return labels[rows]

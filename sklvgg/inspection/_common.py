@@ -7,7 +7,7 @@ import numpy as np
 from .._feature_spec import feature_blocks
 from ..exceptions import InputError
 
-__all__ = ["upsample", "view_weights", "target_indices"]
+__all__ = ["target_indices", "target_rows", "upsample", "view_weights"]
 
 
 def view_weights(vgg):
@@ -24,6 +24,16 @@ def view_weights(vgg):
     return [
         (size, mirrored, weight, width if (mirrored and blocks == 2) else 0) for size, mirrored in all_views
     ]
+
+
+def target_rows(target, rows, n):
+    """``target`` for the images ``rows``: a single label as it is, one label per image sliced."""
+    labels = np.asarray(target)
+    if labels.ndim == 0:
+        return target
+    if len(labels) != n:
+        raise InputError(f"target must be one label or one per image ({n}); got {len(labels)} labels.")
+    return labels[rows]
 
 
 @functools.lru_cache(maxsize=32)

@@ -13,7 +13,7 @@ from joblib import effective_n_jobs
 
 from .._architecture import (
     LAYER_NAMES,
-    SPATIAL_LAYERS,
+    check_spatial_layer,
     layer_pooling,
     preprocess_ops,
     top_layer,
@@ -23,12 +23,10 @@ from .._images import as_image_source, iter_batches
 from .._network_store import backbone
 from .._weights import predictions_bias
 from ..exceptions import InputError
-from ._common import target_indices, upsample, view_weights
+from ._common import target_indices, target_rows, upsample, view_weights
 from ._steps import check_pipeline, score_ops
 
 __all__ = ["grad_cams"]
-
-CONV_LAYERS = tuple(name for name in SPATIAL_LAYERS if "conv" in name)
 
 
 def _backbone(vgg, size, include_top):
@@ -37,8 +35,7 @@ def _backbone(vgg, size, include_top):
 
 
 def _check_layer(vgg, layer):
-    if layer not in SPATIAL_LAYERS:
-        raise InputError(f"layer must be a conv or pool layer, one of {list(SPATIAL_LAYERS)}; got {layer!r}.")
+    check_spatial_layer(layer)
     deepest = max(LAYER_NAMES.index(name) for name in vgg._layers())
     if LAYER_NAMES.index(layer) > deepest:
         raise InputError(
@@ -170,7 +167,7 @@ def grad_cams(estimator, X, target=None, *, layer="block5_conv3", size=None, bat
             return score(f), f
 
         def cotangent(batch_scores, rows=rows):
-            labels = None if target is None else _labels_for(target, rows, n)
+            labels = None if target is None else target_rows(target, rows, n)
             chosen = target_indices(classes, labels, batch_scores)
             targets[rows] = chosen
             return np.eye(len(classes), dtype=np.float32)[chosen]
@@ -185,12 +182,3 @@ def grad_cams(estimator, X, target=None, *, layer="block5_conv3", size=None, bat
                 m = m[:, :, ::-1]
             maps[rows] += (weight / total_weight) * upsample(m, out_size)
     return maps, targets, features, scores
-
-
-def _labels_for(target, rows, n):
-    labels = np.asarray(target)
-    if labels.ndim == 0:
-        return target
-    if len(labels) != n:
-        raise InputError(f"target must be one label or one per image ({n}); got {len(labels)} labels.")
-    return labels[rows]
