@@ -269,3 +269,13 @@ def test_maps_run_the_precision_the_transformer_resolved(data, method, monkeypat
         assert pipe[0].precision_ == "float32"
         maps[precision] = class_activation_maps(pipe, X[:2], method=method)
     np.testing.assert_array_equal(maps["auto"], maps["float32"])
+
+
+@pytest.mark.parametrize("method", ["cam", "grad-cam"])
+def test_a_target_per_image_must_have_one_label_per_image(data, method):
+    X, y = data
+    pipe = make_pipeline(_vgg(), SoftmaxHeadClassifier(max_iter=5, random_state=0)).fit(X, y)
+    with pytest.raises(ValueError, match=r"target must be one label or one per image \(6\); got 2 labels"):
+        class_activation_maps(pipe, X, target=["a", "b"], method=method)
+    per_image = class_activation_maps(pipe, X[:2], target=["a", "b"], method=method, return_details=True)[1]
+    np.testing.assert_array_equal(per_image["targets"], [0, 1])
