@@ -1,8 +1,8 @@
 """The per-process store of compiled VGG16 cuts, bounded and safe across threads.
 
 Built models are kept here, never on estimators, so that estimators pickle
-without TensorFlow objects: at most :data:`MAX_CACHED_MODELS` backbones (the one
-with the fully connected top is 528 MB) and :data:`MAX_CACHED_CUTS` compiled
+without TensorFlow objects: at most :data:`MAX_STORED_BACKBONES` backbones (the one
+with the fully connected top is 528 MB) and :data:`MAX_STORED_CUTS` compiled
 cuts of them.
 """
 
@@ -12,12 +12,12 @@ from ._architecture import build_vgg16, top_layer
 from ._backends import compile_cut, warn_if_bfloat16_is_emulated
 from ._store import BoundedStore
 
-__all__ = ["MAX_CACHED_CUTS", "MAX_CACHED_MODELS", "backbone", "get_feature_function", "reserve_models"]
+__all__ = ["MAX_STORED_BACKBONES", "MAX_STORED_CUTS", "backbone", "get_feature_function", "reserve_models"]
 
 #: How many distinct backbones a process keeps (the one with the top is 528 MB).
-MAX_CACHED_MODELS = 3
+MAX_STORED_BACKBONES = 3
 #: How many compiled cuts (layer, pooling, preprocessing) of them a process keeps.
-MAX_CACHED_CUTS = 64
+MAX_STORED_CUTS = 64
 
 
 def _backbone_key(source, include_top, input_size, precision):
@@ -31,8 +31,8 @@ def _forget_cuts(backbone_key, backbone):
 
 
 # Keys: _backbone_key(...) for a backbone; (_backbone_key(...), (layer, pooling, preprocessing)) for a cut.
-_CUTS = BoundedStore(maxsize=MAX_CACHED_CUTS)
-_BACKBONES = BoundedStore(maxsize=MAX_CACHED_MODELS, on_evict=_forget_cuts)
+_CUTS = BoundedStore(maxsize=MAX_STORED_CUTS)
+_BACKBONES = BoundedStore(maxsize=MAX_STORED_BACKBONES, on_evict=_forget_cuts)
 # Keras' dtype policy is process-wide: one model is built at a time.
 _BUILD_LOCK = threading.RLock()
 
@@ -63,7 +63,7 @@ def backbone(source, include_top, input_size, precision):
 def reserve_models(n):
     """Keep room for ``n`` backbones and their cuts: the sizes one transformer uses in turn.
 
-    A transformer with ``scales`` of more sizes than :data:`MAX_CACHED_MODELS`
+    A transformer with ``scales`` of more sizes than :data:`MAX_STORED_BACKBONES`
     would otherwise push out, on every call, the backbone it needs next (one
     per input size), and rebuild each. The bound grows to the most sizes one
     transformer of the process asked for (each a conv backbone of about 59

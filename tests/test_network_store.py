@@ -2,7 +2,7 @@
 
 
 def test_model_store_is_bounded_and_drops_the_cuts_of_a_dropped_backbone(monkeypatch):
-    """At most MAX_CACHED_MODELS backbones and MAX_CACHED_CUTS cuts; each built once while kept."""
+    """At most MAX_STORED_BACKBONES backbones and MAX_STORED_CUTS cuts; each built once while kept."""
     from types import SimpleNamespace
 
     from sklvgg import _network_store

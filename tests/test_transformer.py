@@ -667,16 +667,16 @@ def test_more_scales_than_the_model_store_holds_build_each_network_once(images, 
     from sklvgg import _network_store
     from sklvgg._store import BoundedStore
 
-    monkeypatch.setattr(_network_store, "_CUTS", BoundedStore(maxsize=_network_store.MAX_CACHED_CUTS))
+    monkeypatch.setattr(_network_store, "_CUTS", BoundedStore(maxsize=_network_store.MAX_STORED_CUTS))
     monkeypatch.setattr(
         _network_store,
         "_BACKBONES",
-        BoundedStore(maxsize=_network_store.MAX_CACHED_MODELS, on_evict=_network_store._forget_cuts),
+        BoundedStore(maxsize=_network_store.MAX_STORED_BACKBONES, on_evict=_network_store._forget_cuts),
     )
     built, build = [], _network_store.build_vgg16
     monkeypatch.setattr(_network_store, "build_vgg16", lambda *args: built.append(args[2]) or build(*args))
     scales = (32, 40, 48, 56)
-    assert len(scales) > _network_store.MAX_CACHED_MODELS
+    assert len(scales) > _network_store.MAX_STORED_BACKBONES
     vgg = small(scales=scales, flip=True).fit(images)
     first = vgg.transform(images[:2])
     for _ in range(2):
